@@ -1,0 +1,1 @@
+//! Paimon's BinaryRow encoding. (Stub: filled in by the BinaryRow work.)

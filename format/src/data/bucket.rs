@@ -1,0 +1,1 @@
+//! Paimon's default bucket function. (Stub: filled in by the BinaryRow work.)

@@ -1,0 +1,22 @@
+//! `strata-format`: the on-disk format of Strata tables, compatible with Apache Paimon
+//! (format version 3) primary-key tables.
+//!
+//! This crate owns everything that touches persisted bytes: paths ([`paths`]), storage
+//! ([`storage`]), codecs ([`types`], [`data`], [`schema`], [`snapshot`], [`manifest`]),
+//! and reads ([`scan`], [`read`]). Writers and the compactor are policy on top of it and
+//! never depend on each other.
+
+pub mod error;
+pub mod catalog;
+pub mod data;
+pub mod manifest;
+pub mod options;
+pub mod paths;
+pub mod read;
+pub mod scan;
+pub mod schema;
+pub mod snapshot;
+pub mod storage;
+pub mod types;
+
+pub use error::{Error, ErrorKind, Result};

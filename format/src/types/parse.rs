@@ -1,0 +1,1 @@
+//! Parsing and printing Paimon type strings. (Stub: filled in by the types work.)

@@ -1,0 +1,1 @@
+//! Strata's Iceberg REST catalog: presents the warehouse's tables to Iceberg clients.
