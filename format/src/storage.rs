@@ -1,1 +1,335 @@
-//! (stub)
+//! Storage by URL. [`Storage::open`] is the one place that parses a warehouse URI and
+//! picks an `object_store` implementation; every path below it is relative to the warehouse
+//! root (see [`crate::paths`]).
+//!
+//! | URI | store |
+//! |---|---|
+//! | `/path`, `./path`, `file:///path` | local file system (the embedded default) |
+//! | `s3://bucket/prefix` | S3 or an S3-compatible server (Ceph RGW, MinIO) from the usual `AWS_*` variables; `AWS_ENDPOINT_URL` for a custom endpoint |
+//! | `hdfs://namenode:port/path` | HDFS through opendal (cargo feature `hdfs`) |
+//!
+//! Publishing uses [`Storage::put_if_absent`]: a no-overwrite create on the local file
+//! system and `If-None-Match: *` on S3. Nothing here renames with overwrite.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A warehouse's object store plus what it can guarantee.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    uri: String,
+    scheme: Scheme,
+}
+
+/// The kind of store a warehouse URI named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Local,
+    S3,
+    Hdfs,
+    /// A store handed in by a caller or a test.
+    Custom,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Storage({})", self.uri)
+    }
+}
+
+impl Storage {
+    /// Opens the warehouse at `uri`. Local warehouses are created if missing.
+    pub fn open(uri: &str) -> Result<Storage> {
+        let uri = uri.trim();
+        if uri.is_empty() {
+            return Err(Error::data_invalid("warehouse URI is empty"));
+        }
+        match uri.split_once("://") {
+            None => Self::open_local(uri, uri),
+            Some(("file", rest)) => Self::open_local(rest, uri),
+            Some(("s3" | "s3a", rest)) => Self::open_s3(rest, uri),
+            Some(("hdfs", _)) => Self::open_hdfs(uri),
+            Some((scheme, _)) => Err(Error::unsupported(format!(
+                "unknown warehouse scheme '{scheme}' in '{uri}': use a path, file://, s3:// or hdfs://"
+            ))),
+        }
+    }
+
+    /// Wraps an existing store (tests, embedding applications).
+    pub fn from_store(store: Arc<dyn ObjectStore>, uri: impl Into<String>) -> Storage {
+        Storage {
+            store,
+            uri: uri.into(),
+            scheme: Scheme::Custom,
+        }
+    }
+
+    fn open_local(path: &str, uri: &str) -> Result<Storage> {
+        let dir = std::path::Path::new(path);
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot create warehouse directory '{path}': {e}"),
+            )
+        })?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| Error::from(e).context(format!("warehouse '{uri}'")))?
+            .with_automatic_cleanup(true);
+        Ok(Storage {
+            store: Arc::new(store),
+            uri: uri.to_string(),
+            scheme: Scheme::Local,
+        })
+    }
+
+    fn open_s3(rest: &str, uri: &str) -> Result<Storage> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::data_invalid(format!(
+                "warehouse '{uri}' names no bucket: expected s3://bucket/prefix"
+            )));
+        }
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .or_else(|_| std::env::var("AWS_ENDPOINT"))
+            .ok();
+        if let Some(endpoint) = endpoint {
+            // S3-compatible servers (Ceph RGW, MinIO, moto) are usually path-style and often plain HTTP.
+            builder = builder
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_endpoint(endpoint)
+                .with_virtual_hosted_style_request(false);
+        }
+        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            builder = builder.with_region("us-east-1");
+        }
+        let s3 = builder
+            .build()
+            .map_err(|e| Error::from(e).context(format!("warehouse '{uri}'")))?;
+        let store: Arc<dyn ObjectStore> = if prefix.trim_matches('/').is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(
+                s3,
+                Path::from(prefix.trim_matches('/')),
+            ))
+        };
+        Ok(Storage {
+            store,
+            uri: uri.to_string(),
+            scheme: Scheme::S3,
+        })
+    }
+
+    #[cfg(feature = "hdfs")]
+    fn open_hdfs(uri: &str) -> Result<Storage> {
+        let url = url::Url::parse(uri)
+            .map_err(|e| Error::data_invalid(format!("bad HDFS URI '{uri}': {e}")))?;
+        let name_node = format!(
+            "hdfs://{}{}",
+            url.host_str().unwrap_or_default(),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        let builder = opendal::services::HdfsNative::default()
+            .name_node(&name_node)
+            .root(url.path());
+        let op = opendal::Operator::new(builder)
+            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("HDFS '{uri}': {e}")))?
+            .finish();
+        Ok(Storage {
+            store: Arc::new(object_store_opendal::OpendalStore::new(op)),
+            uri: uri.to_string(),
+            scheme: Scheme::Hdfs,
+        })
+    }
+
+    #[cfg(not(feature = "hdfs"))]
+    fn open_hdfs(uri: &str) -> Result<Storage> {
+        Err(Error::unsupported(format!(
+            "warehouse '{uri}': this build has no HDFS support; rebuild with `--features strata-format/hdfs`"
+        )))
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Reads a whole object; a missing one is `NotFound` naming the path.
+    pub async fn get(&self, path: &Path) -> Result<Bytes> {
+        let result = self.store.get(path).await.map_err(|e| self.err(e, path))?;
+        result.bytes().await.map_err(|e| self.err(e, path))
+    }
+
+    /// Reads a whole object, or `None` when it does not exist.
+    pub async fn get_opt(&self, path: &Path) -> Result<Option<Bytes>> {
+        match self.get(path).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn head(&self, path: &Path) -> Result<ObjectMeta> {
+        self.store.head(path).await.map_err(|e| self.err(e, path))
+    }
+
+    pub async fn exists(&self, path: &Path) -> Result<bool> {
+        match self.store.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err(e, path)),
+        }
+    }
+
+    /// Writes an object, replacing any previous one. For data files with unique names and
+    /// advisory hints only; never for snapshots.
+    pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e, path))
+    }
+
+    /// Creates an object only if it does not exist. Returns `false` when it already
+    /// existed (someone else won), `true` when this call created it.
+    pub async fn put_if_absent(&self, path: &Path, bytes: Bytes) -> Result<bool> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(path, PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.err(e, path)),
+        }
+    }
+
+    pub async fn delete(&self, path: &Path) -> Result<()> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(e, path)),
+        }
+    }
+
+    /// Every object below `prefix`, recursively.
+    pub async fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
+        self.store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e, prefix))
+    }
+
+    /// The direct children of `prefix`: (sub-directory names, objects).
+    pub async fn list_dir(&self, prefix: &Path) -> Result<(Vec<String>, Vec<ObjectMeta>)> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(prefix))
+            .await
+            .map_err(|e| self.err(e, prefix))?;
+        let dirs = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        Ok((dirs, listing.objects))
+    }
+
+    /// Deletes everything below `prefix`.
+    pub async fn delete_prefix(&self, prefix: &Path) -> Result<()> {
+        for meta in self.list(prefix).await? {
+            self.delete(&meta.location).await?;
+        }
+        if self.scheme == Scheme::Local {
+            self.remove_local_dirs(prefix);
+        }
+        Ok(())
+    }
+
+    /// Object stores have no directories; on the local file system empty ones are removed
+    /// so that a dropped table or database is gone from listings too.
+    fn remove_local_dirs(&self, prefix: &Path) {
+        let root = match self.uri.split_once("://") {
+            Some(("file", rest)) => rest.to_string(),
+            _ => self.uri.clone(),
+        };
+        let mut dir = std::path::PathBuf::from(root);
+        for part in prefix.parts() {
+            dir.push(part.as_ref());
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn err(&self, e: object_store::Error, path: &Path) -> Error {
+        match e {
+            object_store::Error::NotFound { .. } => {
+                Error::not_found(format!("file not found: {}", self.display(path)))
+            }
+            other => Error::from(other).context(self.display(path)),
+        }
+    }
+
+    /// A path as the user knows it: warehouse URI plus relative path.
+    pub fn display(&self, path: &Path) -> String {
+        format!("{}/{}", self.uri.trim_end_matches('/'), path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_scheme_is_named() {
+        let err = Storage::open("foo://x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(err.to_string().contains("'foo'"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn put_if_absent_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().to_str().unwrap()).unwrap();
+        let p = Path::from("t/snapshot/snapshot-1");
+        assert!(storage
+            .put_if_absent(&p, Bytes::from_static(b"a"))
+            .await
+            .unwrap());
+        assert!(!storage
+            .put_if_absent(&p, Bytes::from_static(b"b"))
+            .await
+            .unwrap());
+        assert_eq!(storage.get(&p).await.unwrap().as_ref(), b"a");
+        let missing = storage.get(&Path::from("nope")).await.unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        assert!(missing.to_string().contains("nope"));
+    }
+
+    #[tokio::test]
+    async fn s3_uri_parses_without_network() {
+        let s = Storage::open("s3://bucket/some/prefix").unwrap();
+        assert_eq!(s.scheme(), Scheme::S3);
+        assert!(Storage::open("s3:///x").is_err());
+    }
+}
