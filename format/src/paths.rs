@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(format_timestamp(-1, 0, 3, ' '), "1969-12-31 23:59:59.999");
         assert_eq!(format_timestamp(1000, 0, 6, ' '), "1970-01-01 00:00:01.000000");
         assert_eq!(format_timestamp(1000, 0, 0, ' '), "1970-01-01 00:00:01");
-        assert_eq!(format_timestamp(1, 500, 9, 'T'), "1970-01-01T00:00:00.0010005");
+        assert_eq!(format_timestamp(1, 500, 9, 'T'), "1970-01-01T00:00:00.001000500");
         assert_eq!(format_time(3_723_004, 3), "01:02:03.004");
         assert_eq!(java_float_string(1.5, false), "1.5");
         assert_eq!(java_float_string(100.0, false), "100.0");
