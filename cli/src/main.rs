@@ -1,1 +1,150 @@
-fn main() {}
+//! `strata`: the command-line tool. The contract (names, flags, output formats) is
+//! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
+
+mod render;
+mod table_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use futures::TryStreamExt;
+use strata_format::catalog::{Catalog, Identifier};
+use strata_format::read::TableRead;
+use strata_format::Result;
+
+use crate::render::{OutputFormat, RowWriter};
+
+#[derive(Parser)]
+#[command(name = "strata", version, about = "Strata: a Paimon-compatible lakehouse table format")]
+struct Cli {
+    /// Warehouse URI: a path, file://…, s3://bucket/prefix or hdfs://….
+    #[arg(long, global = true, env = "STRATA_WAREHOUSE", default_value = "./warehouse")]
+    warehouse: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Databases: create, list, drop.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Tables: create, show, list, drop.
+    #[command(subcommand)]
+    Table(table_cmd::TableCommand),
+    /// Print the merged rows of a table at the latest (or a given) snapshot.
+    Read {
+        /// DATABASE.TABLE
+        table: String,
+        /// Read this snapshot id instead of the latest (time travel).
+        #[arg(long)]
+        snapshot: Option<i64>,
+        /// Only these columns, comma-separated, in this order.
+        #[arg(long, value_delimiter = ',')]
+        columns: Option<Vec<String>>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        output_format: OutputFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create a database (a NAME.db directory).
+    Create {
+        name: String,
+        /// Succeed if it exists already.
+        #[arg(long)]
+        if_not_exists: bool,
+    },
+    /// List databases.
+    List,
+    /// Drop a database.
+    Drop {
+        name: String,
+        /// Also drop its tables.
+        #[arg(long)]
+        cascade: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what was wrong and where.
+            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let catalog = Catalog::open(&cli.warehouse)?;
+    match cli.command {
+        Command::Db(cmd) => db(&catalog, cmd).await,
+        Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
+        Command::Read {
+            table,
+            snapshot,
+            columns,
+            output_format,
+        } => read(&catalog, &table, snapshot, columns, output_format).await,
+    }
+}
+
+async fn db(catalog: &Catalog, cmd: DbCommand) -> Result<()> {
+    match cmd {
+        DbCommand::Create {
+            name,
+            if_not_exists,
+        } => {
+            catalog.create_database(&name, if_not_exists).await?;
+            println!("created database {name}");
+        }
+        DbCommand::List => {
+            for db in catalog.list_databases().await? {
+                println!("{db}");
+            }
+        }
+        DbCommand::Drop { name, cascade } => {
+            catalog.drop_database(&name, cascade).await?;
+            println!("dropped database {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn read(
+    catalog: &Catalog,
+    table: &str,
+    snapshot: Option<i64>,
+    columns: Option<Vec<String>>,
+    format: OutputFormat,
+) -> Result<()> {
+    let id = Identifier::parse(table)?;
+    let table = catalog.load_table(&id).await?;
+    let read = TableRead::new(table).with_projection(columns);
+    let fields = read.output_fields()?;
+    let mut stream = read.read_snapshot(snapshot).await?;
+    let stdout = std::io::stdout().lock();
+    let mut writer = RowWriter::new(std::io::BufWriter::new(stdout), fields, format);
+    while let Some(batch) = stream.try_next().await? {
+        writer.write_batch(&batch)?;
+    }
+    writer.finish()
+}

@@ -10,6 +10,7 @@ pub mod error;
 pub mod catalog;
 pub mod data;
 pub mod manifest;
+pub mod merge;
 pub mod options;
 pub mod paths;
 pub mod read;
@@ -17,6 +18,7 @@ pub mod scan;
 pub mod schema;
 pub mod snapshot;
 pub mod storage;
+pub mod table;
 pub mod types;
 
 pub use error::{Error, ErrorKind, Result};

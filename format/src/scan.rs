@@ -1,1 +1,220 @@
-//! (stub)
+//! Planning a read: snapshot → manifest lists → manifests → live files, grouped into one
+//! [`Split`] per (partition, bucket). Partitions are pruned first by the manifest list's
+//! partition statistics, then per entry.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::data::binary_row::BinaryRow;
+use crate::data::Datum;
+use crate::error::{Error, Result};
+use crate::manifest::{self, DataFileMeta, FileKind, ManifestEntry, ManifestFileMeta};
+use crate::paths::PartitionPath;
+use crate::snapshot::Snapshot;
+use crate::table::Table;
+use crate::types::DataType;
+
+/// Manifests read at once.
+const MANIFEST_CONCURRENCY: usize = 8;
+
+/// Decides from a partition's values whether to read it.
+pub type PartitionFilter = Arc<dyn Fn(&[Option<Datum>]) -> bool + Send + Sync>;
+
+/// The live files of one bucket of one partition at one snapshot.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Serialized partition BinaryRow, as manifests store it.
+    pub partition: Vec<u8>,
+    pub partition_values: Vec<Option<Datum>>,
+    pub partition_path: PartitionPath,
+    pub bucket: i32,
+    pub total_buckets: i32,
+    pub files: Vec<DataFileMeta>,
+}
+
+impl Split {
+    pub fn row_count(&self) -> i64 {
+        self.files.iter().map(|f| f.row_count).sum()
+    }
+}
+
+/// What a scan found: the snapshot (none for a table without commits) and its splits,
+/// ordered by partition bytes and bucket.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub snapshot: Option<Snapshot>,
+    pub splits: Vec<Split>,
+}
+
+/// Builds a plan for a table.
+#[derive(Clone)]
+pub struct TableScan {
+    table: Table,
+    snapshot_id: Option<i64>,
+    partition_filter: Option<PartitionFilter>,
+}
+
+impl TableScan {
+    pub fn new(table: Table) -> Self {
+        TableScan {
+            table,
+            snapshot_id: None,
+            partition_filter: None,
+        }
+    }
+
+    /// Time travel: plan the given snapshot instead of the latest.
+    pub fn with_snapshot(mut self, snapshot_id: Option<i64>) -> Self {
+        self.snapshot_id = snapshot_id;
+        self
+    }
+
+    pub fn with_partition_filter(mut self, filter: PartitionFilter) -> Self {
+        self.partition_filter = Some(filter);
+        self
+    }
+
+    pub async fn plan(&self) -> Result<Plan> {
+        let sm = self.table.snapshot_manager();
+        let snapshot = match self.snapshot_id {
+            Some(id) => Some(sm.snapshot(id).await?),
+            None => sm.latest().await?,
+        };
+        let Some(snapshot) = snapshot else {
+            return Ok(Plan {
+                snapshot: None,
+                splits: Vec::new(),
+            });
+        };
+        let entries = self.live_entries(&snapshot).await?;
+        let splits = self.group(entries)?;
+        Ok(Plan {
+            snapshot: Some(snapshot),
+            splits,
+        })
+    }
+
+    fn partition_types(&self) -> Vec<DataType> {
+        self.table
+            .schema()
+            .partition_fields()
+            .into_iter()
+            .map(|f| f.data_type.clone())
+            .collect()
+    }
+
+    /// All live (ADD) entries of a snapshot after pruning, in manifest order.
+    pub async fn live_entries(&self, snapshot: &Snapshot) -> Result<Vec<ManifestEntry>> {
+        let mut metas = self.read_manifest_list(&snapshot.base_manifest_list).await?;
+        metas.extend(self.read_manifest_list(&snapshot.delta_manifest_list).await?);
+        let partition_types = self.partition_types();
+        let metas: Vec<ManifestFileMeta> = metas
+            .into_iter()
+            .filter(|m| self.manifest_may_match(m, &partition_types))
+            .collect();
+        let per_manifest: Vec<Vec<ManifestEntry>> = futures::stream::iter(metas)
+            .map(|m| async move { self.read_manifest(&m.file_name).await })
+            .buffered(MANIFEST_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut entries = Vec::new();
+        for list in per_manifest {
+            for e in list {
+                if self.entry_matches(&e, &partition_types)? {
+                    entries.push(e);
+                }
+            }
+        }
+        let merged = manifest::merge::merge_entries(entries)?;
+        Ok(merged
+            .into_iter()
+            .filter(|e| e.kind == FileKind::Add)
+            .collect())
+    }
+
+    async fn read_manifest_list(&self, name: &str) -> Result<Vec<ManifestFileMeta>> {
+        let path = self.table.paths().manifest_file(name);
+        let bytes = self.table.storage().get(&path).await?;
+        manifest::read_manifest_list(&bytes)
+            .map_err(|e| e.context(format!("manifest list {}", self.table.storage().display(&path))))
+    }
+
+    async fn read_manifest(&self, name: &str) -> Result<Vec<ManifestEntry>> {
+        let path = self.table.paths().manifest_file(name);
+        let bytes = self.table.storage().get(&path).await?;
+        manifest::read_manifest_entries(&bytes)
+            .map_err(|e| e.context(format!("manifest {}", self.table.storage().display(&path))))
+    }
+
+    /// Manifest-level pruning: skip a manifest whose partitions are all of a single value
+    /// the filter rejects. Conservative: anything undecodable is read.
+    fn manifest_may_match(&self, meta: &ManifestFileMeta, partition_types: &[DataType]) -> bool {
+        let Some(filter) = &self.partition_filter else {
+            return true;
+        };
+        if partition_types.is_empty() {
+            return true;
+        }
+        let stats = &meta.partition_stats;
+        match (
+            BinaryRow::deserialize(&stats.min_values, partition_types),
+            BinaryRow::deserialize(&stats.max_values, partition_types),
+        ) {
+            (Ok(min), Ok(max)) if min == max && min.len() == partition_types.len() => filter(&min),
+            _ => true,
+        }
+    }
+
+    fn entry_matches(&self, entry: &ManifestEntry, partition_types: &[DataType]) -> Result<bool> {
+        let Some(filter) = &self.partition_filter else {
+            return Ok(true);
+        };
+        let values = BinaryRow::deserialize(&entry.partition, partition_types)?;
+        Ok(filter(&values))
+    }
+
+    fn group(&self, entries: Vec<ManifestEntry>) -> Result<Vec<Split>> {
+        let schema = self.table.schema();
+        let partition_fields = schema.partition_fields();
+        let partition_types: Vec<DataType> =
+            partition_fields.iter().map(|f| f.data_type.clone()).collect();
+        let names: Vec<(&str, &DataType)> = partition_fields
+            .iter()
+            .map(|f| (f.name.as_str(), &f.data_type))
+            .collect();
+        let default_name = self.table.options().partition_default_name();
+        let mut groups: BTreeMap<(Vec<u8>, i32), Split> = BTreeMap::new();
+        for e in entries {
+            let key = (e.partition.clone(), e.bucket);
+            if let Some(split) = groups.get_mut(&key) {
+                if split.total_buckets != e.total_buckets {
+                    return Err(Error::data_invalid(format!(
+                        "partition {} has files written with {} and {} buckets",
+                        split.partition_path.as_relative(),
+                        split.total_buckets,
+                        e.total_buckets
+                    )));
+                }
+                split.files.push(e.file);
+                continue;
+            }
+            let values = BinaryRow::deserialize(&e.partition, &partition_types)
+                .map_err(|err| err.context("partition of a manifest entry"))?;
+            let partition_path = PartitionPath::new(&names, &values, default_name)?;
+            groups.insert(
+                key,
+                Split {
+                    partition: e.partition,
+                    partition_values: values,
+                    partition_path,
+                    bucket: e.bucket,
+                    total_buckets: e.total_buckets,
+                    files: vec![e.file],
+                },
+            );
+        }
+        Ok(groups.into_values().collect())
+    }
+}

@@ -1,1 +1,5 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: a recording object store, and access to the
+//! Python clients (pypaimon) that the test command installs.
+
+pub mod python;
+pub mod recording;

@@ -1,0 +1,171 @@
+//! Reading one key-value data file into batches laid out for merging:
+//! `[_SEQUENCE_NUMBER, _VALUE_KIND, <wanted table columns…>]`.
+//!
+//! Columns are resolved by field id through the schema the file was written with, so a
+//! renamed column is still found and a column added later reads as nulls. Keys are taken
+//! from the value columns (they always hold the primary key), which also covers Paimon's
+//! thin mode files that have no `_KEY_` columns.
+
+use std::sync::Arc;
+
+use arrow_array::{new_null_array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::ProjectionMask;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::TableSchema;
+use crate::storage::Storage;
+use crate::types::arrow::to_arrow_field;
+use crate::types::DataField;
+
+pub const SEQUENCE_NUMBER: &str = "_SEQUENCE_NUMBER";
+pub const VALUE_KIND: &str = "_VALUE_KIND";
+
+/// The layout of merge-ready batches for a set of wanted table fields.
+#[derive(Debug, Clone)]
+pub struct KvLayout {
+    pub fields: Vec<DataField>,
+    pub schema: SchemaRef,
+}
+
+impl KvLayout {
+    pub fn new(fields: Vec<DataField>) -> Self {
+        let mut arrow_fields = vec![
+            Field::new(SEQUENCE_NUMBER, ArrowType::Int64, false),
+            Field::new(VALUE_KIND, ArrowType::Int8, false),
+        ];
+        arrow_fields.extend(fields.iter().map(to_arrow_field));
+        KvLayout {
+            fields,
+            schema: Arc::new(Schema::new(arrow_fields)),
+        }
+    }
+
+    /// Column index of a wanted table field in a kv batch.
+    pub fn column_of(&self, field_id: i32) -> Option<usize> {
+        self.fields.iter().position(|f| f.id == field_id).map(|i| i + 2)
+    }
+}
+
+/// Opens a data file and streams it in the layout's shape.
+pub async fn read_kv_file(
+    storage: &Storage,
+    path: &object_store::path::Path,
+    file_size: i64,
+    file_schema: &TableSchema,
+    layout: &KvLayout,
+    batch_size: usize,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let shown = storage.display(path);
+    let reader = ParquetObjectReader::new(storage.object_store().clone(), path.clone())
+        .with_file_size(file_size.max(0) as u64);
+    let builder = match ParquetRecordBatchStreamBuilder::new(reader).await {
+        Ok(b) => b,
+        Err(e) => {
+            if !storage.exists(path).await.unwrap_or(true) {
+                return Err(Error::not_found(format!("data file not found: {shown}")));
+            }
+            return Err(Error::new(
+                ErrorKind::DataInvalid,
+                format!("cannot read data file {shown}: {e}"),
+            ));
+        }
+    };
+    let parquet_schema = builder.schema().clone();
+    let column_index = |name: &str| parquet_schema.fields().iter().position(|f| f.name() == name);
+
+    // Wanted columns: system columns, then each wanted field found through its id.
+    let seq_idx = column_index(SEQUENCE_NUMBER).ok_or_else(|| {
+        Error::data_invalid(format!("data file {shown} has no {SEQUENCE_NUMBER} column"))
+    })?;
+    let kind_idx = column_index(VALUE_KIND).ok_or_else(|| {
+        Error::data_invalid(format!("data file {shown} has no {VALUE_KIND} column"))
+    })?;
+    let mut sources: Vec<Option<usize>> = Vec::with_capacity(layout.fields.len());
+    for field in &layout.fields {
+        let name_in_file = file_schema
+            .fields
+            .iter()
+            .find(|f| f.id == field.id)
+            .map(|f| f.name.as_str());
+        sources.push(name_in_file.and_then(column_index));
+    }
+    let mut roots: Vec<usize> = vec![seq_idx, kind_idx];
+    roots.extend(sources.iter().flatten().copied());
+    roots.sort_unstable();
+    roots.dedup();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+    let stream = builder
+        .with_projection(mask)
+        .with_batch_size(batch_size)
+        .build()
+        .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
+    // Position of each parquet root inside the projected batch.
+    let projected_pos = move |root: usize| roots.iter().position(|r| *r == root);
+    let schema = layout.schema.clone();
+    let seq_pos = projected_pos(seq_idx);
+    let kind_pos = projected_pos(kind_idx);
+    let value_pos: Vec<Option<usize>> = sources
+        .iter()
+        .map(|s| s.and_then(&projected_pos))
+        .collect();
+    let shown2 = shown.clone();
+    Ok(stream
+        .map_err(move |e| Error::data_invalid(format!("cannot read data file {shown2}: {e}")))
+        .and_then(move |batch| {
+            let out = reshape(&batch, &schema, seq_pos, kind_pos, &value_pos)
+                .map_err(|e| e.context(format!("data file {shown}")));
+            futures::future::ready(out)
+        })
+        .boxed())
+}
+
+fn reshape(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    seq_pos: Option<usize>,
+    kind_pos: Option<usize>,
+    value_pos: &[Option<usize>],
+) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let wanted = schema.fields();
+    let sources = [seq_pos, kind_pos]
+        .into_iter()
+        .chain(value_pos.iter().copied());
+    for (target, source) in wanted.iter().zip(sources) {
+        let column = match source.and_then(|p| batch.columns().get(p)) {
+            Some(c) if c.data_type() == target.data_type() => c.clone(),
+            Some(c) => arrow::compute::cast(c, target.data_type()).map_err(|e| {
+                Error::data_invalid(format!(
+                    "column '{}' of type {} cannot be read as {}: {e}",
+                    target.name(),
+                    c.data_type(),
+                    target.data_type()
+                ))
+            })?,
+            None => new_null_array(target.data_type(), rows),
+        };
+        columns.push(column);
+    }
+    // Nullability comes from the current schema; old files may legitimately hold nulls
+    // for columns added later, so validate leniently.
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(relaxed(schema), columns, &options).map_err(Error::from)
+}
+
+fn relaxed(schema: &SchemaRef) -> SchemaRef {
+    if schema.fields().iter().all(|f| f.is_nullable()) {
+        return schema.clone();
+    }
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}

@@ -1,0 +1,558 @@
+//! Merge-on-read of one split: a streaming k-way merge of the bucket's sorted runs.
+//!
+//! Every run keeps one open file and one decoded batch; rows are compared by their key
+//! in Arrow's row format. All versions of a key are gathered and handed to the table's
+//! merge engine ([`crate::merge`]), which picks the surviving row (or none, when a
+//! delete wins). Output rows are gathered by index and materialized with `interleave`
+//! once a batch is full, so memory grows with the number of runs, not the table.
+
+use std::collections::VecDeque;
+
+use arrow_array::{Array, ArrayRef, Int64Array, Int8Array, RecordBatch};
+use arrow_row::{RowConverter, Rows, SortField};
+use arrow_schema::{Schema, SchemaRef, SortOptions};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+use crate::manifest::DataFileMeta;
+use crate::merge::{KeyVersion, MergeFunction, RowKind};
+use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::runs::sorted_runs;
+use crate::scan::Split;
+use crate::table::Table;
+use crate::types::arrow::to_arrow_field;
+use crate::types::DataField;
+
+/// The merge of one split, before it starts streaming.
+pub struct MergeRead {
+    table: Table,
+    split: Split,
+    output: Vec<DataField>,
+    batch_size: usize,
+}
+
+impl MergeRead {
+    pub fn new(table: Table, split: Split, output: Vec<DataField>, batch_size: usize) -> Result<Self> {
+        Ok(MergeRead {
+            table,
+            split,
+            output,
+            batch_size,
+        })
+    }
+
+    pub async fn into_stream(self) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let state = MergeState::open(self).await?;
+        Ok(futures::stream::try_unfold(state, |mut state| async move {
+            Ok(state.next_batch().await?.map(|b| (b, state)))
+        })
+        .boxed())
+    }
+}
+
+struct Cursor {
+    files: VecDeque<DataFileMeta>,
+    stream: Option<BoxStream<'static, Result<RecordBatch>>>,
+    /// Arena slot of the current batch, its key rows, sequence rows and position.
+    current: Option<Current>,
+}
+
+struct Current {
+    slot: usize,
+    keys: Rows,
+    user_seq: Option<Rows>,
+    seq: Int64Array,
+    kind: Int8Array,
+    row: usize,
+    len: usize,
+}
+
+struct MergeState {
+    table: Table,
+    layout: KvLayout,
+    partition_path: crate::paths::PartitionPath,
+    bucket: i32,
+    batch_size: usize,
+    key_columns: Vec<usize>,
+    seq_columns: Vec<usize>,
+    output_columns: Vec<usize>,
+    output_schema: SchemaRef,
+    key_converter: RowConverter,
+    seq_converter: Option<RowConverter>,
+    merge: MergeFunction,
+    cursors: Vec<Cursor>,
+    arena: Vec<RecordBatch>,
+    picks: Vec<(usize, usize)>,
+    group: Vec<KeyVersion>,
+    group_refs: Vec<(usize, usize)>,
+    done: bool,
+}
+
+impl MergeState {
+    async fn open(read: MergeRead) -> Result<Self> {
+        let MergeRead {
+            table,
+            split,
+            output,
+            batch_size,
+        } = read;
+        let schema = table.schema().clone();
+        let key_fields: Vec<DataField> = schema.trimmed_primary_key_fields();
+        if key_fields.is_empty() {
+            return Err(Error::unsupported(format!(
+                "table '{}' has no primary key; append tables are not supported yet",
+                table.identifier()
+            )));
+        }
+        let merge = MergeFunction::from_table(&table)?;
+        let seq_fields: Vec<DataField> = merge.sequence_fields().to_vec();
+
+        // Layout = output ∪ key ∪ sequence fields, each once.
+        let mut fields: Vec<DataField> = output.clone();
+        for f in key_fields.iter().chain(seq_fields.iter()) {
+            if !fields.iter().any(|x| x.id == f.id) {
+                fields.push(f.clone());
+            }
+        }
+        let layout = KvLayout::new(fields);
+        let col = |f: &DataField| {
+            layout
+                .column_of(f.id)
+                .ok_or_else(|| Error::internal(format!("column '{}' missing from layout", f.name)))
+        };
+        let key_columns = key_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let seq_columns = seq_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let output_columns = output.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let key_converter = RowConverter::new(
+            key_columns
+                .iter()
+                .map(|c| SortField::new(layout.schema.field(*c).data_type().clone()))
+                .collect(),
+        )?;
+        let seq_converter = if seq_columns.is_empty() {
+            None
+        } else {
+            let options = SortOptions {
+                descending: merge.sequence_descending(),
+                nulls_first: !merge.sequence_descending(),
+            };
+            Some(RowConverter::new(
+                seq_columns
+                    .iter()
+                    .map(|c| {
+                        SortField::new_with_options(
+                            layout.schema.field(*c).data_type().clone(),
+                            options,
+                        )
+                    })
+                    .collect(),
+            )?)
+        };
+        let output_schema = std::sync::Arc::new(Schema::new(
+            output.iter().map(to_arrow_field).collect::<Vec<_>>(),
+        ));
+        let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
+        let files = merge.filter_files(split.files);
+        let cursors = sorted_runs(files, &key_types)
+            .into_iter()
+            .map(|run| Cursor {
+                files: run.into(),
+                stream: None,
+                current: None,
+            })
+            .collect();
+        let mut state = MergeState {
+            table,
+            layout,
+            partition_path: split.partition_path,
+            bucket: split.bucket,
+            batch_size,
+            key_columns,
+            seq_columns,
+            output_columns,
+            output_schema,
+            key_converter,
+            seq_converter,
+            merge,
+            cursors,
+            arena: Vec::new(),
+            picks: Vec::new(),
+            group: Vec::new(),
+            group_refs: Vec::new(),
+            done: false,
+        };
+        for i in 0..state.cursors.len() {
+            state.fill(i).await?;
+        }
+        Ok(state)
+    }
+
+    /// Makes cursor `i` point at a row, loading the next batch or file as needed; leaves
+    /// `current` empty when the run is exhausted.
+    async fn fill(&mut self, i: usize) -> Result<()> {
+        loop {
+            if let Some(cur) = &self.cursors[i].current {
+                if cur.row < cur.len {
+                    return Ok(());
+                }
+                self.cursors[i].current = None;
+            }
+            if self.cursors[i].stream.is_none() {
+                let Some(file) = self.cursors[i].files.pop_front() else {
+                    return Ok(());
+                };
+                let stream = self.open_file(&file).await?;
+                self.cursors[i].stream = Some(stream);
+            }
+            let next = match self.cursors[i].stream.as_mut() {
+                Some(s) => s.next().await,
+                None => None,
+            };
+            match next {
+                None => self.cursors[i].stream = None,
+                Some(batch) => {
+                    let batch = batch?;
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    let current = self.decode(batch)?;
+                    self.cursors[i].current = Some(current);
+                }
+            }
+        }
+    }
+
+    async fn open_file(&self, file: &DataFileMeta) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let file_schema = self
+            .table
+            .schema_manager()
+            .schema(file.schema_id)
+            .await?;
+        let path = self
+            .table
+            .paths()
+            .data_file(&self.partition_path, self.bucket, &file.file_name);
+        read_kv_file(
+            self.table.storage(),
+            &path,
+            file.file_size,
+            &file_schema,
+            &self.layout,
+            self.batch_size,
+        )
+        .await
+    }
+
+    fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
+        let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
+        let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
+        if keys.iter().any(|k| k.null_count() > 0) {
+            return Err(Error::data_invalid(format!(
+                "a data file of {} bucket {} holds a null primary key",
+                self.table.identifier(),
+                self.bucket
+            )));
+        }
+        let keys = self.key_converter.convert_columns(&keys)?;
+        let user_seq = match &self.seq_converter {
+            Some(conv) => {
+                let cols: Vec<ArrayRef> = self.seq_columns.iter().map(|c| column(*c)).collect();
+                Some(conv.convert_columns(&cols)?)
+            }
+            None => None,
+        };
+        let seq = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .cloned()
+            .ok_or_else(|| Error::data_invalid("_SEQUENCE_NUMBER is not BIGINT"))?;
+        let kind = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int8Array>()
+            .cloned()
+            .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
+        let len = batch.num_rows();
+        self.arena.push(batch);
+        Ok(Current {
+            slot: self.arena.len() - 1,
+            keys,
+            user_seq,
+            seq,
+            kind,
+            row: 0,
+            len,
+        })
+    }
+
+    /// The cursor holding the smallest key, if any run has rows left.
+    fn min_cursor(&self) -> Option<usize> {
+        let mut best: Option<(usize, arrow_row::Row<'_>)> = None;
+        for (i, c) in self.cursors.iter().enumerate() {
+            if let Some(cur) = &c.current {
+                let key = cur.keys.row(cur.row);
+                if best.as_ref().is_none_or(|(_, b)| key < *b) {
+                    best = Some((i, key));
+                }
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if self.done {
+            return Ok(None);
+        }
+        while self.picks.len() < self.batch_size {
+            let Some(first) = self.min_cursor() else {
+                self.done = true;
+                break;
+            };
+            let key = {
+                let cur = self.cursors[first].current.as_ref().ok_or_else(|| Error::internal("cursor"))?;
+                cur.keys.row(cur.row).owned()
+            };
+            self.group.clear();
+            self.group_refs.clear();
+            for i in 0..self.cursors.len() {
+                // A run may hold the same key more than once (files from other writers).
+                loop {
+                    let Some(cur) = &self.cursors[i].current else { break };
+                    if cur.keys.row(cur.row) != key.row() {
+                        break;
+                    }
+                    let kind = RowKind::from_byte(cur.kind.value(cur.row)).ok_or_else(|| {
+                        Error::data_invalid(format!(
+                            "unknown _VALUE_KIND {} in {} bucket {}",
+                            cur.kind.value(cur.row),
+                            self.table.identifier(),
+                            self.bucket
+                        ))
+                    })?;
+                    self.group.push(KeyVersion {
+                        sequence: cur.seq.value(cur.row),
+                        user_sequence: cur.user_seq.as_ref().map(|r| r.row(cur.row).as_ref().to_vec()),
+                        kind,
+                    });
+                    self.group_refs.push((cur.slot, cur.row));
+                    if let Some(cur) = self.cursors[i].current.as_mut() {
+                        cur.row += 1;
+                    }
+                    self.fill(i).await?;
+                }
+            }
+            if let Some(winner) = self.merge.pick(&self.group) {
+                self.picks.push(self.group_refs[winner]);
+            }
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.picks.is_empty() {
+            return Ok(if self.done { None } else { Some(RecordBatch::new_empty(self.output_schema.clone())) });
+        }
+        let mut columns = Vec::with_capacity(self.output_columns.len());
+        for &c in &self.output_columns {
+            let sources: Vec<&dyn Array> = self.arena.iter().map(|b| b.column(c).as_ref()).collect();
+            columns.push(arrow_select::interleave::interleave(&sources, &self.picks)?);
+        }
+        self.picks.clear();
+        let rows = columns.first().map_or(0, |c| c.len());
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+        // Old files may hold nulls in columns now declared NOT NULL; keep those rows.
+        let has_unexpected_nulls = columns
+            .iter()
+            .zip(self.output_schema.fields())
+            .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
+        let schema = if has_unexpected_nulls {
+            std::sync::Arc::new(Schema::new(
+                self.output_schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            ))
+        } else {
+            self.output_schema.clone()
+        };
+        let batch = RecordBatch::try_new_with_options(schema, columns, &options)?;
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    let current = self.decode(batch)?;
+                    self.cursors[i].current = Some(current);
+                }
+            }
+        }
+    }
+
+    async fn open_file(&self, file: &DataFileMeta) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let file_schema = self
+            .table
+            .schema_manager()
+            .schema(file.schema_id)
+            .await?;
+        let path = self
+            .table
+            .paths()
+            .data_file(&self.partition_path, self.bucket, &file.file_name);
+        read_kv_file(
+            self.table.storage(),
+            &path,
+            file.file_size,
+            &file_schema,
+            &self.layout,
+            self.batch_size,
+        )
+        .await
+    }
+
+    fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
+        let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
+        let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
+        if keys.iter().any(|k| k.null_count() > 0) {
+            return Err(Error::data_invalid(format!(
+                "a data file of {} bucket {} holds a null primary key",
+                self.table.identifier(),
+                self.bucket
+            )));
+        }
+        let keys = self.key_converter.convert_columns(&keys)?;
+        let user_seq = match &self.seq_converter {
+            Some(conv) => {
+                let cols: Vec<ArrayRef> = self.seq_columns.iter().map(|c| column(*c)).collect();
+                Some(conv.convert_columns(&cols)?)
+            }
+            None => None,
+        };
+        let seq = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .cloned()
+            .ok_or_else(|| Error::data_invalid("_SEQUENCE_NUMBER is not BIGINT"))?;
+        let kind = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int8Array>()
+            .cloned()
+            .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
+        let len = batch.num_rows();
+        self.arena.push(batch);
+        Ok(Current {
+            slot: self.arena.len() - 1,
+            keys,
+            user_seq,
+            seq,
+            kind,
+            row: 0,
+            len,
+        })
+    }
+
+    /// The cursor holding the smallest key, if any run has rows left.
+    fn min_cursor(&self) -> Option<usize> {
+        let mut best: Option<(usize, arrow_row::Row<'_>)> = None;
+        for (i, c) in self.cursors.iter().enumerate() {
+            if let Some(cur) = &c.current {
+                let key = cur.keys.row(cur.row);
+                if best.as_ref().is_none_or(|(_, b)| key < *b) {
+                    best = Some((i, key));
+                }
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if self.done {
+            return Ok(None);
+        }
+        while self.picks.len() < self.batch_size {
+            let Some(first) = self.min_cursor() else {
+                self.done = true;
+                break;
+            };
+            let key = {
+                let cur = self.cursors[first].current.as_ref().ok_or_else(|| Error::internal("cursor"))?;
+                cur.keys.row(cur.row).owned()
+            };
+            self.group.clear();
+            self.group_refs.clear();
+            for i in 0..self.cursors.len() {
+                // A run may hold the same key more than once (files from other writers).
+                loop {
+                    let Some(cur) = &self.cursors[i].current else { break };
+                    if cur.keys.row(cur.row) != key.row() {
+                        break;
+                    }
+                    let kind = RowKind::from_byte(cur.kind.value(cur.row)).ok_or_else(|| {
+                        Error::data_invalid(format!(
+                            "unknown _VALUE_KIND {} in {} bucket {}",
+                            cur.kind.value(cur.row),
+                            self.table.identifier(),
+                            self.bucket
+                        ))
+                    })?;
+                    self.group.push(KeyVersion {
+                        sequence: cur.seq.value(cur.row),
+                        user_sequence: cur.user_seq.as_ref().map(|r| r.row(cur.row).as_ref().to_vec()),
+                        kind,
+                    });
+                    self.group_refs.push((cur.slot, cur.row));
+                    if let Some(cur) = self.cursors[i].current.as_mut() {
+                        cur.row += 1;
+                    }
+                    self.fill(i).await?;
+                }
+            }
+            if let Some(winner) = self.merge.pick(&self.group) {
+                self.picks.push(self.group_refs[winner]);
+            }
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.picks.is_empty() {
+            return Ok(if self.done { None } else { Some(RecordBatch::new_empty(self.output_schema.clone())) });
+        }
+        let mut columns = Vec::with_capacity(self.output_columns.len());
+        for &c in &self.output_columns {
+            let sources: Vec<&dyn Array> = self.arena.iter().map(|b| b.column(c).as_ref()).collect();
+            columns.push(arrow_select::interleave::interleave(&sources, &self.picks)?);
+        }
+        self.picks.clear();
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(columns.first().map_or(0, |c| c.len())));
+        let batch = RecordBatch::try_new_with_options(self.output_schema.clone(), columns, &options)
+            .or_else(|_| {
+                // Old files may hold nulls in columns now declared NOT NULL; keep the rows.
+                let relaxed = Schema::new(
+                    self.output_schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.as_ref().clone().with_nullable(true))
+                        .collect::<Vec<_>>(),
+                );
+                RecordBatch::try_new_with_options(std::sync::Arc::new(relaxed), Vec::new(), &options)
+            });
+        let batch = batch?;
+        self.compact_arena();
+        Ok(Some(batch))
+    }
+
+    /// Drops arena batches no cursor points at any more.
+    fn compact_arena(&mut self) {
+        let mut kept = Vec::new();
+        for c in &mut self.cursors {
+            if let Some(cur) = c.current.as_mut() {
+                kept.push(self.arena[cur.slot].clone());
+                cur.slot = kept.len() - 1;
+            }
+        }
+        self.arena = kept;
+    }
+}
