@@ -233,11 +233,12 @@ impl PartitionPath {
     }
 
     /// Renders `values` of the partition `fields` (name, type); a null or blank value becomes
-    /// `default_name` (`partition.default-name`).
+    /// `default_name` (`partition.default-name`). `legacy` is `partition.legacy-name`.
     pub fn new(
         fields: &[(&str, &DataType)],
         values: &[Option<Datum>],
         default_name: &str,
+        legacy: bool,
     ) -> Result<Self> {
         if fields.len() != values.len() {
             return Err(Error::data_invalid(format!(
@@ -251,7 +252,7 @@ impl PartitionPath {
             let text = match value {
                 None => default_name.to_string(),
                 Some(v) => {
-                    let t = partition_value_string(v, ty)?;
+                    let t = partition_value_string(v, ty, legacy)?;
                     if t.trim().is_empty() {
                         default_name.to_string()
                     } else {
@@ -293,8 +294,26 @@ pub fn escape_path_component(value: &str) -> String {
     out
 }
 
-/// A partition value as Paimon's cast-to-string renders it in directory names.
-pub fn partition_value_string(value: &Datum, ty: &DataType) -> Result<String> {
+/// A partition value as Paimon renders it in directory names. With `legacy`
+/// (`partition.legacy-name`, Paimon's default) dates are epoch days, times millis of the
+/// day and timestamps `LocalDateTime.toString()`; otherwise Paimon's cast-to-string rules.
+pub fn partition_value_string(value: &Datum, ty: &DataType, legacy: bool) -> Result<String> {
+    if legacy {
+        match (value, &ty.kind) {
+            (Datum::Date(days), _) | (Datum::Int(days), TypeKind::Date) => {
+                return Ok(days.to_string())
+            }
+            (Datum::Time(millis), _) => return Ok(millis.to_string()),
+            (
+                Datum::Timestamp {
+                    millis,
+                    nanos_of_milli,
+                },
+                _,
+            ) => return Ok(java_local_date_time(*millis, *nanos_of_milli)),
+            _ => {}
+        }
+    }
     Ok(match (value, &ty.kind) {
         (Datum::Boolean(b), _) => b.to_string(),
         (Datum::TinyInt(v), _) => v.to_string(),
@@ -322,6 +341,31 @@ pub fn partition_value_string(value: &Datum, ty: &DataType) -> Result<String> {
             )))
         }
     })
+}
+
+/// Java's `LocalDateTime.toString()`: `yyyy-MM-ddTHH:mm`, then `:ss` when seconds or
+/// fraction are non-zero, then a 3, 6 or 9 digit fraction.
+pub fn java_local_date_time(millis: i64, nanos_of_milli: i32) -> String {
+    let secs = millis.div_euclid(1000);
+    let nanos = millis.rem_euclid(1000) as u32 * 1_000_000 + nanos_of_milli.max(0) as u32;
+    let Some(dt) = chrono::DateTime::from_timestamp(secs, 0) else {
+        return millis.to_string();
+    };
+    let dt = dt.naive_utc();
+    let mut text = dt.format("%Y-%m-%dT%H:%M").to_string();
+    if nanos != 0 || secs.rem_euclid(60) != 0 {
+        text.push_str(&dt.format(":%S").to_string());
+        if nanos != 0 {
+            if nanos % 1_000_000 == 0 {
+                text.push_str(&format!(".{:03}", nanos / 1_000_000));
+            } else if nanos % 1_000 == 0 {
+                text.push_str(&format!(".{:06}", nanos / 1_000));
+            } else {
+                text.push_str(&format!(".{nanos:09}"));
+            }
+        }
+    }
+    text
 }
 
 /// `unscaled × 10^-scale` as a plain decimal string (Java `BigDecimal.toPlainString`).
@@ -463,6 +507,7 @@ mod tests {
             &[("dt", &dt), ("hr", &hr)],
             &[Some(Datum::String("2024-01-01".into())), None],
             "__DEFAULT_PARTITION__",
+            true,
         )
         .unwrap();
         assert_eq!(
@@ -509,6 +554,12 @@ mod tests {
         assert_eq!(format_timestamp(1000, 0, 0, ' '), "1970-01-01 00:00:01");
         assert_eq!(format_timestamp(1, 500, 9, 'T'), "1970-01-01T00:00:00.001000500");
         assert_eq!(format_time(3_723_004, 3), "01:02:03.004");
+        assert_eq!(java_local_date_time(0, 0), "1970-01-01T00:00");
+        assert_eq!(java_local_date_time(1_500, 0), "1970-01-01T00:00:01.500");
+        assert_eq!(java_local_date_time(1_000, 1_000), "1970-01-01T00:00:01.001001");
+        let date = DataType::new(TypeKind::Date);
+        assert_eq!(partition_value_string(&Datum::Date(19723), &date, true).unwrap(), "19723");
+        assert_eq!(partition_value_string(&Datum::Date(19723), &date, false).unwrap(), "2024-01-01");
         assert_eq!(java_float_string(1.5, false), "1.5");
         assert_eq!(java_float_string(100.0, false), "100.0");
         assert_eq!(java_float_string(1e10, false), "1.0E10");

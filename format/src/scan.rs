@@ -159,8 +159,8 @@ impl TableScan {
         }
         let stats = &meta.partition_stats;
         match (
-            BinaryRow::deserialize(&stats.min_values, partition_types),
-            BinaryRow::deserialize(&stats.max_values, partition_types),
+            BinaryRow::decode_with_arity(&stats.min_values, partition_types),
+            BinaryRow::decode_with_arity(&stats.max_values, partition_types),
         ) {
             (Ok(min), Ok(max)) if min == max && min.len() == partition_types.len() => filter(&min),
             _ => true,
@@ -171,7 +171,7 @@ impl TableScan {
         let Some(filter) = &self.partition_filter else {
             return Ok(true);
         };
-        let values = BinaryRow::deserialize(&entry.partition, partition_types)?;
+        let values = BinaryRow::decode_with_arity(&entry.partition, partition_types)?;
         Ok(filter(&values))
     }
 
@@ -185,6 +185,7 @@ impl TableScan {
             .map(|f| (f.name.as_str(), &f.data_type))
             .collect();
         let default_name = self.table.options().partition_default_name();
+        let legacy = self.table.options().partition_legacy_name();
         let mut groups: BTreeMap<(Vec<u8>, i32), Split> = BTreeMap::new();
         for e in entries {
             let key = (e.partition.clone(), e.bucket);
@@ -200,9 +201,9 @@ impl TableScan {
                 split.files.push(e.file);
                 continue;
             }
-            let values = BinaryRow::deserialize(&e.partition, &partition_types)
+            let values = BinaryRow::decode_with_arity(&e.partition, &partition_types)
                 .map_err(|err| err.context("partition of a manifest entry"))?;
-            let partition_path = PartitionPath::new(&names, &values, default_name)?;
+            let partition_path = PartitionPath::new(&names, &values, default_name, legacy)?;
             groups.insert(
                 key,
                 Split {

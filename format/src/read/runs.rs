@@ -40,8 +40,8 @@ pub fn sorted_runs(files: Vec<DataFileMeta>, key_types: &[DataType]) -> Vec<Sort
 fn order_level(files: &[DataFileMeta], key_types: &[DataType]) -> Option<Vec<usize>> {
     let mut keyed = Vec::with_capacity(files.len());
     for (i, f) in files.iter().enumerate() {
-        let min = BinaryRow::deserialize(&f.min_key, key_types).ok()?;
-        let max = BinaryRow::deserialize(&f.max_key, key_types).ok()?;
+        let min = BinaryRow::decode_with_arity(&f.min_key, key_types).ok()?;
+        let max = BinaryRow::decode_with_arity(&f.max_key, key_types).ok()?;
         keyed.push((min, max, i));
     }
     keyed.sort_by(|a, b| compare_rows(&a.0, &b.0));
@@ -69,31 +69,7 @@ pub fn compare_rows(a: &[Option<Datum>], b: &[Option<Datum>]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-/// Order of two values of the same type, as Paimon's key comparator orders them:
-/// strings and binaries by unsigned bytes, floats by total order.
+/// Order of two values of the same type, as Paimon's key comparator orders them.
 pub fn compare_datum(a: &Datum, b: &Datum) -> Ordering {
-    use Datum::*;
-    match (a, b) {
-        (Boolean(x), Boolean(y)) => x.cmp(y),
-        (TinyInt(x), TinyInt(y)) => x.cmp(y),
-        (SmallInt(x), SmallInt(y)) => x.cmp(y),
-        (Int(x), Int(y)) | (Date(x), Date(y)) | (Time(x), Time(y)) => x.cmp(y),
-        (BigInt(x), BigInt(y)) => x.cmp(y),
-        (Float(x), Float(y)) => x.total_cmp(y),
-        (Double(x), Double(y)) => x.total_cmp(y),
-        (Decimal(x), Decimal(y)) => x.cmp(y),
-        (String(x), String(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Binary(x), Binary(y)) => x.cmp(y),
-        (
-            Timestamp {
-                millis: m1,
-                nanos_of_milli: n1,
-            },
-            Timestamp {
-                millis: m2,
-                nanos_of_milli: n2,
-            },
-        ) => (m1, n1).cmp(&(m2, n2)),
-        _ => Ordering::Equal,
-    }
+    a.cmp_same_type(b).unwrap_or(Ordering::Equal)
 }
