@@ -8,7 +8,9 @@
 
 pub mod error;
 pub mod catalog;
+pub mod commit;
 pub mod data;
+pub mod failpoint;
 pub mod manifest;
 pub mod merge;
 pub mod options;

@@ -2,7 +2,7 @@
 //! [`Split`] per (partition, bucket). Partitions are pruned first by the manifest list's
 //! partition statistics, then per entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::data::binary_row::BinaryRow;
 use crate::data::Datum;
 use crate::error::{Error, Result};
-use crate::manifest::{self, DataFileMeta, FileKind, ManifestEntry, ManifestFileMeta};
+use crate::manifest::{self, DataFileMeta, ManifestEntry, ManifestFileMeta};
 use crate::paths::PartitionPath;
 use crate::snapshot::Snapshot;
 use crate::table::Table;
@@ -54,6 +54,8 @@ pub struct TableScan {
     table: Table,
     snapshot_id: Option<i64>,
     partition_filter: Option<PartitionFilter>,
+    /// Exact serialized partitions to keep (commits check only what they touch).
+    partitions: Option<Arc<HashSet<Vec<u8>>>>,
 }
 
 impl TableScan {
@@ -62,7 +64,21 @@ impl TableScan {
             table,
             snapshot_id: None,
             partition_filter: None,
+            partitions: None,
         }
+    }
+
+    /// Keeps only entries of these serialized partitions.
+    pub fn with_partitions(mut self, partitions: HashSet<Vec<u8>>) -> Self {
+        self.partitions = Some(Arc::new(partitions));
+        self
+    }
+
+    /// The base and delta manifests of a snapshot, in order.
+    pub async fn manifest_metas(&self, snapshot: &Snapshot) -> Result<Vec<ManifestFileMeta>> {
+        let mut metas = self.read_manifest_list(&snapshot.base_manifest_list).await?;
+        metas.extend(self.read_manifest_list(&snapshot.delta_manifest_list).await?);
+        Ok(metas)
     }
 
     /// Time travel: plan the given snapshot instead of the latest.
@@ -107,8 +123,7 @@ impl TableScan {
 
     /// All live (ADD) entries of a snapshot after pruning, in manifest order.
     pub async fn live_entries(&self, snapshot: &Snapshot) -> Result<Vec<ManifestEntry>> {
-        let mut metas = self.read_manifest_list(&snapshot.base_manifest_list).await?;
-        metas.extend(self.read_manifest_list(&snapshot.delta_manifest_list).await?);
+        let metas = self.manifest_metas(snapshot).await?;
         let partition_types = self.partition_types();
         let metas: Vec<ManifestFileMeta> = metas
             .into_iter()
@@ -127,11 +142,8 @@ impl TableScan {
                 }
             }
         }
-        let merged = manifest::merge::merge_entries(entries)?;
-        Ok(merged
-            .into_iter()
-            .filter(|e| e.kind == FileKind::Add)
-            .collect())
+        // Like Paimon's reader, a DELETE without its ADD is ignored here; commits reject it.
+        manifest::live_entries(entries, manifest::UnmatchedDeletes::Ignore)
     }
 
     async fn read_manifest_list(&self, name: &str) -> Result<Vec<ManifestFileMeta>> {
@@ -168,6 +180,11 @@ impl TableScan {
     }
 
     fn entry_matches(&self, entry: &ManifestEntry, partition_types: &[DataType]) -> Result<bool> {
+        if let Some(set) = &self.partitions {
+            if !set.contains(&entry.partition) {
+                return Ok(false);
+            }
+        }
         let Some(filter) = &self.partition_filter else {
             return Ok(true);
         };
