@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use strata_format::catalog::{Catalog, Identifier};
 use strata_format::scan::TableScan;
-use strata_format::schema::TableSchema;
+use strata_format::schema::{NewColumn, TableSchema};
 use strata_format::types::DataType;
 use strata_format::{Error, Result};
 
@@ -100,7 +100,11 @@ fn load_schema_file(path: &std::path::Path, overrides: &[String]) -> Result<Tabl
         let ty: DataType = serde_json::from_value(f.data_type.clone()).map_err(|e| {
             Error::data_invalid(format!("schema file {shown}: field '{}': {e}", f.name))
         })?;
-        fields.push((f.name, ty, f.description));
+        fields.push(NewColumn {
+            name: f.name,
+            data_type: ty,
+            description: f.description,
+        });
     }
     let mut options = file.options;
     for o in overrides {

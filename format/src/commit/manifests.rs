@@ -118,14 +118,14 @@ impl ManifestWriter {
     /// below `manifest.full-compaction-threshold-size`.
     pub async fn merge(&self, metas: Vec<ManifestFileMeta>) -> Result<Vec<ManifestFileMeta>> {
         let options = self.table.options();
-        let min_count = options.manifest_merge_min_count().max(2);
+        let min_count = options.manifest_merge_min_count().max(2) as usize;
         if metas.len() < min_count {
             return Ok(metas);
         }
         let target = options.manifest_target_file_size() as i64;
         let total: i64 = metas.iter().map(|m| m.file_size).sum();
         let has_deletes = metas.iter().any(|m| m.num_deleted_files > 0);
-        if has_deletes && total <= options.manifest_full_compaction_threshold() as i64 {
+        if has_deletes && total <= options.manifest_full_compaction_threshold_size() as i64 {
             return self.rewrite(&metas).await;
         }
         // Minor: merge each run of consecutive small manifests.

@@ -115,7 +115,7 @@ impl TableCommit {
     pub fn new(table: Table, commit_user: impl Into<String>) -> Result<Self> {
         let options = table.options();
         let retry = RetryPolicy {
-            max_retries: options.commit_max_retries(),
+            max_retries: options.commit_max_retries().max(0) as u32,
             min_wait: options.commit_min_retry_wait(),
             max_wait: options.commit_max_retry_wait(),
         };

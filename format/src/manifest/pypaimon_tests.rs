@@ -1,6 +1,6 @@
 //! pypaimon 2.1.0 reads what the Rust writer writes (runs `tests/python/check_rust_manifests.py`
-//! when a Python with pypaimon is available: `$STRATA_PYPAIMON_PYTHON`, else
-//! `/work/venv/bin/python`; otherwise the test prints why it skipped and passes).
+//! with `$STRATA_PYTHON`, else `<repo>/.venv/bin/python`, as `scripts/test` sets up; a
+//! missing interpreter fails the test rather than skipping it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,15 +10,20 @@ use serde_json::{json, Value as Json};
 use super::test_util::*;
 use super::*;
 
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("STRATA_PYPAIMON_PYTHON")
+fn python() -> PathBuf {
+    let path = std::env::var_os("STRATA_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/venv/bin/python"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
     let ok = Command::new(&path)
         .args(["-c", "import pypaimon, fastavro"])
         .output()
         .is_ok_and(|o| o.status.success());
-    ok.then_some(path)
+    assert!(
+        ok,
+        "no Python with pypaimon at {} (run scripts/test or set STRATA_PYTHON)",
+        path.display()
+    );
+    path
 }
 
 fn hex(b: &[u8]) -> String {
@@ -146,10 +151,7 @@ fn write_check_files(dir: &Path) {
 
 #[test]
 fn pypaimon_reads_rust_written_manifests() {
-    let Some(python) = python() else {
-        eprintln!("skipped: no Python with pypaimon (set STRATA_PYPAIMON_PYTHON)");
-        return;
-    };
+    let python = python();
     let dir = tempfile::tempdir().unwrap();
     write_check_files(dir.path());
     let script =
