@@ -35,7 +35,7 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Number(n) => out.push_str(n),
-            Json::String(s) => out.push_str(&serde_json::Json::String(s.clone()).to_string()),
+            Json::String(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
             Json::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -52,7 +52,7 @@ impl Json {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&serde_json::Json::String(k.clone()).to_string());
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
                     out.push(':');
                     item.write(out);
                 }
@@ -305,7 +305,7 @@ impl<W: Write> RowWriter<W> {
                         if i > 0 {
                             line.push(',');
                         }
-                        line.push_str(&Json::String(f.name.clone()).to_string());
+                        line.push_str(&serde_json::Value::String(f.name.clone()).to_string());
                         line.push(':');
                         json_value(batch.column(i), &f.data_type, row)?.write(&mut line);
                     }

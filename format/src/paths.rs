@@ -70,13 +70,19 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
     }
 }
 
-fn part(s: &str) -> PathPart<'static> {
-    PathPart::from(s.to_string())
+/// Appends a component verbatim: names are validated and partition values escaped Paimon's
+/// way already, so object_store's own percent-encoding must not apply a second time (a
+/// Paimon directory `dt=a%2Fb` must stay exactly that on disk and in S3 keys).
+fn join(path: Path, component: &str) -> Path {
+    match PathPart::parse(component) {
+        Ok(p) => path.join(p),
+        Err(_) => path.join(PathPart::from(component)),
+    }
 }
 
 /// Directory of a database.
 pub fn database_dir(db: &str) -> Path {
-    Path::from_iter([part(&format!("{db}{DATABASE_SUFFIX}"))])
+    join(Path::default(), &format!("{db}{DATABASE_SUFFIX}"))
 }
 
 pub fn database_marker(db: &str) -> Path {
@@ -99,7 +105,7 @@ pub struct TablePaths {
 impl TablePaths {
     pub fn new(db: &str, table: &str) -> Self {
         TablePaths {
-            root: database_dir(db).join(table),
+            root: join(database_dir(db), table),
         }
     }
 
@@ -183,7 +189,7 @@ impl TablePaths {
     pub fn bucket_dir(&self, partition: &PartitionPath, bucket: i32) -> Path {
         let mut path = self.root.clone();
         for component in &partition.components {
-            path = path.join(component.as_str());
+            path = join(path, component);
         }
         path.join(format!("{BUCKET_PREFIX}{bucket}"))
     }
@@ -513,6 +519,18 @@ mod tests {
         assert_eq!(
             p.data_file(&part, 3, "data-u-0.parquet").as_ref(),
             "sales.db/orders/dt=2024-01-01/hr=__DEFAULT_PARTITION__/bucket-3/data-u-0.parquet"
+        );
+        let odd = PartitionPath::new(
+            &[("dt", &dt)],
+            &[Some(Datum::String("a/b=c d%".into()))],
+            "__DEFAULT_PARTITION__",
+            true,
+        )
+        .unwrap();
+        // Escaped once, Paimon's way, and not again by object_store.
+        assert_eq!(
+            p.bucket_dir(&odd, 1).as_ref(),
+            "sales.db/orders/dt=a%2Fb%3Dc d%25/bucket-1"
         );
         assert_eq!(
             p.bucket_dir(&PartitionPath::unpartitioned(), 0).as_ref(),

@@ -223,7 +223,7 @@ impl MergeState {
         }
     }
 
-    async fn open_file(&self, file: &DataFileMeta) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    async fn open_file(&mut self, file: &DataFileMeta) -> Result<BoxStream<'static, Result<RecordBatch>>> {
         let file_schema = self
             .table
             .schema_manager()
@@ -247,13 +247,7 @@ impl MergeState {
     fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
         let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
         let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
-        if keys.iter().any(|k| k.null_count() > 0) {
-            return Err(Error::data_invalid(format!(
-                "a data file of {} bucket {} holds a null primary key",
-                self.table.identifier(),
-                self.bucket
-            )));
-        }
+        // Null key parts are legal with `primary-key.nullable`; they compare equal.
         let keys = self.key_converter.convert_columns(&keys)?;
         let user_seq = match &self.seq_converter {
             Some(conv) => {
@@ -379,167 +373,6 @@ impl MergeState {
             self.output_schema.clone()
         };
         let batch = RecordBatch::try_new_with_options(schema, columns, &options)?;
-                    if batch.num_rows() == 0 {
-                        continue;
-                    }
-                    let current = self.decode(batch)?;
-                    self.cursors[i].current = Some(current);
-                }
-            }
-        }
-    }
-
-    async fn open_file(&self, file: &DataFileMeta) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let file_schema = self
-            .table
-            .schema_manager()
-            .schema(file.schema_id)
-            .await?;
-        let path = self
-            .table
-            .paths()
-            .data_file(&self.partition_path, self.bucket, &file.file_name);
-        read_kv_file(
-            self.table.storage(),
-            &path,
-            file.file_size,
-            &file_schema,
-            &self.layout,
-            self.batch_size,
-        )
-        .await
-    }
-
-    fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
-        let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
-        let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
-        if keys.iter().any(|k| k.null_count() > 0) {
-            return Err(Error::data_invalid(format!(
-                "a data file of {} bucket {} holds a null primary key",
-                self.table.identifier(),
-                self.bucket
-            )));
-        }
-        let keys = self.key_converter.convert_columns(&keys)?;
-        let user_seq = match &self.seq_converter {
-            Some(conv) => {
-                let cols: Vec<ArrayRef> = self.seq_columns.iter().map(|c| column(*c)).collect();
-                Some(conv.convert_columns(&cols)?)
-            }
-            None => None,
-        };
-        let seq = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .cloned()
-            .ok_or_else(|| Error::data_invalid("_SEQUENCE_NUMBER is not BIGINT"))?;
-        let kind = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int8Array>()
-            .cloned()
-            .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
-        let len = batch.num_rows();
-        self.arena.push(batch);
-        Ok(Current {
-            slot: self.arena.len() - 1,
-            keys,
-            user_seq,
-            seq,
-            kind,
-            row: 0,
-            len,
-        })
-    }
-
-    /// The cursor holding the smallest key, if any run has rows left.
-    fn min_cursor(&self) -> Option<usize> {
-        let mut best: Option<(usize, arrow_row::Row<'_>)> = None;
-        for (i, c) in self.cursors.iter().enumerate() {
-            if let Some(cur) = &c.current {
-                let key = cur.keys.row(cur.row);
-                if best.as_ref().is_none_or(|(_, b)| key < *b) {
-                    best = Some((i, key));
-                }
-            }
-        }
-        best.map(|(i, _)| i)
-    }
-
-    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if self.done {
-            return Ok(None);
-        }
-        while self.picks.len() < self.batch_size {
-            let Some(first) = self.min_cursor() else {
-                self.done = true;
-                break;
-            };
-            let key = {
-                let cur = self.cursors[first].current.as_ref().ok_or_else(|| Error::internal("cursor"))?;
-                cur.keys.row(cur.row).owned()
-            };
-            self.group.clear();
-            self.group_refs.clear();
-            for i in 0..self.cursors.len() {
-                // A run may hold the same key more than once (files from other writers).
-                loop {
-                    let Some(cur) = &self.cursors[i].current else { break };
-                    if cur.keys.row(cur.row) != key.row() {
-                        break;
-                    }
-                    let kind = RowKind::from_byte(cur.kind.value(cur.row)).ok_or_else(|| {
-                        Error::data_invalid(format!(
-                            "unknown _VALUE_KIND {} in {} bucket {}",
-                            cur.kind.value(cur.row),
-                            self.table.identifier(),
-                            self.bucket
-                        ))
-                    })?;
-                    self.group.push(KeyVersion {
-                        sequence: cur.seq.value(cur.row),
-                        user_sequence: cur.user_seq.as_ref().map(|r| r.row(cur.row).as_ref().to_vec()),
-                        kind,
-                    });
-                    self.group_refs.push((cur.slot, cur.row));
-                    if let Some(cur) = self.cursors[i].current.as_mut() {
-                        cur.row += 1;
-                    }
-                    self.fill(i).await?;
-                }
-            }
-            if let Some(winner) = self.merge.pick(&self.group) {
-                self.picks.push(self.group_refs[winner]);
-            }
-        }
-        self.flush()
-    }
-
-    fn flush(&mut self) -> Result<Option<RecordBatch>> {
-        if self.picks.is_empty() {
-            return Ok(if self.done { None } else { Some(RecordBatch::new_empty(self.output_schema.clone())) });
-        }
-        let mut columns = Vec::with_capacity(self.output_columns.len());
-        for &c in &self.output_columns {
-            let sources: Vec<&dyn Array> = self.arena.iter().map(|b| b.column(c).as_ref()).collect();
-            columns.push(arrow_select::interleave::interleave(&sources, &self.picks)?);
-        }
-        self.picks.clear();
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(columns.first().map_or(0, |c| c.len())));
-        let batch = RecordBatch::try_new_with_options(self.output_schema.clone(), columns, &options)
-            .or_else(|_| {
-                // Old files may hold nulls in columns now declared NOT NULL; keep the rows.
-                let relaxed = Schema::new(
-                    self.output_schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.as_ref().clone().with_nullable(true))
-                        .collect::<Vec<_>>(),
-                );
-                RecordBatch::try_new_with_options(std::sync::Arc::new(relaxed), Vec::new(), &options)
-            });
-        let batch = batch?;
         self.compact_arena();
         Ok(Some(batch))
     }
