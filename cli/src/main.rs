@@ -15,10 +15,19 @@ use strata_format::Result;
 use crate::render::{OutputFormat, RowWriter};
 
 #[derive(Parser)]
-#[command(name = "strata", version, about = "Strata: a Paimon-compatible lakehouse table format")]
+#[command(
+    name = "strata",
+    version,
+    about = "Strata: a Paimon-compatible lakehouse table format"
+)]
 struct Cli {
     /// Warehouse URI: a path, file://…, s3://bucket/prefix or hdfs://….
-    #[arg(long, global = true, env = "STRATA_WAREHOUSE", default_value = "./warehouse")]
+    #[arg(
+        long,
+        global = true,
+        env = "STRATA_WAREHOUSE",
+        default_value = "./warehouse"
+    )]
     warehouse: String,
     #[command(subcommand)]
     command: Command,
@@ -76,7 +85,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -87,19 +87,43 @@ pub fn json_value(array: &ArrayRef, ty: &DataType, row: usize) -> Result<Json> {
     };
     Ok(match &ty.kind {
         TypeKind::Boolean => Json::Bool(array.as_boolean_opt().ok_or_else(unexpected)?.value(row)),
-        TypeKind::TinyInt => int(array.as_primitive_opt::<Int8Type>().ok_or_else(unexpected)?.value(row)),
-        TypeKind::SmallInt => int(array.as_primitive_opt::<Int16Type>().ok_or_else(unexpected)?.value(row)),
-        TypeKind::Int => int(array.as_primitive_opt::<Int32Type>().ok_or_else(unexpected)?.value(row)),
-        TypeKind::BigInt => int(array.as_primitive_opt::<Int64Type>().ok_or_else(unexpected)?.value(row)),
-        TypeKind::Float => float(f64::from(
-            array.as_primitive_opt::<Float32Type>().ok_or_else(unexpected)?.value(row),
-        ), true),
+        TypeKind::TinyInt => int(array
+            .as_primitive_opt::<Int8Type>()
+            .ok_or_else(unexpected)?
+            .value(row)),
+        TypeKind::SmallInt => int(array
+            .as_primitive_opt::<Int16Type>()
+            .ok_or_else(unexpected)?
+            .value(row)),
+        TypeKind::Int => int(array
+            .as_primitive_opt::<Int32Type>()
+            .ok_or_else(unexpected)?
+            .value(row)),
+        TypeKind::BigInt => int(array
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(unexpected)?
+            .value(row)),
+        TypeKind::Float => float(
+            f64::from(
+                array
+                    .as_primitive_opt::<Float32Type>()
+                    .ok_or_else(unexpected)?
+                    .value(row),
+            ),
+            true,
+        ),
         TypeKind::Double => float(
-            array.as_primitive_opt::<Float64Type>().ok_or_else(unexpected)?.value(row),
+            array
+                .as_primitive_opt::<Float64Type>()
+                .ok_or_else(unexpected)?
+                .value(row),
             false,
         ),
         TypeKind::Decimal { scale, .. } => {
-            let v = array.as_primitive_opt::<Decimal128Type>().ok_or_else(unexpected)?.value(row);
+            let v = array
+                .as_primitive_opt::<Decimal128Type>()
+                .ok_or_else(unexpected)?
+                .value(row);
             raw_number(&format_decimal(v, *scale))
         }
         TypeKind::Char(_) | TypeKind::VarChar(_) => match array.data_type() {
@@ -118,9 +142,12 @@ pub fn json_value(array: &ArrayRef, ty: &DataType, row: usize) -> Result<Json> {
             };
             Json::String(base64::engine::general_purpose::STANDARD.encode(bytes))
         }
-        TypeKind::Date => {
-            Json::String(format_date(array.as_primitive_opt::<Date32Type>().ok_or_else(unexpected)?.value(row)))
-        }
+        TypeKind::Date => Json::String(format_date(
+            array
+                .as_primitive_opt::<Date32Type>()
+                .ok_or_else(unexpected)?
+                .value(row),
+        )),
         TypeKind::Time(_) => {
             let millis = match array.data_type() {
                 ArrowType::Time32(arrow_schema::TimeUnit::Millisecond) => {
@@ -191,16 +218,21 @@ fn list_values(array: &ArrayRef, row: usize) -> Option<ArrayRef> {
 fn timestamp_parts(array: &ArrayRef, row: usize) -> Option<(i64, u32)> {
     use arrow_schema::TimeUnit::*;
     let (v, per_sec) = match array.data_type() {
-        ArrowType::Timestamp(Second, _) => (array.as_primitive::<TimestampSecondType>().value(row), 1),
-        ArrowType::Timestamp(Millisecond, _) => {
-            (array.as_primitive::<TimestampMillisecondType>().value(row), 1_000)
+        ArrowType::Timestamp(Second, _) => {
+            (array.as_primitive::<TimestampSecondType>().value(row), 1)
         }
-        ArrowType::Timestamp(Microsecond, _) => {
-            (array.as_primitive::<TimestampMicrosecondType>().value(row), 1_000_000)
-        }
-        ArrowType::Timestamp(Nanosecond, _) => {
-            (array.as_primitive::<TimestampNanosecondType>().value(row), 1_000_000_000)
-        }
+        ArrowType::Timestamp(Millisecond, _) => (
+            array.as_primitive::<TimestampMillisecondType>().value(row),
+            1_000,
+        ),
+        ArrowType::Timestamp(Microsecond, _) => (
+            array.as_primitive::<TimestampMicrosecondType>().value(row),
+            1_000_000,
+        ),
+        ArrowType::Timestamp(Nanosecond, _) => (
+            array.as_primitive::<TimestampNanosecondType>().value(row),
+            1_000_000_000,
+        ),
         _ => return None,
     };
     let secs = v.div_euclid(per_sec);
@@ -215,9 +247,9 @@ pub fn format_iso(secs: i64, nanos: u32) -> String {
     };
     let mut s = dt.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string();
     if nanos != 0 {
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             s.push_str(&format!(".{:03}", nanos / 1_000_000));
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             s.push_str(&format!(".{:06}", nanos / 1_000));
         } else {
             s.push_str(&format!(".{nanos:09}"));
@@ -356,7 +388,11 @@ impl<W: Write> RowWriter<W> {
             writeln!(
                 self.out,
                 "{}",
-                widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-")
+                widths
+                    .iter()
+                    .map(|w| "-".repeat(*w))
+                    .collect::<Vec<_>>()
+                    .join("-+-")
             )?;
             for r in &self.table_rows {
                 writeln!(self.out, "{}", line(r))?;
@@ -391,7 +427,12 @@ mod tests {
     #[test]
     fn exact_decimals() {
         let mut s = String::new();
-        Json::Array(vec![raw_number("12345678901234567890.1234567890"), float(1e20, false), float(0.1, true)]).write(&mut s);
+        Json::Array(vec![
+            raw_number("12345678901234567890.1234567890"),
+            float(1e20, false),
+            float(0.1, true),
+        ])
+        .write(&mut s);
         assert_eq!(s, "[12345678901234567890.1234567890,1e20,0.1]");
         assert_eq!(format_time(3_723_004), "01:02:03.004");
         assert_eq!(format_time(3_600_000), "01:00:00");

@@ -205,7 +205,11 @@ async fn show(catalog: &Catalog, table: &str, as_json: bool) -> Result<()> {
         for (level, (files, rows)) in levels {
             println!(
                 "  {}bucket-{} level {level}: {files} files, {rows} rows",
-                if part.is_empty() { String::new() } else { format!("{part}/") },
+                if part.is_empty() {
+                    String::new()
+                } else {
+                    format!("{part}/")
+                },
                 split.bucket
             );
         }

@@ -94,7 +94,10 @@ impl Catalog {
     }
 
     pub async fn list_databases(&self) -> Result<Vec<String>> {
-        let (dirs, _) = self.storage.list_dir(&object_store::path::Path::default()).await?;
+        let (dirs, _) = self
+            .storage
+            .list_dir(&object_store::path::Path::default())
+            .await?;
         let mut dbs: Vec<String> = dirs
             .iter()
             .filter_map(|d| paths::database_from_dir(d).map(str::to_string))
@@ -106,7 +109,9 @@ impl Catalog {
     /// Drops a database; a non-empty one only with `cascade`.
     pub async fn drop_database(&self, name: &str, cascade: bool) -> Result<()> {
         if !self.database_exists(name).await? {
-            return Err(Error::not_found(format!("database '{name}' does not exist")));
+            return Err(Error::not_found(format!(
+                "database '{name}' does not exist"
+            )));
         }
         let tables = self.list_tables(name).await?;
         if !tables.is_empty() && !cascade {
@@ -115,9 +120,7 @@ impl Catalog {
                 tables.len()
             )));
         }
-        self.storage
-            .delete_prefix(&paths::database_dir(name))
-            .await
+        self.storage.delete_prefix(&paths::database_dir(name)).await
     }
 
     pub async fn list_tables(&self, database: &str) -> Result<Vec<String>> {
@@ -126,7 +129,10 @@ impl Catalog {
                 "database '{database}' does not exist"
             )));
         }
-        let (dirs, _) = self.storage.list_dir(&paths::database_dir(database)).await?;
+        let (dirs, _) = self
+            .storage
+            .list_dir(&paths::database_dir(database))
+            .await?;
         let mut tables = Vec::new();
         for dir in dirs {
             if paths::validate_name("table", &dir).is_err() {
@@ -181,8 +187,12 @@ impl Catalog {
     }
 
     pub async fn load_table(&self, id: &Identifier) -> Result<Table> {
-        Table::load(self.storage.clone(), id.clone(), TablePaths::new(&id.database, &id.table))
-            .await
+        Table::load(
+            self.storage.clone(),
+            id.clone(),
+            TablePaths::new(&id.database, &id.table),
+        )
+        .await
     }
 
     pub async fn drop_table(&self, id: &Identifier) -> Result<()> {

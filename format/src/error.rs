@@ -59,10 +59,7 @@ impl Error {
         }
     }
 
-    pub fn with_source(
-        mut self,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self
     }
@@ -130,9 +127,8 @@ impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
         let kind = match &e {
             object_store::Error::NotFound { .. } => ErrorKind::NotFound,
-            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
-                ErrorKind::AlreadyExists
-            }
+            object_store::Error::AlreadyExists { .. }
+            | object_store::Error::Precondition { .. } => ErrorKind::AlreadyExists,
             object_store::Error::NotSupported { .. }
             | object_store::Error::NotImplemented { .. } => ErrorKind::Unsupported,
             _ => ErrorKind::Unavailable,

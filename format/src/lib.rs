@@ -6,10 +6,10 @@
 //! and reads ([`scan`], [`read`]). Writers and the compactor are policy on top of it and
 //! never depend on each other.
 
-pub mod error;
 pub mod catalog;
 pub mod commit;
 pub mod data;
+pub mod error;
 pub mod failpoint;
 pub mod manifest;
 pub mod merge;

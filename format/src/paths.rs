@@ -51,10 +51,13 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
         Some(format!("is longer than {MAX_NAME_LEN} bytes"))
     } else if name == "." || name == ".." || name.contains("..") {
         Some("must not contain '..'".to_string())
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| c.is_control() || matches!(c, '/' | '\\' | '%' | ':' | '*' | '?' | '"' | '<' | '>' | '|'))
-    {
+    } else if let Some(c) = name.chars().find(|c| {
+        c.is_control()
+            || matches!(
+                c,
+                '/' | '\\' | '%' | ':' | '*' | '?' | '"' | '<' | '>' | '|'
+            )
+    }) {
         Some(format!("contains the forbidden character {c:?}"))
     } else if name.starts_with('.') || name.trim() != name {
         Some("must not start with '.' or have surrounding spaces".to_string())
@@ -362,9 +365,9 @@ pub fn java_local_date_time(millis: i64, nanos_of_milli: i32) -> String {
     if nanos != 0 || secs.rem_euclid(60) != 0 {
         text.push_str(&dt.format(":%S").to_string());
         if nanos != 0 {
-            if nanos % 1_000_000 == 0 {
+            if nanos.is_multiple_of(1_000_000) {
                 text.push_str(&format!(".{:03}", nanos / 1_000_000));
-            } else if nanos % 1_000 == 0 {
+            } else if nanos.is_multiple_of(1_000) {
                 text.push_str(&format!(".{:06}", nanos / 1_000));
             } else {
                 text.push_str(&format!(".{nanos:09}"));
@@ -457,7 +460,12 @@ pub fn java_float_string(value: f64, single: bool) -> String {
         return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+        return if value.is_sign_negative() {
+            "-0.0"
+        } else {
+            "0.0"
+        }
+        .into();
     }
     // Rust's `{:e}` prints the shortest round-tripping digits, as Java does since JDK 19.
     let sci = if single {
@@ -568,16 +576,31 @@ mod tests {
         assert_eq!(format_date(0), "1970-01-01");
         assert_eq!(format_date(-1), "1969-12-31");
         assert_eq!(format_timestamp(-1, 0, 3, ' '), "1969-12-31 23:59:59.999");
-        assert_eq!(format_timestamp(1000, 0, 6, ' '), "1970-01-01 00:00:01.000000");
+        assert_eq!(
+            format_timestamp(1000, 0, 6, ' '),
+            "1970-01-01 00:00:01.000000"
+        );
         assert_eq!(format_timestamp(1000, 0, 0, ' '), "1970-01-01 00:00:01");
-        assert_eq!(format_timestamp(1, 500, 9, 'T'), "1970-01-01T00:00:00.001000500");
+        assert_eq!(
+            format_timestamp(1, 500, 9, 'T'),
+            "1970-01-01T00:00:00.001000500"
+        );
         assert_eq!(format_time(3_723_004, 3), "01:02:03.004");
         assert_eq!(java_local_date_time(0, 0), "1970-01-01T00:00");
         assert_eq!(java_local_date_time(1_500, 0), "1970-01-01T00:00:01.500");
-        assert_eq!(java_local_date_time(1_000, 1_000), "1970-01-01T00:00:01.001001");
+        assert_eq!(
+            java_local_date_time(1_000, 1_000),
+            "1970-01-01T00:00:01.000001"
+        );
         let date = DataType::new(TypeKind::Date);
-        assert_eq!(partition_value_string(&Datum::Date(19723), &date, true).unwrap(), "19723");
-        assert_eq!(partition_value_string(&Datum::Date(19723), &date, false).unwrap(), "2024-01-01");
+        assert_eq!(
+            partition_value_string(&Datum::Date(19723), &date, true).unwrap(),
+            "19723"
+        );
+        assert_eq!(
+            partition_value_string(&Datum::Date(19723), &date, false).unwrap(),
+            "2024-01-01"
+        );
         assert_eq!(java_float_string(1.5, false), "1.5");
         assert_eq!(java_float_string(100.0, false), "100.0");
         assert_eq!(java_float_string(1e10, false), "1.0E10");

@@ -76,8 +76,13 @@ impl TableScan {
 
     /// The base and delta manifests of a snapshot, in order.
     pub async fn manifest_metas(&self, snapshot: &Snapshot) -> Result<Vec<ManifestFileMeta>> {
-        let mut metas = self.read_manifest_list(&snapshot.base_manifest_list).await?;
-        metas.extend(self.read_manifest_list(&snapshot.delta_manifest_list).await?);
+        let mut metas = self
+            .read_manifest_list(&snapshot.base_manifest_list)
+            .await?;
+        metas.extend(
+            self.read_manifest_list(&snapshot.delta_manifest_list)
+                .await?,
+        );
         Ok(metas)
     }
 
@@ -149,8 +154,12 @@ impl TableScan {
     async fn read_manifest_list(&self, name: &str) -> Result<Vec<ManifestFileMeta>> {
         let path = self.table.paths().manifest_file(name);
         let bytes = self.table.storage().get(&path).await?;
-        manifest::read_manifest_list(&bytes)
-            .map_err(|e| e.context(format!("manifest list {}", self.table.storage().display(&path))))
+        manifest::read_manifest_list(&bytes).map_err(|e| {
+            e.context(format!(
+                "manifest list {}",
+                self.table.storage().display(&path)
+            ))
+        })
     }
 
     async fn read_manifest(&self, name: &str) -> Result<Vec<ManifestEntry>> {
@@ -195,8 +204,10 @@ impl TableScan {
     fn group(&self, entries: Vec<ManifestEntry>) -> Result<Vec<Split>> {
         let schema = self.table.schema();
         let partition_fields = schema.partition_fields();
-        let partition_types: Vec<DataType> =
-            partition_fields.iter().map(|f| f.data_type.clone()).collect();
+        let partition_types: Vec<DataType> = partition_fields
+            .iter()
+            .map(|f| f.data_type.clone())
+            .collect();
         let names: Vec<(&str, &DataType)> = partition_fields
             .iter()
             .map(|f| (f.name.as_str(), &f.data_type))

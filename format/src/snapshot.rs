@@ -144,7 +144,13 @@ impl SnapshotManager {
         let (_, objects) = self.storage.list_dir(&self.paths.snapshot_dir()).await?;
         let mut ids: Vec<i64> = objects
             .iter()
-            .filter_map(|m| m.location.filename()?.strip_prefix(SNAPSHOT_PREFIX)?.parse().ok())
+            .filter_map(|m| {
+                m.location
+                    .filename()?
+                    .strip_prefix(SNAPSHOT_PREFIX)?
+                    .parse()
+                    .ok()
+            })
             .collect();
         ids.sort_unstable();
         Ok(ids)

@@ -33,7 +33,13 @@ impl SchemaManager {
         let (_, objects) = self.storage.list_dir(&self.paths.schema_dir()).await?;
         let mut ids: Vec<i64> = objects
             .iter()
-            .filter_map(|m| m.location.filename()?.strip_prefix(SCHEMA_PREFIX)?.parse().ok())
+            .filter_map(|m| {
+                m.location
+                    .filename()?
+                    .strip_prefix(SCHEMA_PREFIX)?
+                    .parse()
+                    .ok()
+            })
             .collect();
         ids.sort_unstable();
         Ok(ids)
@@ -84,7 +90,11 @@ pub struct Table {
 }
 
 impl Table {
-    pub async fn load(storage: Storage, identifier: Identifier, paths: TablePaths) -> Result<Table> {
+    pub async fn load(
+        storage: Storage,
+        identifier: Identifier,
+        paths: TablePaths,
+    ) -> Result<Table> {
         let schemas = SchemaManager::new(storage.clone(), paths.clone());
         let schema = schemas
             .latest()

@@ -78,7 +78,12 @@ impl fmt::Display for RecordingStore {
 
 #[async_trait]
 impl ObjectStore for RecordingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
         self.record(Op::Put, Some(location));
         self.inner.put_opts(location, payload, opts).await
     }

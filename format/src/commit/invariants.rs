@@ -4,16 +4,23 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::commit::CommitMessage;
+use crate::data::binary_row::BinaryRow;
+use crate::data::Datum;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{self, FileKind, ManifestEntry};
 use crate::read::runs::compare_rows;
-use crate::data::binary_row::BinaryRow;
 use crate::snapshot::{CommitKind, Snapshot};
 use crate::table::Table;
 use crate::types::DataType;
 
+/// (min key, max key, file name) of one file.
+type KeyRange<'a> = (Vec<Option<Datum>>, Vec<Option<Datum>>, &'a str);
+
 fn violated(n: u32, what: String) -> Error {
-    Error::new(ErrorKind::DataInvalid, format!("commit invariant I{n} violated: {what}"))
+    Error::new(
+        ErrorKind::DataInvalid,
+        format!("commit invariant I{n} violated: {what}"),
+    )
 }
 
 fn conflict(n: u32, what: String) -> Error {
@@ -31,19 +38,30 @@ pub fn check_message(m: &CommitMessage) -> Result<()> {
             format!("bucket {} outside 0..{}", m.bucket, m.total_buckets),
         ));
     }
-    for f in m.new_files.iter().chain(&m.compact_after).chain(&m.changelog_files) {
+    for f in m
+        .new_files
+        .iter()
+        .chain(&m.compact_after)
+        .chain(&m.changelog_files)
+    {
         if f.file_name.is_empty() || f.file_name.contains('/') || f.file_name.contains("..") {
             return Err(violated(6, format!("bad data file name {:?}", f.file_name)));
         }
         if f.row_count < 0 || f.file_size < 0 || f.min_sequence_number > f.max_sequence_number {
             return Err(violated(
                 6,
-                format!("file {} has inconsistent counts or sequence range", f.file_name),
+                format!(
+                    "file {} has inconsistent counts or sequence range",
+                    f.file_name
+                ),
             ));
         }
     }
     if m.new_files.iter().any(|f| f.level != 0) {
-        return Err(violated(6, "new files from writes must be at level 0".into()));
+        return Err(violated(
+            6,
+            "new files from writes must be at level 0".into(),
+        ));
     }
     Ok(())
 }
@@ -69,7 +87,9 @@ pub fn check_commit(
     // I4: the bucket count of a partition never changes.
     let mut buckets: HashMap<&[u8], i32> = HashMap::new();
     for e in base.iter().chain(delta) {
-        let known = *buckets.entry(e.partition.as_slice()).or_insert(e.total_buckets);
+        let known = *buckets
+            .entry(e.partition.as_slice())
+            .or_insert(e.total_buckets);
         if known != e.total_buckets && kind != CommitKind::Overwrite {
             return Err(conflict(
                 4,
@@ -83,9 +103,8 @@ pub fn check_commit(
         }
     }
     // I2 + I3: every DELETE removes a live file and no file is added twice.
-    let merged = manifest::merge_entries(base.iter().chain(delta).cloned()).map_err(|e| {
-        conflict(3, format!("{} (a file would be added twice)", e.message()))
-    })?;
+    let merged = manifest::merge_entries(base.iter().chain(delta).cloned())
+        .map_err(|e| conflict(3, format!("{} (a file would be added twice)", e.message())))?;
     if let Some(d) = merged.iter().find(|e| e.kind == FileKind::Delete) {
         return Err(conflict(
             2,
@@ -112,7 +131,7 @@ pub fn check_commit(
     if touched.is_empty() || key_types.is_empty() {
         return Ok(());
     }
-    let mut levels: BTreeMap<(&[u8], i32, i32), Vec<(Vec<_>, Vec<_>, &str)>> = BTreeMap::new();
+    let mut levels: BTreeMap<(&[u8], i32, i32), Vec<KeyRange>> = BTreeMap::new();
     for e in &merged {
         if e.file.level == 0 || !touched.contains(&(e.partition.as_slice(), e.bucket)) {
             continue;
@@ -145,7 +164,10 @@ pub fn check_commit(
 pub fn check_snapshot(previous: Option<&Snapshot>, next: &Snapshot) -> Result<()> {
     let expected = previous.map_or(1, |p| p.id + 1);
     if next.id != expected {
-        return Err(violated(1, format!("snapshot id {} after {}", next.id, expected - 1)));
+        return Err(violated(
+            1,
+            format!("snapshot id {} after {}", next.id, expected - 1),
+        ));
     }
     if next.total_record_count.unwrap_or(0) < 0 {
         return Err(violated(
@@ -161,7 +183,10 @@ pub fn check_snapshot(previous: Option<&Snapshot>, next: &Snapshot) -> Result<()
         if next.schema_id < p.schema_id {
             return Err(violated(
                 8,
-                format!("schema id went back from {} to {}", p.schema_id, next.schema_id),
+                format!(
+                    "schema id went back from {} to {}",
+                    p.schema_id, next.schema_id
+                ),
             ));
         }
     }

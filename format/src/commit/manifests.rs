@@ -54,8 +54,8 @@ impl ManifestWriter {
 
     /// Writes entries into manifests rolled near `manifest.target-file-size`.
     pub async fn write_entries(&self, entries: &[ManifestEntry]) -> Result<Vec<ManifestFileMeta>> {
-        let per_file =
-            (self.table.options().manifest_target_file_size() / ESTIMATED_ENTRY_BYTES).max(1) as usize;
+        let per_file = (self.table.options().manifest_target_file_size() / ESTIMATED_ENTRY_BYTES)
+            .max(1) as usize;
         let mut metas = Vec::new();
         for chunk in entries.chunks(per_file) {
             metas.push(self.write_manifest(chunk).await?);
@@ -76,7 +76,10 @@ impl ManifestWriter {
             file_name: name,
             file_size: size,
             num_added_files: entries.iter().filter(|e| e.kind == FileKind::Add).count() as i64,
-            num_deleted_files: entries.iter().filter(|e| e.kind == FileKind::Delete).count() as i64,
+            num_deleted_files: entries
+                .iter()
+                .filter(|e| e.kind == FileKind::Delete)
+                .count() as i64,
             partition_stats: partition_stats(entries, &partition_types)?,
             schema_id: self.table.schema().id,
             min_bucket: entries.iter().map(|e| e.bucket).min(),

@@ -216,7 +216,15 @@ impl TableCommit {
             }
             checked_up_to = latest.as_ref().map(|s| s.id);
             match self
-                .try_commit(identifier, kind, &delta, &delta_metas, &changelog, &changelog_metas, latest)
+                .try_commit(
+                    identifier,
+                    kind,
+                    &delta,
+                    &delta_metas,
+                    &changelog,
+                    &changelog_metas,
+                    latest,
+                )
                 .await?
             {
                 Attempt::Committed(id) => return Ok(id),
@@ -314,8 +322,7 @@ impl TableCommit {
         let mut previous_metas: Vec<ManifestFileMeta> = Vec::new();
         let mut base_entries: Vec<ManifestEntry> = Vec::new();
         if let Some(latest) = &latest {
-            let partitions: HashSet<Vec<u8>> =
-                delta.iter().map(|e| e.partition.clone()).collect();
+            let partitions: HashSet<Vec<u8>> = delta.iter().map(|e| e.partition.clone()).collect();
             let scan = TableScan::new(table.clone()).with_partitions(partitions);
             base_entries = scan.live_entries(latest).await?;
             previous_metas = scan.manifest_metas(latest).await?;

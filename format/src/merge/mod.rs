@@ -112,7 +112,7 @@ impl MergeFunction {
         }
         let mut sequence_fields = Vec::new();
         for name in options.sequence_fields() {
-            let field = schema.field(&name).ok_or_else(|| {
+            let field = schema.field(name).ok_or_else(|| {
                 Error::data_invalid(format!(
                     "sequence.field '{name}' is not a column of table '{}'",
                     table.identifier()
@@ -150,7 +150,7 @@ impl MergeFunction {
         let candidates = versions
             .iter()
             .enumerate()
-            .filter(|(_, v)| !(self.ignore_delete && !v.kind.is_add()));
+            .filter(|(_, v)| !self.ignore_delete || v.kind.is_add());
         match self.engine {
             MergeEngine::FirstRow => candidates
                 .filter(|(_, v)| v.kind.is_add())
@@ -188,10 +188,19 @@ mod tests {
     #[test]
     fn deduplicate_latest_wins_and_delete_removes() {
         let d = engine(MergeEngine::Deduplicate, false);
-        assert_eq!(d.pick(&[v(3, RowKind::Insert), v(7, RowKind::UpdateAfter)]), Some(1));
-        assert_eq!(d.pick(&[v(9, RowKind::Delete), v(7, RowKind::Insert)]), None);
+        assert_eq!(
+            d.pick(&[v(3, RowKind::Insert), v(7, RowKind::UpdateAfter)]),
+            Some(1)
+        );
+        assert_eq!(
+            d.pick(&[v(9, RowKind::Delete), v(7, RowKind::Insert)]),
+            None
+        );
         let ignoring = engine(MergeEngine::Deduplicate, true);
-        assert_eq!(ignoring.pick(&[v(9, RowKind::Delete), v(7, RowKind::Insert)]), Some(1));
+        assert_eq!(
+            ignoring.pick(&[v(9, RowKind::Delete), v(7, RowKind::Insert)]),
+            Some(1)
+        );
     }
 
     #[test]
@@ -208,7 +217,11 @@ mod tests {
     fn first_row_keeps_the_first() {
         let f = engine(MergeEngine::FirstRow, true);
         assert_eq!(
-            f.pick(&[v(5, RowKind::Insert), v(2, RowKind::Insert), v(1, RowKind::Delete)]),
+            f.pick(&[
+                v(5, RowKind::Insert),
+                v(2, RowKind::Insert),
+                v(1, RowKind::Delete)
+            ]),
             Some(1)
         );
     }

@@ -46,7 +46,10 @@ impl KvLayout {
 
     /// Column index of a wanted table field in a kv batch.
     pub fn column_of(&self, field_id: i32) -> Option<usize> {
-        self.fields.iter().position(|f| f.id == field_id).map(|i| i + 2)
+        self.fields
+            .iter()
+            .position(|f| f.id == field_id)
+            .map(|i| i + 2)
     }
 }
 
@@ -75,7 +78,12 @@ pub async fn read_kv_file(
         }
     };
     let parquet_schema = builder.schema().clone();
-    let column_index = |name: &str| parquet_schema.fields().iter().position(|f| f.name() == name);
+    let column_index = |name: &str| {
+        parquet_schema
+            .fields()
+            .iter()
+            .position(|f| f.name() == name)
+    };
 
     // Wanted columns: system columns, then each wanted field found through its id.
     let seq_idx = column_index(SEQUENCE_NUMBER).ok_or_else(|| {
@@ -108,10 +116,8 @@ pub async fn read_kv_file(
     let schema = layout.schema.clone();
     let seq_pos = projected_pos(seq_idx);
     let kind_pos = projected_pos(kind_idx);
-    let value_pos: Vec<Option<usize>> = sources
-        .iter()
-        .map(|s| s.and_then(&projected_pos))
-        .collect();
+    let value_pos: Vec<Option<usize>> =
+        sources.iter().map(|s| s.and_then(&projected_pos)).collect();
     let shown2 = shown.clone();
     Ok(stream
         .map_err(move |e| Error::data_invalid(format!("cannot read data file {shown2}: {e}")))

@@ -33,7 +33,12 @@ pub struct MergeRead {
 }
 
 impl MergeRead {
-    pub fn new(table: Table, split: Split, output: Vec<DataField>, batch_size: usize) -> Result<Self> {
+    pub fn new(
+        table: Table,
+        split: Split,
+        output: Vec<DataField>,
+        batch_size: usize,
+    ) -> Result<Self> {
         Ok(MergeRead {
             table,
             split,
@@ -223,12 +228,11 @@ impl MergeState {
         }
     }
 
-    async fn open_file(&mut self, file: &DataFileMeta) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let file_schema = self
-            .table
-            .schema_manager()
-            .schema(file.schema_id)
-            .await?;
+    async fn open_file(
+        &mut self,
+        file: &DataFileMeta,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let file_schema = self.table.schema_manager().schema(file.schema_id).await?;
         let path = self
             .table
             .paths()
@@ -305,15 +309,17 @@ impl MergeState {
                 break;
             };
             let key = {
-                let cur = self.cursors[first].current.as_ref().ok_or_else(|| Error::internal("cursor"))?;
+                let cur = self.cursors[first]
+                    .current
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("cursor"))?;
                 cur.keys.row(cur.row).owned()
             };
             self.group.clear();
             self.group_refs.clear();
             for i in 0..self.cursors.len() {
                 // A run may hold the same key more than once (files from other writers).
-                loop {
-                    let Some(cur) = &self.cursors[i].current else { break };
+                while let Some(cur) = &self.cursors[i].current {
                     if cur.keys.row(cur.row) != key.row() {
                         break;
                     }
@@ -327,7 +333,10 @@ impl MergeState {
                     })?;
                     self.group.push(KeyVersion {
                         sequence: cur.seq.value(cur.row),
-                        user_sequence: cur.user_seq.as_ref().map(|r| r.row(cur.row).as_ref().to_vec()),
+                        user_sequence: cur
+                            .user_seq
+                            .as_ref()
+                            .map(|r| r.row(cur.row).as_ref().to_vec()),
                         kind,
                     });
                     self.group_refs.push((cur.slot, cur.row));
@@ -346,11 +355,16 @@ impl MergeState {
 
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
         if self.picks.is_empty() {
-            return Ok(if self.done { None } else { Some(RecordBatch::new_empty(self.output_schema.clone())) });
+            return Ok(if self.done {
+                None
+            } else {
+                Some(RecordBatch::new_empty(self.output_schema.clone()))
+            });
         }
         let mut columns = Vec::with_capacity(self.output_columns.len());
         for &c in &self.output_columns {
-            let sources: Vec<&dyn Array> = self.arena.iter().map(|b| b.column(c).as_ref()).collect();
+            let sources: Vec<&dyn Array> =
+                self.arena.iter().map(|b| b.column(c).as_ref()).collect();
             columns.push(arrow_select::interleave::interleave(&sources, &self.picks)?);
         }
         self.picks.clear();
