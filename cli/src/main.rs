@@ -97,6 +97,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`strata read … | head`) is the reader's choice, not a failure.
+        Err(e) if e.message().contains("Broken pipe") => ExitCode::SUCCESS,
         Err(e) => {
             // One line: what was wrong and where.
             eprintln!("error: {}", e.to_string().replace('\n', " "));

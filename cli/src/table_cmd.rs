@@ -13,7 +13,7 @@ use strata_format::{Error, Result};
 
 #[derive(Subcommand)]
 pub enum TableCommand {
-    /// Create a table from a JSON schema file.
+    /// Create a table from a JSON schema file (`bucket` defaults to 1 fixed bucket).
     Create {
         /// DATABASE.TABLE
         table: String,
@@ -107,6 +107,11 @@ fn load_schema_file(path: &std::path::Path, overrides: &[String]) -> Result<Tabl
         });
     }
     let mut options = file.options;
+    // Paimon's default is dynamic bucketing (-1), which Strata does not write; one fixed
+    // bucket is the safe default for a table created without a choice.
+    options
+        .entry("bucket".to_string())
+        .or_insert_with(|| "1".to_string());
     for o in overrides {
         let (k, v) = o.split_once('=').ok_or_else(|| {
             Error::data_invalid(format!("--option '{o}' must be of the form key=value"))

@@ -11,6 +11,9 @@ use crate::schema::TableSchema;
 use crate::storage::Storage;
 use crate::table::Table;
 
+/// Paimon reserves this database name for system tables.
+pub const SYSTEM_DATABASE: &str = "sys";
+
 /// `database.table`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Identifier {
@@ -78,6 +81,11 @@ impl Catalog {
 
     pub async fn create_database(&self, name: &str, ignore_if_exists: bool) -> Result<()> {
         paths::validate_name("database", name)?;
+        if name == SYSTEM_DATABASE {
+            return Err(Error::data_invalid(format!(
+                "database name '{name}' is reserved for system tables"
+            )));
+        }
         if self.database_exists(name).await? {
             if ignore_if_exists {
                 return Ok(());

@@ -55,7 +55,7 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
         c.is_control()
             || matches!(
                 c,
-                '/' | '\\' | '%' | ':' | '*' | '?' | '"' | '<' | '>' | '|'
+                '/' | '\\' | '%' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '$'
             )
     }) {
         Some(format!("contains the forbidden character {c:?}"))
@@ -557,7 +557,16 @@ mod tests {
     #[test]
     fn hostile_names_are_rejected() {
         for bad in [
-            "", "..", "a/b", "a\\b", "x\u{0}", "../etc", ".hidden", " a", "a%2Fb",
+            "",
+            "..",
+            "a/b",
+            "a\\b",
+            "x\u{0}",
+            "../etc",
+            ".hidden",
+            " a",
+            "a%2Fb",
+            "t$snapshots",
         ] {
             assert!(validate_name("table", bad).is_err(), "{bad:?} accepted");
         }

@@ -142,6 +142,10 @@ impl TableScan {
         let mut entries = Vec::new();
         for list in per_manifest {
             for e in list {
+                // Postpone-bucket files (bucket -2) are invisible to batch reads, as in Paimon.
+                if e.bucket < 0 {
+                    continue;
+                }
                 if self.entry_matches(&e, &partition_types)? {
                     entries.push(e);
                 }

@@ -26,6 +26,8 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     uri: String,
     scheme: Scheme,
+    /// The warehouse directory of a local warehouse, for the no-overwrite create.
+    local_root: Option<std::path::PathBuf>,
 }
 
 /// The kind of store a warehouse URI named.
@@ -68,6 +70,7 @@ impl Storage {
             store,
             uri: uri.into(),
             scheme: Scheme::Custom,
+            local_root: None,
         }
     }
 
@@ -86,6 +89,7 @@ impl Storage {
             store: Arc::new(store),
             uri: uri.to_string(),
             scheme: Scheme::Local,
+            local_root: Some(dir.to_path_buf()),
         })
     }
 
@@ -125,6 +129,7 @@ impl Storage {
             store,
             uri: uri.to_string(),
             scheme: Scheme::S3,
+            local_root: None,
         })
     }
 
@@ -147,6 +152,7 @@ impl Storage {
             store: Arc::new(object_store_opendal::OpendalStore::new(op)),
             uri: uri.to_string(),
             scheme: Scheme::Hdfs,
+            local_root: None,
         })
     }
 
@@ -209,6 +215,15 @@ impl Storage {
     /// Creates an object only if it does not exist. Returns `false` when it already
     /// existed (someone else won), `true` when this call created it.
     pub async fn put_if_absent(&self, path: &Path, bytes: Bytes) -> Result<bool> {
+        if let Some(root) = &self.local_root {
+            let mut target = root.clone();
+            target.extend(path.parts().map(|p| p.as_ref().to_string()));
+            let shown = self.display(path);
+            return tokio::task::spawn_blocking(move || local_create_new(&target, &bytes))
+                .await
+                .map_err(|e| Error::internal(format!("create {shown}: {e}")))?
+                .map_err(|e| Error::from(e).context(shown));
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -296,6 +311,38 @@ impl Storage {
     }
 }
 
+/// Creates `target` with `bytes` unless it exists: the bytes go to a hidden temporary file
+/// in the same directory, which is then hard-linked to the target name (a link never
+/// replaces an existing file). Paimon lists `snapshot-*` and `schema-*` names, so the
+/// temporary name starts with a dot to stay out of those listings.
+fn local_create_new(target: &std::path::Path, bytes: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    let dir = target
+        .parent()
+        .ok_or_else(|| std::io::Error::other("path has no parent directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        match std::fs::hard_link(&tmp, target) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +371,35 @@ mod tests {
         let missing = storage.get(&Path::from("nope")).await.unwrap_err();
         assert_eq!(missing.kind(), ErrorKind::NotFound);
         assert!(missing.to_string().contains("nope"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_creators_have_one_winner_and_leave_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().to_str().unwrap()).unwrap();
+        let p = Path::from("db.db/t/snapshot/snapshot-7");
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let storage = storage.clone();
+                let p = p.clone();
+                tokio::spawn(async move {
+                    storage
+                        .put_if_absent(&p, Bytes::from(format!("writer {i}")))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.unwrap());
+        }
+        assert_eq!(winners, 1);
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("db.db/t/snapshot"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, vec!["snapshot-7".to_string()]);
     }
 
     #[tokio::test]

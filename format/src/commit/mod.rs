@@ -385,6 +385,15 @@ impl TableCommit {
             .put_if_absent(&path, Bytes::from(snapshot.to_json()))
             .await?;
         if !created {
+            // A retried PUT may report "exists" for our own landed write: check whose it is.
+            if let Ok(existing) = table.snapshot_manager().snapshot(id).await {
+                if existing.commit_user == snapshot.commit_user
+                    && existing.base_manifest_list == snapshot.base_manifest_list
+                {
+                    table.snapshot_manager().write_latest_hint(id).await;
+                    return Ok(Attempt::Committed(id));
+                }
+            }
             // Lost the race: our lists reference a base that is no longer the latest.
             self.manifests.discard_list(&base_list.0).await;
             self.manifests.discard_list(&delta_list.0).await;
