@@ -117,19 +117,10 @@ impl TableScan {
         })
     }
 
-    fn partition_types(&self) -> Vec<DataType> {
-        self.table
-            .schema()
-            .partition_fields()
-            .into_iter()
-            .map(|f| f.data_type.clone())
-            .collect()
-    }
-
     /// All live (ADD) entries of a snapshot after pruning, in manifest order.
     pub async fn live_entries(&self, snapshot: &Snapshot) -> Result<Vec<ManifestEntry>> {
         let metas = self.manifest_metas(snapshot).await?;
-        let partition_types = self.partition_types();
+        let partition_types = self.table.partition_types();
         let metas: Vec<ManifestFileMeta> = metas
             .into_iter()
             .filter(|m| self.manifest_may_match(m, &partition_types))

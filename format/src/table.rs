@@ -136,6 +136,15 @@ impl Table {
         &self.schemas
     }
 
+    /// Types of the partition columns, in partition-key order.
+    pub fn partition_types(&self) -> Vec<crate::types::DataType> {
+        self.schema
+            .partition_fields()
+            .into_iter()
+            .map(|f| f.data_type)
+            .collect()
+    }
+
     pub fn snapshot_manager(&self) -> SnapshotManager {
         SnapshotManager::new(self.storage.clone(), self.paths.clone())
     }

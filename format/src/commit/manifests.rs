@@ -43,15 +43,6 @@ impl ManifestWriter {
         self.counter.fetch_add(1, AtomicOrdering::Relaxed)
     }
 
-    fn partition_types(&self) -> Vec<DataType> {
-        self.table
-            .schema()
-            .partition_fields()
-            .into_iter()
-            .map(|f| f.data_type.clone())
-            .collect()
-    }
-
     /// Writes entries into manifests rolled near `manifest.target-file-size`.
     pub async fn write_entries(&self, entries: &[ManifestEntry]) -> Result<Vec<ManifestFileMeta>> {
         let per_file = (self.table.options().manifest_target_file_size() / ESTIMATED_ENTRY_BYTES)
@@ -71,7 +62,7 @@ impl ManifestWriter {
             .storage()
             .put(&self.table.paths().manifest_file(&name), Bytes::from(bytes))
             .await?;
-        let partition_types = self.partition_types();
+        let partition_types = self.table.partition_types();
         Ok(ManifestFileMeta {
             file_name: name,
             file_size: size,
