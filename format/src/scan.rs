@@ -126,7 +126,10 @@ impl TableScan {
             .filter(|m| self.manifest_may_match(m, &partition_types))
             .collect();
         let per_manifest: Vec<Vec<ManifestEntry>> = futures::stream::iter(metas)
-            .map(|m| async move { self.read_manifest(&m.file_name).await })
+            .map(|m| {
+                let scan = self.clone();
+                async move { scan.read_manifest(&m.file_name).await }
+            })
             .buffered(MANIFEST_CONCURRENCY)
             .try_collect()
             .await?;

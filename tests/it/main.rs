@@ -1,5 +1,6 @@
 //! Integration tests, one binary so they link once.
 
 mod architecture;
+mod commit;
 mod io_cost;
 mod pypaimon_buckets;

@@ -147,10 +147,14 @@ impl ManifestWriter {
     /// Reads manifests, merges their entries by file identity and writes them anew. A
     /// DELETE whose ADD lives in an earlier manifest outside the set is kept.
     async fn rewrite(&self, metas: &[ManifestFileMeta]) -> Result<Vec<ManifestFileMeta>> {
-        let table = &self.table;
-        let lists: Vec<Vec<ManifestEntry>> = futures::stream::iter(metas.iter())
-            .map(|m| async move {
-                let path = table.paths().manifest_file(&m.file_name);
+        // Owned data in each future keeps the commit future `Send` for any caller.
+        let jobs: Vec<(Table, String)> = metas
+            .iter()
+            .map(|m| (self.table.clone(), m.file_name.clone()))
+            .collect();
+        let lists: Vec<Vec<ManifestEntry>> = futures::stream::iter(jobs)
+            .map(|(table, name)| async move {
+                let path = table.paths().manifest_file(&name);
                 let bytes = table.storage().get(&path).await?;
                 manifest::read_manifest_entries(&bytes)
                     .map_err(|e| e.context(table.storage().display(&path)))
