@@ -12,6 +12,7 @@ use crate::data::Datum;
 use crate::error::{Error, Result};
 use crate::manifest::{self, DataFileMeta, ManifestEntry, ManifestFileMeta};
 use crate::paths::PartitionPath;
+use crate::read::runs::compare_rows;
 use crate::snapshot::Snapshot;
 use crate::table::Table;
 use crate::types::DataType;
@@ -56,6 +57,17 @@ pub struct TableScan {
     partition_filter: Option<PartitionFilter>,
     /// Exact serialized partitions to keep (commits check only what they touch).
     partitions: Option<Arc<HashSet<Vec<u8>>>>,
+    /// Inclusive bounds on the trimmed primary key; files outside are skipped.
+    key_range: Option<Arc<KeyRange>>,
+}
+
+/// Inclusive bounds on the trimmed primary key (`None` = unbounded). Pruning is by file:
+/// a file whose `[minKey, maxKey]` misses the range is skipped, so a read returns every
+/// row in the range and possibly some outside it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyRange {
+    pub lower: Option<Vec<Option<Datum>>>,
+    pub upper: Option<Vec<Option<Datum>>>,
 }
 
 impl TableScan {
@@ -65,7 +77,14 @@ impl TableScan {
             snapshot_id: None,
             partition_filter: None,
             partitions: None,
+            key_range: None,
         }
+    }
+
+    /// Skips files that cannot hold keys within `range`.
+    pub fn with_key_range(mut self, range: KeyRange) -> Self {
+        self.key_range = Some(Arc::new(range));
+        self
     }
 
     /// Keeps only entries of these serialized partitions.
@@ -140,7 +159,7 @@ impl TableScan {
                 if e.bucket < 0 {
                     continue;
                 }
-                if self.entry_matches(&e, &partition_types)? {
+                if self.entry_matches(&e, &partition_types)? && self.key_range_matches(&e) {
                     entries.push(e);
                 }
             }
@@ -184,6 +203,35 @@ impl TableScan {
             (Ok(min), Ok(max)) if min == max && min.len() == partition_types.len() => filter(&min),
             _ => true,
         }
+    }
+
+    /// Whether a file's key range meets the requested one; undecodable keys are kept.
+    fn key_range_matches(&self, entry: &ManifestEntry) -> bool {
+        let Some(range) = &self.key_range else {
+            return true;
+        };
+        let types: Vec<DataType> = self
+            .table
+            .schema()
+            .trimmed_primary_key_fields()
+            .into_iter()
+            .map(|f| f.data_type)
+            .collect();
+        let (Ok(min), Ok(max)) = (
+            BinaryRow::decode_with_arity(&entry.file.min_key, &types),
+            BinaryRow::decode_with_arity(&entry.file.max_key, &types),
+        ) else {
+            return true;
+        };
+        let below = range
+            .lower
+            .as_ref()
+            .is_some_and(|lo| compare_rows(&max, lo) == std::cmp::Ordering::Less);
+        let above = range
+            .upper
+            .as_ref()
+            .is_some_and(|hi| compare_rows(&min, hi) == std::cmp::Ordering::Greater);
+        !below && !above
     }
 
     fn entry_matches(&self, entry: &ManifestEntry, partition_types: &[DataType]) -> Result<bool> {

@@ -9,7 +9,7 @@ use strata_format::commit::{CommitMessage, RetryPolicy, TableCommit};
 use strata_format::data::binary_row::BinaryRow;
 use strata_format::data::Datum;
 use strata_format::manifest::{DataFileMeta, FileSource, SimpleStats};
-use strata_format::scan::TableScan;
+use strata_format::scan::{KeyRange, TableScan};
 use strata_format::schema::TableSchema;
 use strata_format::table::Table;
 use strata_format::types::{DataType, TypeKind};
@@ -306,4 +306,73 @@ async fn manifests_stay_bounded_after_many_commits() {
     );
     assert_eq!(live_files(&t).await.len(), 120);
     assert_eq!(latest.total_record_count, Some(120));
+}
+
+#[tokio::test]
+async fn key_ranges_prune_files_at_planning() {
+    let (_dir, t) = table(&[]).await;
+    let committer = TableCommit::new(t.clone(), "u").unwrap();
+    committer
+        .commit(
+            1,
+            vec![append(
+                0,
+                vec![
+                    file("data-1-10.parquet", 0, 1, 10, 10),
+                    file("data-11-20.parquet", 0, 11, 20, 10),
+                    file("data-21-30.parquet", 0, 21, 30, 10),
+                ],
+            )],
+        )
+        .await
+        .unwrap();
+    let planned = |range: KeyRange| {
+        let t = t.clone();
+        async move {
+            let plan = TableScan::new(t)
+                .with_key_range(range)
+                .plan()
+                .await
+                .unwrap();
+            let mut names: Vec<String> = plan
+                .splits
+                .iter()
+                .flat_map(|s| s.files.iter().map(|f| f.file_name.clone()))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let k = |v: i64| Some(vec![Some(Datum::BigInt(v))]);
+    assert_eq!(
+        planned(KeyRange {
+            lower: k(12),
+            upper: k(15)
+        })
+        .await,
+        vec!["data-11-20.parquet"]
+    );
+    assert_eq!(
+        planned(KeyRange {
+            lower: k(10),
+            upper: k(11)
+        })
+        .await,
+        vec!["data-1-10.parquet", "data-11-20.parquet"]
+    );
+    assert_eq!(
+        planned(KeyRange {
+            lower: k(25),
+            upper: None
+        })
+        .await,
+        vec!["data-21-30.parquet"]
+    );
+    assert!(planned(KeyRange {
+        lower: k(31),
+        upper: None
+    })
+    .await
+    .is_empty());
+    assert_eq!(planned(KeyRange::default()).await.len(), 3);
 }

@@ -124,3 +124,49 @@ fn micro_truncated(batch: &RecordBatch) -> RecordBatch {
         .collect();
     RecordBatch::try_new(batch.schema(), columns).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_filters_read_only_their_partition() {
+    use std::sync::Arc;
+    use strata_format::data::Datum;
+
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = dir.path().join("warehouse");
+    let out = dir.path().join("expected");
+    python::run_script(
+        "paimon_gen.py",
+        &[
+            "--warehouse",
+            warehouse.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--case",
+            "part1_b3",
+        ],
+    );
+    let catalog = Catalog::open(warehouse.to_str().unwrap()).unwrap();
+    let table = catalog
+        .load_table(&Identifier::new("conf", "part1_b3").unwrap())
+        .await
+        .unwrap();
+    let wanted = Some(Datum::String("2024-01-01".into()));
+    let full = TableScan::new(table.clone()).plan().await.unwrap();
+    let filtered = TableScan::new(table.clone())
+        .with_partition_filter(Arc::new(move |values: &[Option<Datum>]| {
+            values.first() == Some(&wanted)
+        }))
+        .plan()
+        .await
+        .unwrap();
+    let in_partition: Vec<_> = full
+        .splits
+        .iter()
+        .filter(|s| s.partition_path.as_relative() == "dt=2024-01-01")
+        .collect();
+    assert!(!in_partition.is_empty());
+    assert!(filtered.splits.len() < full.splits.len());
+    assert_eq!(filtered.splits.len(), in_partition.len());
+    for s in &filtered.splits {
+        assert_eq!(s.partition_path.as_relative(), "dt=2024-01-01");
+    }
+}
