@@ -4,3 +4,4 @@ mod architecture;
 mod commit;
 mod io_cost;
 mod pypaimon_buckets;
+mod pypaimon_read;

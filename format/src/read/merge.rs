@@ -91,6 +91,8 @@ struct MergeState {
     picks: Vec<(usize, usize)>,
     group: Vec<KeyVersion>,
     group_refs: Vec<(usize, usize)>,
+    /// Arena size that triggers the next compaction.
+    compact_at: usize,
     done: bool,
 }
 
@@ -185,6 +187,7 @@ impl MergeState {
             picks: Vec::new(),
             group: Vec::new(),
             group_refs: Vec::new(),
+            compact_at: 16,
             done: false,
         };
         for i in 0..state.cursors.len() {
@@ -304,6 +307,9 @@ impl MergeState {
             return Ok(None);
         }
         while self.picks.len() < self.batch_size {
+            if self.arena.len() > self.compact_at {
+                self.compact_arena();
+            }
             let Some(first) = self.min_cursor() else {
                 self.done = true;
                 break;
@@ -391,15 +397,28 @@ impl MergeState {
         Ok(Some(batch))
     }
 
-    /// Drops arena batches no cursor points at any more.
+    /// Drops arena batches that neither a cursor nor a pending pick refers to. Called after
+    /// each flush and whenever the arena grows (e.g. long runs of deleted keys produce no
+    /// picks), so memory stays proportional to the number of runs.
     fn compact_arena(&mut self) {
+        let mut remap: Vec<Option<usize>> = vec![None; self.arena.len()];
         let mut kept = Vec::new();
+        let mut keep = |slot: usize, kept: &mut Vec<RecordBatch>, arena: &[RecordBatch]| {
+            if remap[slot].is_none() {
+                kept.push(arena[slot].clone());
+                remap[slot] = Some(kept.len() - 1);
+            }
+            remap[slot].unwrap_or(0)
+        };
+        for pick in &mut self.picks {
+            pick.0 = keep(pick.0, &mut kept, &self.arena);
+        }
         for c in &mut self.cursors {
             if let Some(cur) = c.current.as_mut() {
-                kept.push(self.arena[cur.slot].clone());
-                cur.slot = kept.len() - 1;
+                cur.slot = keep(cur.slot, &mut kept, &self.arena);
             }
         }
         self.arena = kept;
+        self.compact_at = self.arena.len() + 2 * self.cursors.len() + 8;
     }
 }
