@@ -2,7 +2,7 @@
 //!
 //! `LATEST` and `EARLIEST` are hints only: `LATEST` is trusted when `snapshot-(LATEST+1)`
 //! does not exist, `EARLIEST` when its snapshot exists; otherwise the directory is listed.
-//! Loading the latest snapshot therefore costs one GET of the hint, one HEAD and one GET
+//! Loading the latest snapshot therefore costs one GET of the hint, two HEADs and one GET
 //! in the common case, never a listing of every snapshot.
 
 use std::collections::BTreeMap;
