@@ -65,6 +65,11 @@ impl Catalog {
         Ok(Catalog::new(Storage::open(uri)?))
     }
 
+    /// Opens the warehouse at `uri` with store options (see [`Storage::open_with_options`]).
+    pub fn open_with_options(uri: &str, options: &[(String, String)]) -> Result<Self> {
+        Ok(Catalog::new(Storage::open_with_options(uri, options)?))
+    }
+
     pub fn storage(&self) -> &Storage {
         &self.storage
     }

@@ -49,6 +49,13 @@ impl std::fmt::Debug for Storage {
 impl Storage {
     /// Opens the warehouse at `uri`. Local warehouses are created if missing.
     pub fn open(uri: &str) -> Result<Storage> {
+        Self::open_with_options(uri, &[])
+    }
+
+    /// Like [`Storage::open`], with store options that override the environment, named as
+    /// object_store names them (for S3: `aws_endpoint`, `aws_access_key_id`,
+    /// `aws_secret_access_key`, `aws_region`, `aws_allow_http`, …).
+    pub fn open_with_options(uri: &str, options: &[(String, String)]) -> Result<Storage> {
         let uri = uri.trim();
         if uri.is_empty() {
             return Err(Error::data_invalid("warehouse URI is empty"));
@@ -56,7 +63,7 @@ impl Storage {
         match uri.split_once("://") {
             None => Self::open_local(uri, uri),
             Some(("file", rest)) => Self::open_local(rest, uri),
-            Some(("s3" | "s3a", rest)) => Self::open_s3(rest, uri),
+            Some(("s3" | "s3a", rest)) => Self::open_s3(rest, uri, options),
             Some(("hdfs", _)) => Self::open_hdfs(uri),
             Some((scheme, _)) => Err(Error::unsupported(format!(
                 "unknown warehouse scheme '{scheme}' in '{uri}': use a path, file://, s3:// or hdfs://"
@@ -93,7 +100,7 @@ impl Storage {
         })
     }
 
-    fn open_s3(rest: &str, uri: &str) -> Result<Storage> {
+    fn open_s3(rest: &str, uri: &str, options: &[(String, String)]) -> Result<Storage> {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(Error::data_invalid(format!(
@@ -113,6 +120,12 @@ impl Storage {
         }
         if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
             builder = builder.with_region("us-east-1");
+        }
+        for (key, value) in options {
+            let key: object_store::aws::AmazonS3ConfigKey = key.parse().map_err(|_| {
+                Error::data_invalid(format!("unknown S3 option '{key}' for warehouse '{uri}'"))
+            })?;
+            builder = builder.with_config(key, value);
         }
         let s3 = builder
             .build()

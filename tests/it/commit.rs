@@ -18,6 +18,11 @@ use strata_format::ErrorKind;
 async fn table(options: &[(&str, &str)]) -> (tempfile::TempDir, Table) {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(dir.path().to_str().unwrap()).unwrap();
+    (dir, table_in(&catalog, options).await)
+}
+
+/// The test table in any warehouse (local or S3).
+pub async fn table_in(catalog: &Catalog, options: &[(&str, &str)]) -> Table {
     catalog.create_database("db", false).await.unwrap();
     let mut opts: BTreeMap<String, String> = BTreeMap::new();
     opts.insert("bucket".into(), "2".into());
@@ -35,11 +40,10 @@ async fn table(options: &[(&str, &str)]) -> (tempfile::TempDir, Table) {
         None,
     )
     .unwrap();
-    let t = catalog
+    catalog
         .create_table(&Identifier::new("db", "t").unwrap(), schema)
         .await
-        .unwrap();
-    (dir, t)
+        .unwrap()
 }
 
 fn key(k: i64) -> Vec<u8> {
@@ -117,6 +121,11 @@ fn fast_retries() -> RetryPolicy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_committers_all_land_exactly_once() {
     let (_dir, t) = table(&[]).await;
+    racing_committers(t).await;
+}
+
+/// 4 committers × 10 commits racing for snapshot ids: all land, none overwritten.
+pub async fn racing_committers(t: Table) {
     let writers = 4;
     let commits = 10;
     let mut tasks = Vec::new();

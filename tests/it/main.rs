@@ -5,3 +5,4 @@ mod commit;
 mod io_cost;
 mod pypaimon_buckets;
 mod pypaimon_read;
+mod s3;

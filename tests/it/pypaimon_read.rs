@@ -7,7 +7,7 @@ use strata_format::catalog::{Catalog, Identifier};
 use strata_format::read::TableRead;
 use strata_tests::python;
 
-fn rows(batches: &[RecordBatch]) -> Vec<String> {
+pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
     let options = FormatOptions::default();
     let mut out = Vec::new();
     for b in batches {

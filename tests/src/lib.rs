@@ -3,3 +3,4 @@
 
 pub mod python;
 pub mod recording;
+pub mod s3;
