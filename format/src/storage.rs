@@ -159,8 +159,7 @@ impl Storage {
             .name_node(&name_node)
             .root(url.path());
         let op = opendal::Operator::new(builder)
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("HDFS '{uri}': {e}")))?
-            .finish();
+            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("HDFS '{uri}': {e}")))?;
         Ok(Storage {
             store: Arc::new(object_store_opendal::OpendalStore::new(op)),
             uri: uri.to_string(),
