@@ -36,7 +36,8 @@
 //! over everything for: `deduplicate`, `first-row` (with `ignore-delete`), `partial-update`
 //! without retractions (or with `remove-record-on-delete`), and `aggregation` inserts with
 //! every function except float `sum`/`product` (rounding) — with retractions only for `sum`
-//! on exact types, `last_value` and fields with `ignore-retract`. Elsewhere the result, like
+//! on exact types, `last_value`, and `ignore-retract` fields other than `last_value` and
+//! `first_value` (a flush of ignored retractions is a row of nulls). Elsewhere the result, like
 //! Paimon's, depends on where the write buffer flushed (e.g. `product` retracting a value it
 //! has not seen yet keeps the accumulator).
 
