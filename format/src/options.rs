@@ -180,6 +180,8 @@ core_options! {
     rowkind_field: Option<String> = "rowkind.field", None, parse_opt_string;
     /// Drop retractions (-U, -D) at write time.
     ignore_delete: bool = "ignore-delete", Some("false"), parse_bool;
+    /// Drop update-before records (-U) at write time.
+    ignore_update_before: bool = "ignore-update-before", Some("false"), parse_bool;
     /// Partial-update: a -D removes the whole row.
     partial_update_remove_record_on_delete: bool = "partial-update.remove-record-on-delete", Some("false"), parse_bool;
     /// Aggregation: a -D removes the whole row.
@@ -355,6 +357,10 @@ impl CoreOptions {
 
     pub fn ignore_delete(&self) -> bool {
         self.ignore_delete
+    }
+
+    pub fn ignore_update_before(&self) -> bool {
+        self.ignore_update_before
     }
 
     pub fn partial_update_remove_record_on_delete(&self) -> bool {

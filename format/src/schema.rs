@@ -284,7 +284,8 @@ impl TableSchema {
     ///   `bucket-key` names non-partition columns of the primary key and needs a fixed bucket;
     ///   a primary key without all partition columns needs `bucket` = -1;
     /// - `changelog-producer`, `sequence.field`, `rowkind.field`, `fields.<f>.*`, first-row,
-    ///   deletion-vector and snapshot-retention options are consistent with the columns.
+    ///   deletion-vector and snapshot-retention options are consistent with the columns;
+    /// - the merge engine's options hold ([`crate::merge::validate`]).
     ///
     /// `timeMillis` is the current time; use [`TableSchema::with_time_millis`] to pin it.
     pub fn new_for_create<C, K, V>(
@@ -338,6 +339,7 @@ impl TableSchema {
         };
         schema.check_structure()?;
         schema.check_options()?;
+        crate::merge::validate(&schema)?;
         Ok(schema)
     }
 
@@ -485,10 +487,16 @@ impl TableSchema {
             if rest == "default-aggregate-function" {
                 continue;
             }
-            let known = self.fields.iter().any(|f| {
-                rest.strip_prefix(f.name.as_str())
-                    .is_some_and(|tail| tail.starts_with('.'))
-            });
+            // `fields.a,b.sequence-group` names several columns (Java splits at the dot).
+            let head = rest.split('.').next().unwrap_or_default();
+            let listed = head.contains(',')
+                && head.split(',').all(|n| self.field(n).is_some())
+                && rest.len() > head.len();
+            let known = listed
+                || self.fields.iter().any(|f| {
+                    rest.strip_prefix(f.name.as_str())
+                        .is_some_and(|tail| tail.starts_with('.'))
+                });
             if !known {
                 return Err(invalid!("option '{key}' names no column of the table"));
             }

@@ -1,23 +1,65 @@
-//! Merge engines: how the versions of one key combine into the row a reader sees.
+//! Merge engines: how the versions of one key combine into one row. One implementation
+//! serves the write buffer, the reader and the compactor.
 //!
-//! Contract (shared by the write buffer, the reader and the compactor):
-//! - The caller hands over *all* versions of one key that it has, in any order, each with
-//!   its `_SEQUENCE_NUMBER`, its user sequence (the `sequence.field` columns encoded in
-//!   Arrow's row format, so bytes compare in the configured order) and its row kind.
-//! - Versions are ordered by `(user sequence, _SEQUENCE_NUMBER)`; the sequence number
-//!   breaks ties, so the order is total for rows of one bucket.
-//! - `deduplicate`: the greatest version wins; if it is a retraction (`-U`/`-D`) the key
-//!   disappears. `ignore-delete` drops retractions before merging.
-//! - `first-row`: the smallest non-retraction version wins; retractions are rejected at
-//!   write time unless `ignore-delete`, and skipped here.
+//! # Contract
 //!
-//! Partial-update and aggregation arrive with their own field-wise combination rules.
+//! - **Input.** [`MergeFunction::merge`] takes *all* versions of one key that the caller
+//!   holds, sorted ascending by `(user sequence, _SEQUENCE_NUMBER)` ([`sort_versions`] does
+//!   it). The user sequence is the `sequence.field` columns (Arrow row format, so bytes
+//!   compare in the configured `sequence.field.sort-order`; a null sorts first in both
+//!   orders, as in Paimon); `_SEQUENCE_NUMBER` breaks ties, so the order is total within a
+//!   bucket. Column values come through a [`MergeInput`] (Arrow arrays plus row indices).
+//! - **Output.** A [`MergeResult`]: the key disappears, version `i` survives unchanged, or a
+//!   new row built field by field from versions and computed one-row arrays, with its row
+//!   kind. A result whose kind is a retraction (`-U`/`-D`) is dropped by readers but must be
+//!   written by the write buffer and by compactions that do not reach the top level, so it
+//!   keeps shadowing older files.
+//! - **One version** passes through unchanged, whatever the engine (Paimon's
+//!   `ReducerMergeFunctionWrapper`): a lone `-D` is not an error, it is a retraction.
+//! - **Writes** drop retractions first where Paimon does ([`MergeFunction::accepts`]:
+//!   `ignore-delete` drops `-U`/`-D`, `ignore-update-before` drops `-U`).
+//!
+//! # Engines
+//!
+//! - `deduplicate`: the last version wins, a retraction included (readers then drop the
+//!   key); with `ignore-delete` retractions are skipped.
+//! - `first-row`: the first insert wins; a retraction is an error unless `ignore-delete`.
+//! - `partial-update` ([`partial`]): non-null fields of later versions overwrite; sequence
+//!   groups, per-group aggregates, `partial-update.remove-record-on-delete` and
+//!   `partial-update.remove-record-on-sequence-group`.
+//! - `aggregation` ([`aggregate`]): a function per field, retraction where Paimon allows it,
+//!   `aggregation.remove-record-on-delete`.
+//!
+//! # Associativity
+//!
+//! Merging runs separately and then merging their results gives the same row as one merge
+//! over everything for: `deduplicate`, `first-row` (with `ignore-delete`), `partial-update`
+//! without retractions (or with `remove-record-on-delete`), and `aggregation` inserts with
+//! every function except float `sum`/`product` (rounding) — with retractions only for `sum`
+//! on exact types, `last_value`, and `ignore-retract` fields other than `last_value` and
+//! `first_value` (a flush of ignored retractions is a row of nulls). Elsewhere the result, like
+//! Paimon's, depends on where the write buffer flushed (e.g. `product` retracting a value it
+//! has not seen yet keeps the accumulator).
+
+pub mod aggregate;
+mod cell;
+mod functions;
+mod nested;
+pub mod partial;
+#[cfg(test)]
+mod tests;
+
+use arrow_array::{Array, ArrayRef, RecordBatch};
 
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
-use crate::options::MergeEngine;
+use crate::options::{CoreOptions, MergeEngine};
+use crate::schema::TableSchema;
 use crate::table::Table;
 use crate::types::DataField;
+
+use aggregate::Aggregation;
+use partial::PartialUpdate;
 
 /// Paimon's row kinds, as stored in `_VALUE_KIND`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,42 +131,262 @@ impl KeyVersion {
     }
 }
 
+/// Sorts versions (and their row references, in step) into merge order.
+pub fn sort_versions<T>(versions: &mut Vec<KeyVersion>, refs: &mut Vec<T>) {
+    if versions
+        .windows(2)
+        .all(|w| w[0].order_key() <= w[1].order_key())
+    {
+        return;
+    }
+    let mut paired: Vec<(KeyVersion, T)> = versions.drain(..).zip(refs.drain(..)).collect();
+    paired.sort_by(|a, b| a.0.order_key().cmp(&b.0.order_key()));
+    for (v, r) in paired {
+        versions.push(v);
+        refs.push(r);
+    }
+}
+
+/// The versions of one key with access to their column values.
+///
+/// `columns[f]` is the column of table field `f` (schema order) in `batches`, or `None` when
+/// the caller did not read it; version `i` is row `rows[i].1` of batch `rows[i].0`.
+pub struct MergeInput<'a> {
+    versions: &'a [KeyVersion],
+    rows: &'a [(usize, usize)],
+    batches: &'a [RecordBatch],
+    columns: &'a [Option<usize>],
+}
+
+impl<'a> MergeInput<'a> {
+    pub fn new(
+        versions: &'a [KeyVersion],
+        rows: &'a [(usize, usize)],
+        batches: &'a [RecordBatch],
+        columns: &'a [Option<usize>],
+    ) -> Result<Self> {
+        if versions.len() != rows.len() {
+            return Err(Error::internal(format!(
+                "merge input has {} versions but {} row references",
+                versions.len(),
+                rows.len()
+            )));
+        }
+        for &(b, r) in rows {
+            let batch = batches.get(b).ok_or_else(|| {
+                Error::internal(format!("merge input refers to missing batch {b}"))
+            })?;
+            if r >= batch.num_rows() {
+                return Err(Error::internal(format!(
+                    "merge input refers to row {r} of a batch with {} rows",
+                    batch.num_rows()
+                )));
+            }
+            if let Some(c) = columns
+                .iter()
+                .flatten()
+                .find(|c| **c >= batch.num_columns())
+            {
+                return Err(Error::internal(format!(
+                    "merge input refers to column {c} of a batch with {} columns",
+                    batch.num_columns()
+                )));
+            }
+        }
+        Ok(MergeInput {
+            versions,
+            rows,
+            batches,
+            columns,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+
+    pub fn versions(&self) -> &[KeyVersion] {
+        self.versions
+    }
+
+    pub fn kind(&self, version: usize) -> RowKind {
+        self.versions[version].kind
+    }
+
+    /// Whether table field `field` was read.
+    pub fn has_field(&self, field: usize) -> bool {
+        matches!(self.columns.get(field), Some(Some(_)))
+    }
+
+    /// The array and row of field `field` in version `version`, or `None` when the value is
+    /// null or the field was not read.
+    pub fn cell(&self, field: usize, version: usize) -> Option<(&'a dyn Array, usize)> {
+        let column = (*self.columns.get(field)?)?;
+        let (batch, row) = *self.rows.get(version)?;
+        let array = self.batches.get(batch)?.column(column).as_ref();
+        (!array.is_null(row)).then_some((array, row))
+    }
+
+    /// The column of `field` in the batch of `version`.
+    fn column_of(&self, field: usize, version: usize) -> Option<&'a ArrayRef> {
+        let column = (*self.columns.get(field)?)?;
+        let (batch, _) = *self.rows.get(version)?;
+        Some(self.batches.get(batch)?.column(column))
+    }
+
+    /// The column of `field` in the first version's batch (for its Arrow type).
+    pub fn column(&self, field: usize) -> Option<&'a ArrayRef> {
+        let column = (*self.columns.get(field)?)?;
+        let (batch, _) = *self.rows.first()?;
+        Some(self.batches.get(batch)?.column(column))
+    }
+}
+
+/// What becomes of one key.
+#[derive(Debug, Clone)]
+pub enum MergeResult {
+    /// Nothing is left to read or write.
+    Gone,
+    /// Version `i` survives unchanged, with its own row kind.
+    Row(usize),
+    /// A new row: one value per table field, its kind, and the sequence number to write it
+    /// with (the latest version's that counted).
+    Computed {
+        kind: RowKind,
+        sequence: i64,
+        fields: Vec<FieldValue>,
+    },
+}
+
+/// One field of a computed row.
+#[derive(Debug, Clone)]
+pub enum FieldValue {
+    /// The field's value in version `i`.
+    Version(usize),
+    /// A computed value: a one-row array of the field's Arrow type.
+    Value(ArrayRef),
+    Null,
+}
+
+impl MergeResult {
+    /// The row kind of the result, `None` when the key is gone.
+    pub fn kind(&self, input: &MergeInput<'_>) -> Option<RowKind> {
+        match self {
+            MergeResult::Gone => None,
+            MergeResult::Row(i) => input.versions.get(*i).map(|v| v.kind),
+            MergeResult::Computed { kind, .. } => Some(*kind),
+        }
+    }
+
+    /// Whether a reader shows this result (a row that is not a retraction).
+    pub fn is_visible(&self, input: &MergeInput<'_>) -> bool {
+        self.kind(input).is_some_and(RowKind::is_add)
+    }
+
+    /// The result as one one-row array per table field (a writer's view; `None` when gone).
+    /// Fields that were not read come out as nulls of their column's type, or of type Null.
+    pub fn to_columns(&self, input: &MergeInput<'_>) -> Option<Vec<ArrayRef>> {
+        let fields: Vec<FieldValue> = match self {
+            MergeResult::Gone => return None,
+            MergeResult::Row(i) => (0..input.columns.len())
+                .map(|_| FieldValue::Version(*i))
+                .collect(),
+            MergeResult::Computed { fields, .. } => fields.clone(),
+        };
+        let null = |f: usize| {
+            let t = input
+                .column(f)
+                .map_or(arrow_schema::DataType::Null, |c| c.data_type().clone());
+            arrow_array::new_null_array(&t, 1)
+        };
+        let mut out = Vec::with_capacity(fields.len());
+        for (f, value) in fields.into_iter().enumerate() {
+            out.push(match value {
+                FieldValue::Version(v) => match (input.column_of(f, v), input.rows.get(v)) {
+                    (Some(c), Some(&(_, row))) => c.slice(row, 1),
+                    _ => null(f),
+                },
+                FieldValue::Value(a) => a,
+                FieldValue::Null => null(f),
+            });
+        }
+        Some(out)
+    }
+}
+
 /// A table's merge engine with its options resolved.
 #[derive(Debug, Clone)]
 pub struct MergeFunction {
     engine: MergeEngine,
     ignore_delete: bool,
+    ignore_update_before: bool,
     sequence_fields: Vec<DataField>,
     sequence_descending: bool,
+    fields: Vec<DataField>,
+    kind: EngineImpl,
+}
+
+#[derive(Debug, Clone)]
+enum EngineImpl {
+    Deduplicate,
+    FirstRow,
+    PartialUpdate(PartialUpdate),
+    Aggregation(Aggregation),
+}
+
+/// Checks a new table's merge options as Paimon does at `CREATE TABLE` (and more strictly:
+/// aggregate functions are checked against their column types here, not at first use).
+pub fn validate(schema: &TableSchema) -> Result<()> {
+    if schema.primary_keys.is_empty() {
+        return Ok(());
+    }
+    MergeFunction::from_schema(schema).map(|_| ())
 }
 
 impl MergeFunction {
     pub fn from_table(table: &Table) -> Result<Self> {
-        let options = table.options();
-        let schema = table.schema();
+        MergeFunction::from_schema(table.schema())
+            .map_err(|e| e.context(format!("table '{}'", table.identifier())))
+    }
+
+    /// Resolves the engine of a primary-key table from its schema and options.
+    pub fn from_schema(schema: &TableSchema) -> Result<Self> {
+        let options = CoreOptions::from_map(&schema.options)?;
         let engine = options.merge_engine();
-        if !matches!(engine, MergeEngine::Deduplicate | MergeEngine::FirstRow) {
-            return Err(Error::unsupported(format!(
-                "merge engine '{}' of table '{}' is not supported yet",
-                engine.as_str(),
-                table.identifier()
-            )));
-        }
         let mut sequence_fields = Vec::new();
         for name in options.sequence_fields() {
             let field = schema.field(name).ok_or_else(|| {
-                Error::data_invalid(format!(
-                    "sequence.field '{name}' is not a column of table '{}'",
-                    table.identifier()
-                ))
+                Error::data_invalid(format!("sequence.field '{name}' is not a column"))
             })?;
             sequence_fields.push(field.clone());
         }
+        if engine == MergeEngine::FirstRow && !sequence_fields.is_empty() {
+            return Err(Error::data_invalid(
+                "merge-engine 'first-row' does not support sequence.field",
+            ));
+        }
+        let kind = match engine {
+            MergeEngine::Deduplicate => EngineImpl::Deduplicate,
+            MergeEngine::FirstRow => EngineImpl::FirstRow,
+            MergeEngine::PartialUpdate => {
+                EngineImpl::PartialUpdate(PartialUpdate::new(schema, &options)?)
+            }
+            MergeEngine::Aggregation => {
+                EngineImpl::Aggregation(Aggregation::new(schema, &options)?)
+            }
+        };
         Ok(MergeFunction {
             engine,
             ignore_delete: options.ignore_delete(),
+            ignore_update_before: options.ignore_update_before(),
             sequence_fields,
             sequence_descending: options.sequence_field_descending(),
+            fields: schema.fields.clone(),
+            kind,
         })
     }
 
@@ -140,12 +402,49 @@ impl MergeFunction {
         self.sequence_descending
     }
 
-    /// Files a batch read must consider (all of them for the engines so far).
+    /// The table fields the merge works on, in schema order (`MergeInput` columns).
+    pub fn fields(&self) -> &[DataField] {
+        &self.fields
+    }
+
+    /// Files a batch read must consider (all of them for every engine so far).
     pub fn filter_files(&self, files: Vec<DataFileMeta>) -> Vec<DataFileMeta> {
         files
     }
 
-    /// Index of the version that survives, or `None` when the key disappears.
+    /// Whether a writer keeps an input row of this kind (Paimon's `RowKindFilter`).
+    pub fn accepts(&self, kind: RowKind) -> bool {
+        match kind {
+            RowKind::Delete => !self.ignore_delete,
+            RowKind::UpdateBefore => !self.ignore_delete && !self.ignore_update_before,
+            _ => true,
+        }
+    }
+
+    /// Fields a read of `wanted` must also load for the merge (sequence-group fields of
+    /// partial-update), in schema order and without those already wanted.
+    pub fn extra_fields(&self, wanted: &[DataField]) -> Vec<DataField> {
+        let needed: Vec<usize> = match &self.kind {
+            EngineImpl::PartialUpdate(p) => {
+                let wanted_idx: Vec<usize> = wanted
+                    .iter()
+                    .filter_map(|w| self.fields.iter().position(|f| f.id == w.id))
+                    .collect();
+                p.fields_needed_for(&wanted_idx)
+            }
+            _ => Vec::new(),
+        };
+        needed
+            .into_iter()
+            .filter_map(|i| self.fields.get(i))
+            .filter(|f| !wanted.iter().any(|w| w.id == f.id))
+            .cloned()
+            .collect()
+    }
+
+    /// Index of the version that survives, or `None` when the key disappears — the
+    /// deduplicate and first-row rules only (a winning retraction counts as gone, and
+    /// first-row skips retractions). Use [`MergeFunction::merge`] for every engine.
     pub fn pick(&self, versions: &[KeyVersion]) -> Option<usize> {
         let candidates = versions
             .iter()
@@ -162,67 +461,41 @@ impl MergeFunction {
                 .map(|(i, _)| i),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(sequence: i64, kind: RowKind) -> KeyVersion {
-        KeyVersion {
-            sequence,
-            user_sequence: None,
-            kind,
+    /// Merges the versions of one key, given in merge order (see the module docs).
+    pub fn merge(&self, input: &MergeInput<'_>) -> Result<MergeResult> {
+        match input.len() {
+            0 => return Ok(MergeResult::Gone),
+            1 => return Ok(MergeResult::Row(0)),
+            _ => {}
+        }
+        match &self.kind {
+            EngineImpl::Deduplicate => Ok(self.merge_deduplicate(input)),
+            EngineImpl::FirstRow => self.merge_first_row(input),
+            EngineImpl::PartialUpdate(p) => p.merge(input, self.ignore_delete),
+            EngineImpl::Aggregation(a) => a.merge(input),
         }
     }
 
-    fn engine(engine: MergeEngine, ignore_delete: bool) -> MergeFunction {
-        MergeFunction {
-            engine,
-            ignore_delete,
-            sequence_fields: vec![],
-            sequence_descending: false,
+    fn merge_deduplicate(&self, input: &MergeInput<'_>) -> MergeResult {
+        let last = (0..input.len())
+            .rev()
+            .find(|&i| !self.ignore_delete || input.kind(i).is_add());
+        last.map_or(MergeResult::Gone, MergeResult::Row)
+    }
+
+    fn merge_first_row(&self, input: &MergeInput<'_>) -> Result<MergeResult> {
+        let mut first = None;
+        for i in 0..input.len() {
+            if input.kind(i).is_add() {
+                first = first.or(Some(i));
+            } else if !self.ignore_delete {
+                return Err(Error::data_invalid(
+                    "merge-engine 'first-row' cannot accept -U/-D records; set 'ignore-delete' \
+                     = 'true' to drop them",
+                ));
+            }
         }
-    }
-
-    #[test]
-    fn deduplicate_latest_wins_and_delete_removes() {
-        let d = engine(MergeEngine::Deduplicate, false);
-        assert_eq!(
-            d.pick(&[v(3, RowKind::Insert), v(7, RowKind::UpdateAfter)]),
-            Some(1)
-        );
-        assert_eq!(
-            d.pick(&[v(9, RowKind::Delete), v(7, RowKind::Insert)]),
-            None
-        );
-        let ignoring = engine(MergeEngine::Deduplicate, true);
-        assert_eq!(
-            ignoring.pick(&[v(9, RowKind::Delete), v(7, RowKind::Insert)]),
-            Some(1)
-        );
-    }
-
-    #[test]
-    fn user_sequence_beats_sequence_number() {
-        let d = engine(MergeEngine::Deduplicate, false);
-        let mut a = v(10, RowKind::Insert);
-        a.user_sequence = Some(vec![1]);
-        let mut b = v(2, RowKind::Insert);
-        b.user_sequence = Some(vec![5]);
-        assert_eq!(d.pick(&[a, b]), Some(1));
-    }
-
-    #[test]
-    fn first_row_keeps_the_first() {
-        let f = engine(MergeEngine::FirstRow, true);
-        assert_eq!(
-            f.pick(&[
-                v(5, RowKind::Insert),
-                v(2, RowKind::Insert),
-                v(1, RowKind::Delete)
-            ]),
-            Some(1)
-        );
+        Ok(first.map_or(MergeResult::Gone, MergeResult::Row))
     }
 }

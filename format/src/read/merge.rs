@@ -1,9 +1,10 @@
 //! Merge-on-read of one split: a streaming k-way merge of the bucket's sorted runs.
 //!
 //! Every run keeps one open file and one decoded batch; rows are compared by their key
-//! in Arrow's row format. All versions of a key are gathered and handed to the table's
-//! merge engine ([`crate::merge`]), which picks the surviving row (or none, when a
-//! delete wins). Output rows are gathered by index and materialized with `interleave`
+//! in Arrow's row format. All versions of a key are gathered, sorted into merge order and
+//! handed to the table's merge engine ([`crate::merge`]), which keeps one of them, builds
+//! a new row, or drops the key; retractions are not shown. Output rows are gathered by
+//! index (computed values as extra one-row sources) and materialized with `interleave`
 //! once a batch is full, so memory grows with the number of runs, not the table.
 
 use std::collections::VecDeque;
@@ -16,7 +17,9 @@ use futures::StreamExt;
 
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
-use crate::merge::{KeyVersion, MergeFunction, RowKind};
+use crate::merge::{
+    sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
+};
 use crate::read::file::{read_kv_file, KvLayout};
 use crate::read::runs::sorted_runs;
 use crate::scan::Split;
@@ -73,6 +76,18 @@ struct Current {
     len: usize,
 }
 
+/// One output row: a stored row as is, or a computed one (a source per output column).
+enum OutRow {
+    Ref((usize, usize)),
+    Computed(Vec<Src>),
+}
+
+enum Src {
+    Ref((usize, usize)),
+    Value(ArrayRef),
+    Null,
+}
+
 struct MergeState {
     table: Table,
     layout: KvLayout,
@@ -86,9 +101,13 @@ struct MergeState {
     key_converter: RowConverter,
     seq_converter: Option<RowConverter>,
     merge: MergeFunction,
+    /// Column of each merge field (table schema order) in the layout, if read.
+    merge_columns: Vec<Option<usize>>,
+    /// Table field index of each output column.
+    output_fields: Vec<usize>,
     cursors: Vec<Cursor>,
     arena: Vec<RecordBatch>,
-    picks: Vec<(usize, usize)>,
+    picks: Vec<OutRow>,
     group: Vec<KeyVersion>,
     group_refs: Vec<(usize, usize)>,
     /// Arena size that triggers the next compaction.
@@ -115,9 +134,14 @@ impl MergeState {
         let merge = MergeFunction::from_table(&table)?;
         let seq_fields: Vec<DataField> = merge.sequence_fields().to_vec();
 
-        // Layout = output ∪ key ∪ sequence fields, each once.
+        // Layout = output ∪ key ∪ sequence fields ∪ what the merge needs, each once.
+        let extra = merge.extra_fields(&output);
         let mut fields: Vec<DataField> = output.clone();
-        for f in key_fields.iter().chain(seq_fields.iter()) {
+        for f in key_fields
+            .iter()
+            .chain(seq_fields.iter())
+            .chain(extra.iter())
+        {
             if !fields.iter().any(|x| x.id == f.id) {
                 fields.push(f.clone());
             }
@@ -131,6 +155,23 @@ impl MergeState {
         let key_columns = key_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
         let seq_columns = seq_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
         let output_columns = output.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let merge_columns: Vec<Option<usize>> = merge
+            .fields()
+            .iter()
+            .map(|f| layout.column_of(f.id))
+            .collect();
+        let output_fields = output
+            .iter()
+            .map(|o| {
+                merge
+                    .fields()
+                    .iter()
+                    .position(|f| f.id == o.id)
+                    .ok_or_else(|| {
+                        Error::internal(format!("output column '{}' is not a table field", o.name))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let key_converter = RowConverter::new(
             key_columns
                 .iter()
@@ -140,9 +181,10 @@ impl MergeState {
         let seq_converter = if seq_columns.is_empty() {
             None
         } else {
+            // Paimon's sequence comparator puts null first in both orders.
             let options = SortOptions {
                 descending: merge.sequence_descending(),
-                nulls_first: !merge.sequence_descending(),
+                nulls_first: true,
             };
             Some(RowConverter::new(
                 seq_columns
@@ -182,6 +224,8 @@ impl MergeState {
             key_converter,
             seq_converter,
             merge,
+            merge_columns,
+            output_fields,
             cursors,
             arena: Vec::new(),
             picks: Vec::new(),
@@ -352,11 +396,49 @@ impl MergeState {
                     self.fill(i).await?;
                 }
             }
-            if let Some(winner) = self.merge.pick(&self.group) {
-                self.picks.push(self.group_refs[winner]);
-            }
+            self.merge_group()?;
         }
         self.flush()
+    }
+
+    /// Merges the gathered versions of one key and queues the visible result.
+    fn merge_group(&mut self) -> Result<()> {
+        sort_versions(&mut self.group, &mut self.group_refs);
+        let input = MergeInput::new(
+            &self.group,
+            &self.group_refs,
+            &self.arena,
+            &self.merge_columns,
+        )?;
+        let result = self.merge.merge(&input).map_err(|e| {
+            e.context(format!(
+                "merging a key of table '{}' bucket {}",
+                self.table.identifier(),
+                self.bucket
+            ))
+        })?;
+        if !result.is_visible(&input) {
+            return Ok(());
+        }
+        match result {
+            MergeResult::Gone => {}
+            MergeResult::Row(i) => self.picks.push(OutRow::Ref(self.group_refs[i])),
+            MergeResult::Computed { mut fields, .. } => {
+                let mut row = Vec::with_capacity(self.output_fields.len());
+                for &f in &self.output_fields {
+                    let value = fields
+                        .get_mut(f)
+                        .map(|v| std::mem::replace(v, FieldValue::Null));
+                    row.push(match value {
+                        Some(FieldValue::Version(j)) => Src::Ref(self.group_refs[j]),
+                        Some(FieldValue::Value(a)) => Src::Value(a),
+                        Some(FieldValue::Null) | None => Src::Null,
+                    });
+                }
+                self.picks.push(OutRow::Computed(row));
+            }
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
@@ -368,10 +450,38 @@ impl MergeState {
             });
         }
         let mut columns = Vec::with_capacity(self.output_columns.len());
-        for &c in &self.output_columns {
-            let sources: Vec<&dyn Array> =
-                self.arena.iter().map(|b| b.column(c).as_ref()).collect();
-            columns.push(arrow_select::interleave::interleave(&sources, &self.picks)?);
+        for (k, &c) in self.output_columns.iter().enumerate() {
+            // Computed values and nulls become extra sources after the arena's batches.
+            let mut extra: Vec<ArrayRef> = Vec::new();
+            let mut null_source = None;
+            let mut indices = Vec::with_capacity(self.picks.len());
+            for pick in &self.picks {
+                indices.push(match pick {
+                    OutRow::Ref(r) => *r,
+                    OutRow::Computed(row) => match row.get(k) {
+                        Some(Src::Ref(r)) => *r,
+                        Some(Src::Value(a)) => {
+                            extra.push(a.clone());
+                            (self.arena.len() + extra.len() - 1, 0)
+                        }
+                        Some(Src::Null) | None => {
+                            let at = *null_source.get_or_insert_with(|| {
+                                let t = self.layout.schema.field(c).data_type();
+                                extra.push(arrow_array::new_null_array(t, 1));
+                                self.arena.len() + extra.len() - 1
+                            });
+                            (at, 0)
+                        }
+                    },
+                });
+            }
+            let sources: Vec<&dyn Array> = self
+                .arena
+                .iter()
+                .map(|b| b.column(c).as_ref())
+                .chain(extra.iter().map(|a| a.as_ref()))
+                .collect();
+            columns.push(arrow_select::interleave::interleave(&sources, &indices)?);
         }
         self.picks.clear();
         let rows = columns.first().map_or(0, |c| c.len());
