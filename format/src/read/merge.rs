@@ -521,7 +521,16 @@ impl MergeState {
             remap[slot].unwrap_or(0)
         };
         for pick in &mut self.picks {
-            pick.0 = keep(pick.0, &mut kept, &self.arena);
+            match pick {
+                OutRow::Ref(r) => r.0 = keep(r.0, &mut kept, &self.arena),
+                OutRow::Computed(row) => {
+                    for src in row {
+                        if let Src::Ref(r) = src {
+                            r.0 = keep(r.0, &mut kept, &self.arena);
+                        }
+                    }
+                }
+            }
         }
         for c in &mut self.cursors {
             if let Some(cur) = c.current.as_mut() {
