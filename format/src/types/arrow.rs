@@ -59,8 +59,9 @@ const STRUCTURED_DEPTH_LIMIT: i32 = 1 << 10;
 /// The Arrow unit for a timestamp precision (0 → s, 1-3 → ms, 4-6 → µs, 7-9 → ns).
 pub fn timestamp_unit(precision: u8) -> TimeUnit {
     match precision {
-        0 => TimeUnit::Second,
-        1..=3 => TimeUnit::Millisecond,
+        // Seconds would be pypaimon's choice for p = 0; Paimon's Parquet files hold
+        // milliseconds for p ≤ 3, and one unit for them keeps casts away.
+        0..=3 => TimeUnit::Millisecond,
         4..=6 => TimeUnit::Microsecond,
         _ => TimeUnit::Nanosecond,
     }

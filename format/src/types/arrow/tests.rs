@@ -44,7 +44,7 @@ fn scalar_mapping() {
 #[test]
 fn timestamp_units_follow_precision() {
     let units = [
-        (0, TimeUnit::Second),
+        (0, TimeUnit::Millisecond),
         (1, TimeUnit::Millisecond),
         (3, TimeUnit::Millisecond),
         (4, TimeUnit::Microsecond),
