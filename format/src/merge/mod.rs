@@ -10,6 +10,9 @@
 //!   disappears. `ignore-delete` drops retractions before merging.
 //! - `first-row`: the smallest non-retraction version wins; retractions are rejected at
 //!   write time unless `ignore-delete`, and skipped here.
+//! - A merge that may not see every version of the key (the write buffer, a compaction that
+//!   does not include the oldest files) keeps a winning retraction instead of dropping it
+//!   ([`MergeFunction::pick_keeping_retractions`]): it must still delete older versions.
 //!
 //! Partial-update and aggregation arrive with their own field-wise combination rules.
 
@@ -147,6 +150,14 @@ impl MergeFunction {
 
     /// Index of the version that survives, or `None` when the key disappears.
     pub fn pick(&self, versions: &[KeyVersion]) -> Option<usize> {
+        self.pick_keeping_retractions(versions)
+            .filter(|&i| versions.get(i).is_some_and(|v| v.kind.is_add()))
+    }
+
+    /// The version a write buffer (or any merge that does not see every file of the key)
+    /// keeps: what [`MergeFunction::pick`] returns, except that a winning retraction is kept
+    /// rather than dropped, because it must still delete older versions in other files.
+    pub fn pick_keeping_retractions(&self, versions: &[KeyVersion]) -> Option<usize> {
         let candidates = versions
             .iter()
             .enumerate()
@@ -158,7 +169,6 @@ impl MergeFunction {
                 .map(|(i, _)| i),
             _ => candidates
                 .max_by(|a, b| a.1.order_key().cmp(&b.1.order_key()))
-                .filter(|(_, v)| v.kind.is_add())
                 .map(|(i, _)| i),
         }
     }
@@ -211,6 +221,22 @@ mod tests {
         let mut b = v(2, RowKind::Insert);
         b.user_sequence = Some(vec![5]);
         assert_eq!(d.pick(&[a, b]), Some(1));
+    }
+
+    #[test]
+    fn buffers_keep_the_winning_retraction() {
+        let d = engine(MergeEngine::Deduplicate, false);
+        let versions = [v(9, RowKind::Delete), v(7, RowKind::Insert)];
+        assert_eq!(d.pick(&versions), None);
+        assert_eq!(d.pick_keeping_retractions(&versions), Some(0));
+        let ignoring = engine(MergeEngine::Deduplicate, true);
+        assert_eq!(ignoring.pick_keeping_retractions(&versions), Some(1));
+        assert_eq!(
+            ignoring.pick_keeping_retractions(&[v(1, RowKind::UpdateBefore)]),
+            None
+        );
+        let first = engine(MergeEngine::FirstRow, true);
+        assert_eq!(first.pick_keeping_retractions(&versions), Some(1));
     }
 
     #[test]
