@@ -1,1 +1,3 @@
 //! Integration tests, one binary so they link once.
+
+mod writer;
