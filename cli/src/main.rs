@@ -3,6 +3,7 @@
 
 mod render;
 mod table_cmd;
+mod write_cmd;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ enum Command {
     /// Tables: create, show, list, drop.
     #[command(subcommand)]
     Table(table_cmd::TableCommand),
+    /// Write rows from a file or stdin and commit them.
+    Write(write_cmd::WriteArgs),
     /// Print the merged rows of a table at the latest (or a given) snapshot.
     Read {
         /// DATABASE.TABLE
@@ -112,6 +115,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
+        Command::Write(args) => write_cmd::run(&catalog, args).await,
         Command::Read {
             table,
             snapshot,

@@ -6,3 +6,4 @@ mod io_cost;
 mod pypaimon_buckets;
 mod pypaimon_read;
 mod s3;
+mod writer;

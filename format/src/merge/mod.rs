@@ -446,6 +446,14 @@ impl MergeFunction {
     /// deduplicate and first-row rules only (a winning retraction counts as gone, and
     /// first-row skips retractions). Use [`MergeFunction::merge`] for every engine.
     pub fn pick(&self, versions: &[KeyVersion]) -> Option<usize> {
+        self.pick_keeping_retractions(versions)
+            .filter(|&i| versions.get(i).is_some_and(|v| v.kind.is_add()))
+    }
+
+    /// The version a write buffer (or any merge that does not see every file of the key)
+    /// keeps: what [`MergeFunction::pick`] returns, except that a winning retraction is kept
+    /// rather than dropped, because it must still delete older versions in other files.
+    pub fn pick_keeping_retractions(&self, versions: &[KeyVersion]) -> Option<usize> {
         let candidates = versions
             .iter()
             .enumerate()
@@ -457,7 +465,6 @@ impl MergeFunction {
                 .map(|(i, _)| i),
             _ => candidates
                 .max_by(|a, b| a.1.order_key().cmp(&b.1.order_key()))
-                .filter(|(_, v)| v.kind.is_add())
                 .map(|(i, _)| i),
         }
     }

@@ -1,0 +1,261 @@
+//! Many commits of upserts, updates and deletes against a `BTreeMap` model: partitioned and
+//! not, several buckets, small buffers (several overlapping level-0 files per bucket and
+//! commit), small target files, and a writer reopened midway.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use strata_format::scan::TableScan;
+use strata_writer::TableWriter;
+
+use super::{read_rows, Fixture};
+
+/// xorshift64*: deterministic and dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+type Key = (String, i32);
+type Value = (Option<String>, Option<i64>);
+
+/// One random batch: row kinds, keys, values. Keys repeat within a batch on purpose.
+fn random_ops(rng: &mut Rng, partitions: &[&str], rows: usize) -> Vec<(i8, Key, Value)> {
+    (0..rows)
+        .map(|_| {
+            let p = partitions[rng.below(partitions.len() as u64) as usize].to_string();
+            let k = rng.below(60) as i32 - 10;
+            let kind = match rng.below(10) {
+                0 => 3,     // -D
+                1 => 1,     // -U
+                2 | 3 => 2, // +U
+                _ => 0,     // +I
+            };
+            let v = (rng.below(7) != 0).then(|| format!("v{}", rng.below(1000)));
+            let n = (rng.below(5) != 0).then(|| rng.next() as i64);
+            (kind, (p, k), (v, n))
+        })
+        .collect()
+}
+
+fn batch(ops: &[(i8, Key, Value)], partitioned: bool) -> (RecordBatch, Vec<i8>) {
+    let mut columns: Vec<(&str, ArrayRef)> = Vec::new();
+    if partitioned {
+        columns.push((
+            "p",
+            Arc::new(StringArray::from_iter_values(
+                ops.iter().map(|o| o.1 .0.clone()),
+            )),
+        ));
+    }
+    columns.push((
+        "k",
+        Arc::new(Int32Array::from_iter_values(ops.iter().map(|o| o.1 .1))),
+    ));
+    columns.push((
+        "v",
+        Arc::new(StringArray::from_iter(ops.iter().map(|o| o.2 .0.clone()))),
+    ));
+    columns.push((
+        "n",
+        Arc::new(Int64Array::from_iter(ops.iter().map(|o| o.2 .1))),
+    ));
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    (batch, ops.iter().map(|o| o.0).collect())
+}
+
+fn apply(model: &mut BTreeMap<Key, Value>, ops: &[(i8, Key, Value)]) {
+    for (kind, key, value) in ops {
+        if matches!(kind, 0 | 2) {
+            model.insert(key.clone(), value.clone());
+        } else {
+            model.remove(key);
+        }
+    }
+}
+
+fn expected(model: &BTreeMap<Key, Value>, partitioned: bool) -> Vec<Vec<String>> {
+    let null = || "NULL".to_string();
+    let mut out: Vec<Vec<String>> = model
+        .iter()
+        .map(|((p, k), (v, n))| {
+            let mut row = Vec::new();
+            if partitioned {
+                row.push(p.clone());
+            }
+            row.push(k.to_string());
+            row.push(v.clone().unwrap_or_else(null));
+            row.push(n.map(|n| n.to_string()).unwrap_or_else(null));
+            row
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn run(partitioned: bool, buckets: &str, seed: u64) {
+    let (columns, keys, partition_keys): (Vec<(&str, &str)>, Vec<&str>, Vec<&str>) = if partitioned
+    {
+        (
+            vec![
+                ("p", "STRING"),
+                ("k", "INT"),
+                ("v", "STRING"),
+                ("n", "BIGINT"),
+            ],
+            vec!["p", "k"],
+            vec!["p"],
+        )
+    } else {
+        (
+            vec![("k", "INT"), ("v", "STRING"), ("n", "BIGINT")],
+            vec!["k"],
+            vec![],
+        )
+    };
+    let options = [
+        ("bucket", buckets),
+        ("write-buffer-size", "8 kb"),
+        ("target-file-size", "2 kb"),
+    ];
+    let fx = Fixture::new(&columns, &keys, &partition_keys, &options).await;
+    let partitions: &[&str] = if partitioned {
+        &["a", "b/c", "日本 x=y"]
+    } else {
+        &[""]
+    };
+    let mut rng = Rng(seed);
+    let mut model = BTreeMap::new();
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    let mut snapshots = 0;
+    for commit in 1..=8i64 {
+        if commit == 5 {
+            // A new process: sequence numbers must continue after the committed ones, or
+            // its updates would lose against older rows.
+            writer = TableWriter::builder(fx.reload().await).build().unwrap();
+        }
+        for _ in 0..3 {
+            let rows = 20 + rng.below(150) as usize;
+            let ops = random_ops(&mut rng, partitions, rows);
+            let (b, kinds) = batch(&ops, partitioned);
+            writer.write_with_kinds(&b, &kinds).await.unwrap();
+            apply(&mut model, &ops);
+        }
+        let outcome = writer.commit(commit).await.unwrap();
+        snapshots += outcome.snapshot_ids.len();
+        assert_eq!(outcome.snapshot_ids, vec![snapshots as i64]);
+        assert_eq!(
+            read_rows(&fx.table).await,
+            expected(&model, partitioned),
+            "after commit {commit}"
+        );
+    }
+    // Small buffers and files: several level-0 files per bucket, all sequence ranges
+    // disjoint and increasing within a bucket.
+    let plan = TableScan::new(fx.table.clone()).plan().await.unwrap();
+    let buckets: i32 = buckets.parse().unwrap();
+    assert!(plan.splits.iter().all(|s| s.bucket < buckets));
+    for split in &plan.splits {
+        assert!(
+            split.files.len() > 3,
+            "bucket {} has few files",
+            split.bucket
+        );
+        let mut ranges: Vec<(i64, i64)> = split
+            .files
+            .iter()
+            .map(|f| (f.min_sequence_number, f.max_sequence_number))
+            .collect();
+        ranges.sort();
+        for pair in ranges.windows(2) {
+            assert!(
+                pair[0].1 < pair[1].0,
+                "overlapping sequence ranges {pair:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unpartitioned_three_buckets_against_a_model() {
+    run(false, "3", 7).await;
+}
+
+#[tokio::test]
+async fn partitioned_four_buckets_against_a_model() {
+    run(true, "4", 11).await;
+}
+
+#[tokio::test]
+async fn partitioned_one_bucket_against_a_model() {
+    run(true, "1", 5).await;
+}
+
+/// Sequence numbers continue from the bucket's largest committed one after a restart, so a
+/// new writer's update wins over the old row.
+#[tokio::test]
+async fn sequence_numbers_continue_after_reopening() {
+    let fx = Fixture::new(
+        &[("k", "INT"), ("v", "STRING")],
+        &["k"],
+        &[],
+        &[("bucket", "2")],
+    )
+    .await;
+    let upsert = |v: &str| {
+        RecordBatch::try_from_iter([
+            ("k", Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef),
+            ("v", Arc::new(StringArray::from(vec![v, v, v])) as ArrayRef),
+        ])
+        .unwrap()
+    };
+    let mut first = TableWriter::builder(fx.table.clone()).build().unwrap();
+    first.write(&upsert("old")).await.unwrap();
+    first.write(&upsert("older-but-later")).await.unwrap();
+    first.commit(1).await.unwrap();
+    let max_before = max_sequences(&fx).await;
+
+    let mut second = TableWriter::builder(fx.reload().await).build().unwrap();
+    second.write(&upsert("new")).await.unwrap();
+    second.commit(1).await.unwrap();
+    let rows = read_rows(&fx.table).await;
+    assert!(rows.iter().all(|r| r[1] == "new"), "{rows:?}");
+
+    let plan = TableScan::new(fx.table.clone()).plan().await.unwrap();
+    for split in plan.splits {
+        let newest = split
+            .files
+            .iter()
+            .max_by_key(|f| f.max_sequence_number)
+            .unwrap();
+        let before = max_before[&split.bucket];
+        assert_eq!(
+            newest.min_sequence_number,
+            before + 1,
+            "bucket {}",
+            split.bucket
+        );
+    }
+}
+
+async fn max_sequences(fx: &Fixture) -> BTreeMap<i32, i64> {
+    let plan = TableScan::new(fx.table.clone()).plan().await.unwrap();
+    plan.splits
+        .iter()
+        .map(|s| {
+            let max = s.files.iter().map(|f| f.max_sequence_number).max().unwrap();
+            (s.bucket, max)
+        })
+        .collect()
+}

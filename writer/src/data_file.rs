@@ -1,0 +1,224 @@
+//! Writing sorted key-value batches as level-0 Parquet data files, rolled at
+//! `target-file-size`, each described by a [`DataFileMeta`].
+//!
+//! Columns are `key_value_fields()` with their Paimon field ids (the parquet crate writes the
+//! `PARQUET:field_id` metadata as Parquet field ids, as Java does). A file is encoded in
+//! memory and uploaded with one PUT, so its exact size is known and it is complete before
+//! its metadata exists. Sizes are checked after every chunk of rows against the encoder's
+//! estimate, so a file ends near the target (compression may make it smaller).
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use bytes::Bytes;
+use object_store::path::Path;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use strata_format::commit::Clock;
+use strata_format::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
+use strata_format::manifest::{DataFileMeta, FileSource};
+use strata_format::options::CoreOptions;
+use strata_format::paths::{FileNames, TablePaths};
+use strata_format::storage::Storage;
+use strata_format::table::Table;
+use strata_format::types::DataType;
+use strata_format::{invalid, Error, Result};
+
+use crate::route::Partition;
+use crate::stats::StatsCollector;
+
+/// Rows written between two size checks.
+const CHUNK_ROWS: usize = 1024;
+
+pub(crate) struct DataFileWriter {
+    storage: Storage,
+    paths: TablePaths,
+    properties: WriterProperties,
+    target_size: u64,
+    prefix: String,
+    uuid: String,
+    next_file: u64,
+    schema_id: i64,
+    key_types: Vec<DataType>,
+    stats: StatsCollector,
+    clock: Arc<dyn Clock>,
+}
+
+/// A data file that has been uploaded.
+#[derive(Debug, Clone)]
+pub(crate) struct WrittenFile {
+    pub path: Path,
+    pub meta: DataFileMeta,
+}
+
+impl DataFileWriter {
+    pub fn new(table: &Table, clock: Arc<dyn Clock>) -> Result<Self> {
+        let options = table.options();
+        options.file_format_for_write()?;
+        let schema = table.schema();
+        let keys = schema.trimmed_primary_key_fields();
+        Ok(DataFileWriter {
+            storage: table.storage().clone(),
+            paths: table.paths().clone(),
+            properties: writer_properties(options)?,
+            target_size: options.target_file_size(true),
+            prefix: options.data_file_prefix().to_string(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+            next_file: 0,
+            schema_id: schema.id,
+            key_types: keys.iter().map(|f| f.data_type.clone()).collect(),
+            stats: StatsCollector::new(&keys, &schema.fields, options)?,
+            clock,
+        })
+    }
+
+    /// Writes a sorted, merged key-value batch as one or more files of `bucket`.
+    pub async fn write(
+        &mut self,
+        partition: &Partition,
+        bucket: u32,
+        kv: &RecordBatch,
+    ) -> Result<Vec<WrittenFile>> {
+        let mut files = Vec::new();
+        let rows = kv.num_rows();
+        let mut start = 0;
+        while start < rows {
+            let mut writer =
+                ArrowWriter::try_new(Vec::new(), kv.schema(), Some(self.properties.clone()))?;
+            let mut end = start;
+            while end < rows {
+                let len = CHUNK_ROWS.min(rows - end);
+                writer.write(&kv.slice(end, len))?;
+                end += len;
+                let size = writer.bytes_written() + writer.in_progress_size();
+                if size as u64 >= self.target_size {
+                    break;
+                }
+            }
+            let bytes = writer.into_inner()?;
+            let file = self
+                .upload(partition, bucket, &kv.slice(start, end - start), bytes)
+                .await?;
+            files.push(file);
+            start = end;
+        }
+        Ok(files)
+    }
+
+    async fn upload(
+        &mut self,
+        partition: &Partition,
+        bucket: u32,
+        rows: &RecordBatch,
+        bytes: Vec<u8>,
+    ) -> Result<WrittenFile> {
+        let name = FileNames::data_file(&self.prefix, &self.uuid, self.next_file, "parquet");
+        self.next_file += 1;
+        let bucket = i32::try_from(bucket).map_err(|_| invalid!("bucket {bucket} is too large"))?;
+        let meta = self.meta(name.clone(), bytes.len(), rows)?;
+        let path = self.paths.data_file(&partition.path, bucket, &name);
+        self.storage.put(&path, Bytes::from(bytes)).await?;
+        Ok(WrittenFile { path, meta })
+    }
+
+    fn meta(&self, file_name: String, size: usize, rows: &RecordBatch) -> Result<DataFileMeta> {
+        let key_arity = self.key_types.len();
+        let n = rows.num_rows();
+        let keys = rows.columns().get(..key_arity).unwrap_or_default();
+        let mut key_writer = BinaryRowWriter::new(key_arity);
+        let mut key_at = |row: usize| -> Result<Vec<u8>> {
+            encode_arrow_row(keys, &self.key_types, row, &mut key_writer)?;
+            Ok(serialize_with_arity(key_writer.finish(), key_arity))
+        };
+        let min_key = key_at(0)?;
+        let max_key = key_at(n.saturating_sub(1))?;
+        let column = |i: usize, what: &str| {
+            rows.columns()
+                .get(i)
+                .ok_or_else(|| Error::internal(format!("key-value batch has no {what} column")))
+        };
+        let seq = column(key_arity, "_SEQUENCE_NUMBER")?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| Error::internal("_SEQUENCE_NUMBER is not BIGINT"))?;
+        let kinds = column(key_arity + 1, "_VALUE_KIND")?
+            .as_primitive_opt::<arrow::datatypes::Int8Type>()
+            .ok_or_else(|| Error::internal("_VALUE_KIND is not TINYINT"))?;
+        let (min_sequence_number, max_sequence_number) =
+            match (arrow::compute::min(seq), arrow::compute::max(seq)) {
+                (Some(lo), Some(hi)) => (lo, hi),
+                _ => return Err(Error::internal("a data file without rows")),
+            };
+        let deletes = kinds
+            .values()
+            .iter()
+            .filter(|k| matches!(**k, 1 | 3))
+            .count();
+        Ok(DataFileMeta {
+            file_name,
+            file_size: i64::try_from(size).unwrap_or(i64::MAX),
+            row_count: n as i64,
+            min_key,
+            max_key,
+            key_stats: self.stats.key_stats(rows)?,
+            value_stats: self.stats.value_stats(rows)?,
+            min_sequence_number,
+            max_sequence_number,
+            schema_id: self.schema_id,
+            level: 0,
+            extra_files: Vec::new(),
+            creation_time: Some(local_millis(self.clock.now_millis())),
+            delete_row_count: Some(deletes as i64),
+            embedded_index: None,
+            file_source: Some(FileSource::Append),
+            value_stats_cols: self.stats.value_stats_cols(),
+            external_path: None,
+            first_row_id: None,
+            write_cols: None,
+            write_cols_sequences: None,
+        })
+    }
+
+    /// Deletes uploaded files that will never be committed; failures are only logged, since
+    /// an unreferenced file is harmless (orphan cleanup removes it).
+    pub async fn discard(&self, files: &[WrittenFile]) {
+        for f in files {
+            if let Err(e) = self.storage.delete(&f.path).await {
+                tracing::warn!(path = %f.path, error = %e, "could not delete an uncommitted data file");
+            }
+        }
+    }
+}
+
+/// `_CREATION_TIME` is the writer's local wall clock read as UTC millis, as Java writes it.
+fn local_millis(utc_millis: i64) -> i64 {
+    let offset = chrono::Local::now().offset().local_minus_utc();
+    utc_millis.saturating_add(i64::from(offset) * 1000)
+}
+
+/// Parquet settings from `file.compression` and `file.compression.zstd-level`.
+fn writer_properties(options: &CoreOptions) -> Result<WriterProperties> {
+    let codec = options.file_compression().trim().to_ascii_lowercase();
+    let compression = match codec.as_str() {
+        "zstd" => Compression::ZSTD(
+            ZstdLevel::try_new(options.file_compression_zstd_level()).map_err(|e| {
+                invalid!("option 'file.compression.zstd-level' is not a zstd level: {e}")
+            })?,
+        ),
+        "snappy" => Compression::SNAPPY,
+        "lz4" => Compression::LZ4_RAW,
+        "gzip" => Compression::GZIP(GzipLevel::default()),
+        "brotli" => Compression::BROTLI(BrotliLevel::default()),
+        "none" | "uncompressed" => Compression::UNCOMPRESSED,
+        other => {
+            return Err(Error::unsupported(format!(
+                "file.compression '{other}' cannot be written; use zstd, snappy, lz4, gzip, \
+                 brotli or none"
+            )))
+        }
+    };
+    Ok(WriterProperties::builder()
+        .set_compression(compression)
+        .build())
+}

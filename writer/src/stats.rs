@@ -1,0 +1,231 @@
+//! Per-file statistics for `DataFileMeta`: min/max BinaryRows and null counts over the key
+//! columns (always exact) and the value columns (per `metadata.stats-mode`).
+//!
+//! Modes, per column (`fields.<f>.stats-mode` overrides the table's): `none` (no stats),
+//! `counts` (null count only, min/max NULL), `full` (exact), `truncate(N)` (Paimon's
+//! default, N = 16: strings cut to N characters, the max rounded up so it stays an upper
+//! bound; NULL min/max when it cannot be rounded up).
+//!
+//! Like Java Paimon's dense stats store, only columns that have stats are kept:
+//! `_VALUE_STATS_COLS` is NULL when that is every column, else their names. Nested columns
+//! (ARRAY, MAP, ROW) never have stats, since a BinaryRow cannot hold them as statistics.
+
+use arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array,
+};
+use arrow::compute::{sort_to_indices, take, SortOptions};
+use arrow::datatypes::DataType as ArrowType;
+use strata_format::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
+use strata_format::manifest::SimpleStats;
+use strata_format::options::CoreOptions;
+use strata_format::types::{DataField, DataType};
+use strata_format::{invalid, Result};
+
+/// How much a column's statistics hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatsMode {
+    None,
+    Counts,
+    Full,
+    /// Strings cut to this many characters.
+    Truncate(usize),
+}
+
+impl StatsMode {
+    pub fn parse(text: &str) -> Result<StatsMode> {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "none" => return Ok(StatsMode::None),
+            "counts" => return Ok(StatsMode::Counts),
+            "full" => return Ok(StatsMode::Full),
+            _ => {}
+        }
+        t.strip_prefix("truncate(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .map(StatsMode::Truncate)
+            .ok_or_else(|| {
+                invalid!(
+                    "stats mode '{text}' is not one of none, counts, full or truncate(N) with N ≥ 1"
+                )
+            })
+    }
+}
+
+/// One column of a stats row: where it is in the key-value batch, and how.
+#[derive(Debug, Clone)]
+struct StatsColumn {
+    column: usize,
+    data_type: DataType,
+    mode: StatsMode,
+}
+
+/// Computes key and value stats of key-value batches laid out as `key_value_fields()`.
+#[derive(Debug, Clone)]
+pub(crate) struct StatsCollector {
+    key: Vec<StatsColumn>,
+    value: Vec<StatsColumn>,
+    value_stats_cols: Option<Vec<String>>,
+}
+
+impl StatsCollector {
+    /// `keys` are the trimmed primary key fields, `values` the table's columns.
+    pub fn new(keys: &[DataField], values: &[DataField], options: &CoreOptions) -> Result<Self> {
+        let table_mode = StatsMode::parse(options.metadata_stats_mode())
+            .map_err(|e| e.context("option 'metadata.stats-mode'"))?;
+        let key = keys
+            .iter()
+            .enumerate()
+            .map(|(i, f)| StatsColumn {
+                column: i,
+                data_type: f.data_type.clone(),
+                mode: StatsMode::Full,
+            })
+            .collect();
+        let first_value = keys.len() + 2;
+        let mut value = Vec::new();
+        for (i, f) in values.iter().enumerate() {
+            let mode = match options.field_option(&f.name, "stats-mode") {
+                Some(m) => StatsMode::parse(m)
+                    .map_err(|e| e.context(format!("option 'fields.{}.stats-mode'", f.name)))?,
+                None => table_mode,
+            };
+            if mode == StatsMode::None || f.data_type.is_nested() {
+                continue;
+            }
+            value.push((
+                f.name.clone(),
+                StatsColumn {
+                    column: first_value + i,
+                    data_type: f.data_type.clone(),
+                    mode,
+                },
+            ));
+        }
+        let value_stats_cols = if value.len() == values.len() {
+            None
+        } else {
+            Some(value.iter().map(|(name, _)| name.clone()).collect())
+        };
+        Ok(StatsCollector {
+            key,
+            value: value.into_iter().map(|(_, c)| c).collect(),
+            value_stats_cols,
+        })
+    }
+
+    pub fn key_stats(&self, batch: &RecordBatch) -> Result<SimpleStats> {
+        collect(&self.key, batch)
+    }
+
+    pub fn value_stats(&self, batch: &RecordBatch) -> Result<SimpleStats> {
+        collect(&self.value, batch)
+    }
+
+    /// `_VALUE_STATS_COLS`: `None` when value stats cover every column.
+    pub fn value_stats_cols(&self) -> Option<Vec<String>> {
+        self.value_stats_cols.clone()
+    }
+}
+
+fn collect(columns: &[StatsColumn], batch: &RecordBatch) -> Result<SimpleStats> {
+    if columns.is_empty() {
+        return Ok(SimpleStats::empty());
+    }
+    let mut mins = Vec::with_capacity(columns.len());
+    let mut maxs = Vec::with_capacity(columns.len());
+    let mut null_counts = Vec::with_capacity(columns.len());
+    for c in columns {
+        let array = batch
+            .columns()
+            .get(c.column)
+            .ok_or_else(|| invalid!("stats column {} is outside the batch", c.column))?;
+        null_counts.push(Some(array.null_count() as i64));
+        let (min, max) = match c.mode {
+            StatsMode::Full | StatsMode::Truncate(_) => extremes(array)?,
+            StatsMode::Counts | StatsMode::None => None,
+        }
+        .unwrap_or_else(|| {
+            let null = new_null_array(array.data_type(), 1);
+            (null.clone(), null)
+        });
+        let (min, max) = match c.mode {
+            StatsMode::Truncate(n) if matches!(array.data_type(), ArrowType::Utf8) => {
+                truncate_strings(&min, &max, n)
+            }
+            _ => (min, max),
+        };
+        mins.push(min);
+        maxs.push(max);
+    }
+    let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
+    let mut writer = BinaryRowWriter::new(types.len());
+    encode_arrow_row(&mins, &types, 0, &mut writer)?;
+    let min_values = serialize_with_arity(writer.finish(), types.len());
+    encode_arrow_row(&maxs, &types, 0, &mut writer)?;
+    let max_values = serialize_with_arity(writer.finish(), types.len());
+    Ok(SimpleStats {
+        min_values,
+        max_values,
+        null_counts: Some(null_counts),
+    })
+}
+
+/// The smallest and largest non-null value as one-element arrays; `None` when all are null.
+/// Arrow's order is Paimon's: bytes for strings and binaries, numeric otherwise, floats with
+/// -0.0 below 0.0 and NaN above everything.
+fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
+    if array.null_count() == array.len() {
+        return Ok(None);
+    }
+    let first = |descending: bool| -> Result<ArrayRef> {
+        let options = SortOptions {
+            descending,
+            nulls_first: false,
+        };
+        let index: UInt32Array = sort_to_indices(array, Some(options), Some(1))?;
+        Ok(take(array, &index, None)?)
+    };
+    Ok(Some((first(false)?, first(true)?)))
+}
+
+/// `truncate(n)` for one-element string min/max arrays.
+fn truncate_strings(min: &ArrayRef, max: &ArrayRef, n: usize) -> (ArrayRef, ArrayRef) {
+    let value = |a: &ArrayRef| {
+        a.as_string_opt::<i32>()
+            .filter(|s| s.is_valid(0))
+            .map(|s| s.value(0).to_string())
+    };
+    let one = |s: Option<String>| -> ArrayRef { std::sync::Arc::new(StringArray::from(vec![s])) };
+    let (Some(lo), Some(hi)) = (value(min), value(max)) else {
+        return (min.clone(), max.clone());
+    };
+    match round_up_prefix(&hi, n) {
+        Some(hi) => (one(Some(lo.chars().take(n).collect())), one(Some(hi))),
+        // No upper bound of n characters exists: keep no min/max at all, as Java does.
+        None => (one(None), one(None)),
+    }
+}
+
+/// The smallest string of at most `n` characters that is ≥ `s`: `s` itself when short
+/// enough, else its first `n` characters with the last one that can be incremented
+/// incremented (UTF-8 order is code point order, so the result is greater than `s`).
+fn round_up_prefix(s: &str, n: usize) -> Option<String> {
+    let mut chars: Vec<char> = s.chars().take(n.saturating_add(1)).collect();
+    if chars.len() <= n {
+        return Some(s.to_string());
+    }
+    chars.truncate(n);
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

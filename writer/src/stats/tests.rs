@@ -1,0 +1,152 @@
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int32Array, StringArray};
+use strata_format::data::binary_row::BinaryRow;
+use strata_format::data::Datum;
+
+use super::*;
+
+#[test]
+fn modes_parse() {
+    assert_eq!(StatsMode::parse("none").unwrap(), StatsMode::None);
+    assert_eq!(StatsMode::parse(" Counts ").unwrap(), StatsMode::Counts);
+    assert_eq!(StatsMode::parse("FULL").unwrap(), StatsMode::Full);
+    assert_eq!(
+        StatsMode::parse("truncate(16)").unwrap(),
+        StatsMode::Truncate(16)
+    );
+    for bad in ["truncate(0)", "truncate(x)", "truncate", "all"] {
+        let err = StatsMode::parse(bad).unwrap_err();
+        assert!(
+            err.to_string().contains("is not one of none, counts, full"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn rounded_up_prefixes_stay_upper_bounds() {
+    assert_eq!(round_up_prefix("abc", 3).as_deref(), Some("abc"));
+    assert_eq!(round_up_prefix("abcd", 3).as_deref(), Some("abd"));
+    assert_eq!(
+        round_up_prefix("日本語テ", 2).as_deref(),
+        Some("日\u{672D}")
+    );
+    // The last character cannot grow: drop it and grow the one before.
+    assert_eq!(round_up_prefix("a\u{10FFFF}z", 2).as_deref(), Some("b"));
+    assert_eq!(round_up_prefix("\u{10FFFF}\u{10FFFF}z", 2), None);
+    // U+D7FF + 1 skips the surrogates.
+    assert_eq!(
+        round_up_prefix("\u{D7FF}zz", 1).as_deref(),
+        Some("\u{E000}")
+    );
+    for (s, n) in [("hello world", 5), ("zzz", 1), ("\u{D7FF}a", 1)] {
+        let up = round_up_prefix(s, n).unwrap();
+        assert!(up.as_bytes() > s.as_bytes(), "{s}");
+    }
+}
+
+fn field(id: i32, name: &str, ty: &str) -> DataField {
+    DataField::new(id, name, DataType::parse(ty).unwrap())
+}
+
+#[test]
+fn per_column_modes_and_dense_columns() {
+    let options = CoreOptions::from_map([
+        ("metadata.stats-mode", "full"),
+        ("fields.f.stats-mode", "counts"),
+        ("fields.n.stats-mode", "none"),
+    ])
+    .unwrap();
+    let keys = [field(0, "k", "INT NOT NULL")];
+    let values = [
+        field(0, "k", "INT NOT NULL"),
+        field(1, "f", "DOUBLE"),
+        field(2, "n", "STRING"),
+        field(3, "s", "STRING"),
+    ];
+    let stats = StatsCollector::new(&keys, &values, &options).unwrap();
+    assert_eq!(
+        stats.value_stats_cols(),
+        Some(vec!["k".to_string(), "f".to_string(), "s".to_string()])
+    );
+    let kv = RecordBatch::try_from_iter([
+        (
+            "_KEY_k",
+            Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef,
+        ),
+        (
+            "_SEQUENCE_NUMBER",
+            Arc::new(arrow::array::Int64Array::from(vec![0, 1, 2])),
+        ),
+        (
+            "_VALUE_KIND",
+            Arc::new(arrow::array::Int8Array::from(vec![0, 0, 0])),
+        ),
+        ("k", Arc::new(Int32Array::from(vec![1, 2, 3]))),
+        (
+            "f",
+            Arc::new(Float64Array::from(vec![Some(-0.0), None, Some(f64::NAN)])),
+        ),
+        ("n", Arc::new(StringArray::from(vec!["x", "y", "z"]))),
+        (
+            "s",
+            Arc::new(StringArray::from(vec![None, Some("b"), Some("a")])),
+        ),
+    ])
+    .unwrap();
+    let value = stats.value_stats(&kv).unwrap();
+    let types: Vec<DataType> = ["INT", "DOUBLE", "STRING"]
+        .iter()
+        .map(|t| DataType::parse(t).unwrap())
+        .collect();
+    let min = BinaryRow::decode_with_arity(&value.min_values, &types).unwrap();
+    let max = BinaryRow::decode_with_arity(&value.max_values, &types).unwrap();
+    assert_eq!(
+        min,
+        vec![Some(Datum::Int(1)), None, Some(Datum::String("a".into()))]
+    );
+    assert_eq!(
+        max,
+        vec![Some(Datum::Int(3)), None, Some(Datum::String("b".into()))]
+    );
+    assert_eq!(value.null_counts, Some(vec![Some(0), Some(1), Some(1)]));
+    let key = stats.key_stats(&kv).unwrap();
+    let int = [DataType::parse("INT").unwrap()];
+    assert_eq!(
+        BinaryRow::decode_with_arity(&key.max_values, &int).unwrap(),
+        vec![Some(Datum::Int(3))]
+    );
+}
+
+#[test]
+fn floats_order_like_java_and_all_null_columns_have_no_bounds() {
+    let options = CoreOptions::from_map([("metadata.stats-mode", "full")]).unwrap();
+    let values = [field(0, "f", "DOUBLE"), field(1, "g", "DOUBLE")];
+    let stats = StatsCollector::new(&[], &values, &options).unwrap();
+    assert_eq!(stats.value_stats_cols(), None);
+    let kv = RecordBatch::try_from_iter([
+        (
+            "_SEQUENCE_NUMBER",
+            Arc::new(arrow::array::Int64Array::from(vec![0, 1, 2])) as ArrayRef,
+        ),
+        (
+            "_VALUE_KIND",
+            Arc::new(arrow::array::Int8Array::from(vec![0, 0, 0])),
+        ),
+        ("f", Arc::new(Float64Array::from(vec![0.0, -0.0, f64::NAN]))),
+        ("g", Arc::new(Float64Array::from(vec![None, None, None]))),
+    ])
+    .unwrap();
+    let value = stats.value_stats(&kv).unwrap();
+    let types = [
+        DataType::parse("DOUBLE").unwrap(),
+        DataType::parse("DOUBLE").unwrap(),
+    ];
+    let min = BinaryRow::decode_with_arity(&value.min_values, &types).unwrap();
+    let max = BinaryRow::decode_with_arity(&value.max_values, &types).unwrap();
+    assert!(matches!(min[0], Some(Datum::Double(v)) if v == 0.0 && v.is_sign_negative()));
+    assert!(matches!(max[0], Some(Datum::Double(v)) if v.is_nan()));
+    assert_eq!((min[1].clone(), max[1].clone()), (None, None));
+    assert_eq!(value.null_counts, Some(vec![Some(0), Some(3)]));
+}

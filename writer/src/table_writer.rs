@@ -1,0 +1,425 @@
+//! [`TableWriter`]: writes rows into a primary-key table with fixed buckets and commits them.
+//!
+//! ```text
+//!  write(batch) ─► conform (schema, nulls, row kinds) ─► route (partition, bucket)
+//!       ─► bucket buffers (+ sequence numbers) ─► [buffers over write-buffer-size]
+//!       ─► flush: sort + merge ─► level-0 Parquet files
+//!  commit(id) ─► flush every buffer ─► CommitMessage per bucket ─► format::commit
+//! ```
+//!
+//! A batch is conformed and routed completely before any of it is buffered, so a batch that
+//! fails leaves the writer as it was. Sequence numbers are per (partition, bucket) and
+//! continue after the largest `max_sequence_number` of the bucket's live files, read once
+//! per partition when the writer first writes to it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
+use strata_format::merge::MergeFunction;
+use strata_format::scan::TableScan;
+use strata_format::table::Table;
+use strata_format::{invalid, Error, ErrorKind, Result};
+
+use crate::buffer::{Buffer, SortMerge};
+use crate::conform::Conformer;
+use crate::data_file::{DataFileWriter, WrittenFile};
+use crate::route::Router;
+
+/// What one [`TableWriter::commit`] published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Snapshots created, oldest first (none when there was nothing to commit).
+    pub snapshot_ids: Vec<i64>,
+    /// Data files committed.
+    pub files: usize,
+    /// Rows in those files (after merging duplicates within each flush).
+    pub records: i64,
+}
+
+/// Builds a [`TableWriter`].
+pub struct TableWriterBuilder {
+    table: Table,
+    commit_user: Option<String>,
+    clock: Arc<dyn Clock>,
+}
+
+impl TableWriterBuilder {
+    /// The identity commits are made under; default a fresh UUID. Two writers must not
+    /// share one while both commit.
+    pub fn commit_user(mut self, commit_user: impl Into<String>) -> Self {
+        self.commit_user = Some(commit_user.into());
+        self
+    }
+
+    /// The clock for file creation times and snapshot times (tests pin it).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the table can be written (primary key, fixed buckets, Parquet, a supported
+    /// merge engine and changelog producer) and builds the writer.
+    pub fn build(self) -> Result<TableWriter> {
+        let table = self.table;
+        let id = table.identifier().clone();
+        let schema = table.schema();
+        let options = table.options();
+        if schema.primary_keys.is_empty() {
+            return Err(Error::unsupported(format!(
+                "table '{id}' has no primary key; Strata writes only primary-key tables"
+            )));
+        }
+        let buckets = match u32::try_from(options.bucket()) {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                return Err(Error::unsupported(format!(
+                    "table '{id}' has 'bucket' = {} (dynamic or postpone buckets); Strata \
+                     writes only fixed buckets: create the table with 'bucket' = N (N >= 1)",
+                    options.bucket()
+                )))
+            }
+        };
+        if options.changelog_producer() == strata_format::options::ChangelogProducer::Input {
+            return Err(Error::unsupported(format!(
+                "table '{id}' has 'changelog-producer' = 'input', which needs changelog files \
+                 Strata's writer does not produce yet"
+            )));
+        }
+        let merge = MergeFunction::from_table(&table)?;
+        // The write buffer merges with `pick`, which is exact for these two engines only;
+        // partial-update and aggregation need the field-wise merge in the buffer.
+        if !matches!(
+            options.merge_engine(),
+            strata_format::options::MergeEngine::Deduplicate
+                | strata_format::options::MergeEngine::FirstRow
+        ) {
+            return Err(Error::unsupported(format!(
+                "table '{id}' uses merge-engine '{}': Strata's writer writes deduplicate and                  first-row tables so far",
+                options.merge_engine().as_str()
+            )));
+        }
+        let commit_user = self
+            .commit_user
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let commit = TableCommit::new(table.clone(), commit_user)?.with_clock(self.clock.clone());
+        Ok(TableWriter {
+            conformer: Conformer::new(&table)?,
+            router: Router::new(&table, buckets)?,
+            sort: SortMerge::new(schema, merge)?,
+            files: DataFileWriter::new(&table, self.clock)?,
+            buffer_limit: usize::try_from(options.write_buffer_size()).unwrap_or(usize::MAX),
+            buckets,
+            table,
+            commit,
+            writers: HashMap::new(),
+            max_sequences: HashMap::new(),
+            buffered_bytes: 0,
+            last_identifier: None,
+            pending: None,
+        })
+    }
+}
+
+/// One bucket of one partition.
+#[derive(Debug, Default)]
+struct BucketWriter {
+    next_sequence: i64,
+    buffer: Buffer,
+    /// Flushed, not yet handed to a commit.
+    files: Vec<WrittenFile>,
+}
+
+/// Writes batches into a table and commits them; see the module docs.
+pub struct TableWriter {
+    table: Table,
+    commit: TableCommit,
+    conformer: Conformer,
+    router: Router,
+    sort: SortMerge,
+    files: DataFileWriter,
+    buckets: u32,
+    buffer_limit: usize,
+    buffered_bytes: usize,
+    /// (partition index, bucket) → its writer.
+    writers: HashMap<(usize, u32), BucketWriter>,
+    /// Partition index → bucket → largest committed sequence number, once restored.
+    max_sequences: HashMap<usize, HashMap<u32, i64>>,
+    last_identifier: Option<i64>,
+    /// A prepared commit that failed; retried first by the next `commit`.
+    pending: Option<(i64, Vec<CommitMessage>)>,
+}
+
+impl TableWriter {
+    pub fn builder(table: Table) -> TableWriterBuilder {
+        TableWriterBuilder {
+            table,
+            commit_user: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    pub fn commit_user(&self) -> &str {
+        self.commit.commit_user()
+    }
+
+    /// The table's Arrow schema: what input batches should look like.
+    pub fn input_schema(&self) -> &arrow::datatypes::SchemaRef {
+        self.conformer.target()
+    }
+
+    /// Rows buffered and not yet flushed.
+    pub fn buffered_rows(&self) -> usize {
+        self.writers.values().map(|w| w.buffer.rows()).sum()
+    }
+
+    /// Writes rows as upserts (`+I`), unless the batch has a `_ROW_KIND` column or the
+    /// table a `rowkind.field`.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_inner(batch, None).await
+    }
+
+    /// Writes rows with one row kind each: 0 `+I`, 1 `-U`, 2 `+U`, 3 `-D`.
+    pub async fn write_with_kinds(&mut self, batch: &RecordBatch, kinds: &[i8]) -> Result<()> {
+        self.write_inner(batch, Some(kinds)).await
+    }
+
+    async fn write_inner(&mut self, batch: &RecordBatch, kinds: Option<&[i8]>) -> Result<()> {
+        let conformed = self.conformer.conform(batch, kinds)?;
+        if conformed.batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let groups = self.router.route(&conformed.batch)?;
+        let unrestored: Vec<usize> = groups
+            .iter()
+            .map(|g| g.partition)
+            .filter(|p| !self.max_sequences.contains_key(p))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !unrestored.is_empty() {
+            self.restore_sequences(&unrestored).await?;
+        }
+        let whole = groups.len() == 1;
+        for group in groups {
+            let rows = if whole {
+                conformed.batch.clone()
+            } else {
+                take_record_batch(&conformed.batch, &UInt32Array::from(group.rows.clone()))?
+            };
+            let kinds: Vec<i8> = group
+                .rows
+                .iter()
+                .filter_map(|r| conformed.kinds.get(*r as usize).copied())
+                .collect();
+            let max_sequences = &self.max_sequences;
+            let writer = self
+                .writers
+                .entry((group.partition, group.bucket))
+                .or_insert_with(|| BucketWriter {
+                    next_sequence: max_sequences
+                        .get(&group.partition)
+                        .and_then(|m| m.get(&group.bucket))
+                        .map_or(0, |max| max + 1),
+                    ..BucketWriter::default()
+                });
+            let first = writer.next_sequence;
+            writer.next_sequence += kinds.len() as i64;
+            self.buffered_bytes += writer.buffer.push(rows, &kinds, first);
+        }
+        while self.buffered_bytes > self.buffer_limit {
+            let largest = self
+                .writers
+                .iter()
+                .max_by_key(|(_, w)| w.buffer.bytes())
+                .map(|(k, _)| *k);
+            match largest {
+                Some(key) => self.flush(key).await?,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the largest sequence number of every bucket of `partitions` from the latest
+    /// snapshot, and checks their bucket count matches the table's.
+    async fn restore_sequences(&mut self, partitions: &[usize]) -> Result<()> {
+        let mut by_bytes: HashMap<Vec<u8>, usize> = HashMap::new();
+        for p in partitions {
+            let partition = self
+                .router
+                .partition(*p)
+                .ok_or_else(|| Error::internal("unknown partition index"))?;
+            by_bytes.insert(partition.bytes.clone(), *p);
+        }
+        let mut restored: HashMap<usize, HashMap<u32, i64>> =
+            partitions.iter().map(|p| (*p, HashMap::new())).collect();
+        if let Some(snapshot) = self.table.snapshot_manager().latest().await? {
+            let entries = TableScan::new(self.table.clone())
+                .with_partitions(by_bytes.keys().cloned().collect())
+                .live_entries(&snapshot)
+                .await?;
+            for e in entries {
+                let Some(p) = by_bytes.get(&e.partition) else {
+                    continue;
+                };
+                if e.total_buckets != self.buckets as i32 {
+                    let path = self
+                        .router
+                        .partition(*p)
+                        .map(|p| p.path.as_relative())
+                        .unwrap_or_default();
+                    return Err(Error::unsupported(format!(
+                        "partition '{path}' of table '{}' was written with {} buckets but the \
+                         table now has {}; changing the bucket count needs a rescale",
+                        self.table.identifier(),
+                        e.total_buckets,
+                        self.buckets
+                    )));
+                }
+                let bucket = u32::try_from(e.bucket)
+                    .map_err(|_| invalid!("a manifest entry has bucket {}", e.bucket))?;
+                let max = restored.entry(*p).or_default().entry(bucket).or_insert(-1);
+                *max = (*max).max(e.file.max_sequence_number);
+            }
+        }
+        self.max_sequences.extend(restored);
+        Ok(())
+    }
+
+    /// Sorts, merges and writes one bucket's buffer as level-0 files.
+    async fn flush(&mut self, key: (usize, u32)) -> Result<()> {
+        let Some(writer) = self.writers.get_mut(&key) else {
+            return Ok(());
+        };
+        let buffer = writer.buffer.take();
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
+        let Some(kv) = self.sort.run(buffer)? else {
+            return Ok(());
+        };
+        let partition = self
+            .router
+            .partition(key.0)
+            .ok_or_else(|| Error::internal("unknown partition index"))?
+            .clone();
+        let written = self.files.write(&partition, key.1, &kv).await?;
+        if let Some(writer) = self.writers.get_mut(&key) {
+            writer.files.extend(written);
+        }
+        Ok(())
+    }
+
+    /// Flushes every buffer and returns one message per bucket with new files. The files
+    /// are no longer this writer's: commit the messages or they stay orphans.
+    pub async fn prepare_commit(&mut self) -> Result<Vec<CommitMessage>> {
+        let mut keys: Vec<(usize, u32)> = self
+            .writers
+            .iter()
+            .filter(|(_, w)| !w.buffer.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        for key in keys {
+            self.flush(key).await?;
+        }
+        let mut messages = Vec::new();
+        for ((partition, bucket), writer) in &mut self.writers {
+            if writer.files.is_empty() {
+                continue;
+            }
+            let partition = self
+                .router
+                .partition(*partition)
+                .ok_or_else(|| Error::internal("unknown partition index"))?;
+            messages.push(CommitMessage {
+                partition: partition.bytes.clone(),
+                bucket: *bucket as i32,
+                total_buckets: self.buckets as i32,
+                new_files: std::mem::take(&mut writer.files)
+                    .into_iter()
+                    .map(|f| f.meta)
+                    .collect(),
+                ..CommitMessage::default()
+            });
+        }
+        messages.sort_by(|a, b| (&a.partition, a.bucket).cmp(&(&b.partition, b.bucket)));
+        Ok(messages)
+    }
+
+    /// Flushes everything and commits it under `identifier`, which must be greater than
+    /// the identifiers this writer used before. A commit that failed earlier is retried
+    /// first, under its own identifier. On failure the files are kept for that retry.
+    pub async fn commit(&mut self, identifier: i64) -> Result<CommitOutcome> {
+        if let Some(last) = self.last_identifier {
+            if identifier <= last {
+                return Err(invalid!(
+                    "commit identifier {identifier} is not greater than the previous one \
+                     ({last}); identifiers of one writer must increase"
+                ));
+            }
+        }
+        let mut outcome = CommitOutcome::default();
+        if let Some((earlier, messages)) = self.pending.take() {
+            self.commit_messages(earlier, messages, &mut outcome)
+                .await?;
+        }
+        let messages = self.prepare_commit().await?;
+        self.commit_messages(identifier, messages, &mut outcome)
+            .await?;
+        self.last_identifier = Some(identifier);
+        Ok(outcome)
+    }
+
+    async fn commit_messages(
+        &mut self,
+        identifier: i64,
+        messages: Vec<CommitMessage>,
+        outcome: &mut CommitOutcome,
+    ) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        match self.commit.commit(identifier, messages.clone()).await {
+            Ok(ids) => {
+                outcome.snapshot_ids.extend(ids);
+                for f in messages.iter().flat_map(|m| &m.new_files) {
+                    outcome.files += 1;
+                    outcome.records += f.row_count;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let retry = if e.kind() == ErrorKind::DataInvalid {
+                    "the commit is invalid and its files are dropped"
+                } else {
+                    self.pending = Some((identifier, messages));
+                    "its files are kept and the next commit retries it"
+                };
+                Err(e.context(format!(
+                    "commit {identifier} to '{}' failed ({retry})",
+                    self.table.identifier()
+                )))
+            }
+        }
+    }
+
+    /// Drops everything not committed yet: buffered rows and flushed files (deleted). A
+    /// failed commit kept for retry is dropped too, but its files stay: that commit may
+    /// have landed after all.
+    pub async fn abort(&mut self) {
+        let mut files = Vec::new();
+        for writer in self.writers.values_mut() {
+            writer.buffer.take();
+            files.append(&mut writer.files);
+        }
+        self.buffered_bytes = 0;
+        self.pending = None;
+        self.files.discard(&files).await;
+    }
+}
