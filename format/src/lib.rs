@@ -22,5 +22,6 @@ pub mod snapshot;
 pub mod storage;
 pub mod table;
 pub mod types;
+pub mod write;
 
 pub use error::{Error, ErrorKind, Result};

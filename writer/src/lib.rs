@@ -39,10 +39,8 @@
 
 mod buffer;
 mod conform;
-mod data_file;
 pub mod input;
 mod route;
-mod stats;
 mod table_writer;
 
 pub use conform::{PRIMARY_KEY_NULLABLE, ROW_KIND_COLUMN};

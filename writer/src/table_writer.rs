@@ -25,8 +25,9 @@ use strata_format::{invalid, Error, ErrorKind, Result};
 
 use crate::buffer::{Buffer, SortMerge};
 use crate::conform::Conformer;
-use crate::data_file::{DataFileWriter, WrittenFile};
 use crate::route::Router;
+use strata_format::manifest::FileSource;
+use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
 
 /// What one [`TableWriter::commit`] published.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -308,7 +309,13 @@ impl TableWriter {
             .partition(key.0)
             .ok_or_else(|| Error::internal("unknown partition index"))?
             .clone();
-        let written = self.files.write(&partition, key.1, &kv).await?;
+        let target = FileTarget {
+            partition: &partition.path,
+            bucket: key.1,
+            level: 0,
+            source: FileSource::Append,
+        };
+        let written = self.files.write(target, &kv).await?;
         if let Some(writer) = self.writers.get_mut(&key) {
             writer.files.extend(written);
         }

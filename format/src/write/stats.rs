@@ -10,20 +10,20 @@
 //! `_VALUE_STATS_COLS` is NULL when that is every column, else their names. Nested columns
 //! (ARRAY, MAP, ROW) never have stats, since a BinaryRow cannot hold them as statistics.
 
+use crate::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
+use crate::manifest::SimpleStats;
+use crate::options::CoreOptions;
+use crate::types::{DataField, DataType};
+use crate::{invalid, Result};
 use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::compute::{sort_to_indices, take, SortOptions};
 use arrow::datatypes::DataType as ArrowType;
-use strata_format::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
-use strata_format::manifest::SimpleStats;
-use strata_format::options::CoreOptions;
-use strata_format::types::{DataField, DataType};
-use strata_format::{invalid, Result};
 
 /// How much a column's statistics hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StatsMode {
+pub enum StatsMode {
     None,
     Counts,
     Full,
@@ -63,7 +63,7 @@ struct StatsColumn {
 
 /// Computes key and value stats of key-value batches laid out as `key_value_fields()`.
 #[derive(Debug, Clone)]
-pub(crate) struct StatsCollector {
+pub struct StatsCollector {
     key: Vec<StatsColumn>,
     value: Vec<StatsColumn>,
     value_stats_cols: Option<Vec<String>>,

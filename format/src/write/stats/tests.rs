@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
+use crate::data::binary_row::BinaryRow;
+use crate::data::Datum;
 use arrow::array::{Float64Array, Int32Array, StringArray};
-use strata_format::data::binary_row::BinaryRow;
-use strata_format::data::Datum;
 
 use super::*;
 

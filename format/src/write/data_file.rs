@@ -1,5 +1,7 @@
-//! Writing sorted key-value batches as level-0 Parquet data files, rolled at
-//! `target-file-size`, each described by a [`DataFileMeta`].
+//! Writing sorted key-value batches as Parquet data files, rolled at `target-file-size`,
+//! each described by a [`DataFileMeta`]. The writer's flushes (level 0) and the
+//! compactor's outputs (any level) both go through here, so every file Strata writes has
+//! the same layout, field ids and statistics.
 //!
 //! Columns are `key_value_fields()` with their Paimon field ids (the parquet crate writes the
 //! `PARQUET:field_id` metadata as Parquet field ids, as Java does). A file is encoded in
@@ -9,6 +11,15 @@
 
 use std::sync::Arc;
 
+use crate::commit::Clock;
+use crate::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
+use crate::manifest::{DataFileMeta, FileSource};
+use crate::options::CoreOptions;
+use crate::paths::{FileNames, PartitionPath, TablePaths};
+use crate::storage::Storage;
+use crate::table::Table;
+use crate::types::DataType;
+use crate::{invalid, Error, Result};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use bytes::Bytes;
@@ -16,23 +27,14 @@ use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use strata_format::commit::Clock;
-use strata_format::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
-use strata_format::manifest::{DataFileMeta, FileSource};
-use strata_format::options::CoreOptions;
-use strata_format::paths::{FileNames, TablePaths};
-use strata_format::storage::Storage;
-use strata_format::table::Table;
-use strata_format::types::DataType;
-use strata_format::{invalid, Error, Result};
 
-use crate::route::Partition;
-use crate::stats::StatsCollector;
+use super::stats::StatsCollector;
 
 /// Rows written between two size checks.
 const CHUNK_ROWS: usize = 1024;
 
-pub(crate) struct DataFileWriter {
+/// Rolls sorted key-value batches into uploaded Parquet files; see the module docs.
+pub struct DataFileWriter {
     storage: Storage,
     paths: TablePaths,
     properties: WriterProperties,
@@ -46,9 +48,18 @@ pub(crate) struct DataFileWriter {
     clock: Arc<dyn Clock>,
 }
 
+/// Where a batch of files goes and what produced them.
+#[derive(Debug, Clone, Copy)]
+pub struct FileTarget<'a> {
+    pub partition: &'a PartitionPath,
+    pub bucket: u32,
+    pub level: i32,
+    pub source: FileSource,
+}
+
 /// A data file that has been uploaded.
 #[derive(Debug, Clone)]
-pub(crate) struct WrittenFile {
+pub struct WrittenFile {
     pub path: Path,
     pub meta: DataFileMeta,
 }
@@ -74,11 +85,10 @@ impl DataFileWriter {
         })
     }
 
-    /// Writes a sorted, merged key-value batch as one or more files of `bucket`.
+    /// Writes a sorted, merged key-value batch as one or more files of the target bucket.
     pub async fn write(
         &mut self,
-        partition: &Partition,
-        bucket: u32,
+        target: FileTarget<'_>,
         kv: &RecordBatch,
     ) -> Result<Vec<WrittenFile>> {
         let mut files = Vec::new();
@@ -99,7 +109,7 @@ impl DataFileWriter {
             }
             let bytes = writer.into_inner()?;
             let file = self
-                .upload(partition, bucket, &kv.slice(start, end - start), bytes)
+                .upload(target, &kv.slice(start, end - start), bytes)
                 .await?;
             files.push(file);
             start = end;
@@ -109,21 +119,27 @@ impl DataFileWriter {
 
     async fn upload(
         &mut self,
-        partition: &Partition,
-        bucket: u32,
+        target: FileTarget<'_>,
         rows: &RecordBatch,
         bytes: Vec<u8>,
     ) -> Result<WrittenFile> {
         let name = FileNames::data_file(&self.prefix, &self.uuid, self.next_file, "parquet");
         self.next_file += 1;
-        let bucket = i32::try_from(bucket).map_err(|_| invalid!("bucket {bucket} is too large"))?;
-        let meta = self.meta(name.clone(), bytes.len(), rows)?;
-        let path = self.paths.data_file(&partition.path, bucket, &name);
+        let bucket = i32::try_from(target.bucket)
+            .map_err(|_| invalid!("bucket {} is too large", target.bucket))?;
+        let meta = self.meta(name.clone(), bytes.len(), rows, target)?;
+        let path = self.paths.data_file(target.partition, bucket, &name);
         self.storage.put(&path, Bytes::from(bytes)).await?;
         Ok(WrittenFile { path, meta })
     }
 
-    fn meta(&self, file_name: String, size: usize, rows: &RecordBatch) -> Result<DataFileMeta> {
+    fn meta(
+        &self,
+        file_name: String,
+        size: usize,
+        rows: &RecordBatch,
+        target: FileTarget<'_>,
+    ) -> Result<DataFileMeta> {
         let key_arity = self.key_types.len();
         let n = rows.num_rows();
         let keys = rows.columns().get(..key_arity).unwrap_or_default();
@@ -166,12 +182,12 @@ impl DataFileWriter {
             min_sequence_number,
             max_sequence_number,
             schema_id: self.schema_id,
-            level: 0,
+            level: target.level,
             extra_files: Vec::new(),
             creation_time: Some(local_millis(self.clock.now_millis())),
             delete_row_count: Some(deletes as i64),
             embedded_index: None,
-            file_source: Some(FileSource::Append),
+            file_source: Some(target.source),
             value_stats_cols: self.stats.value_stats_cols(),
             external_path: None,
             first_row_id: None,
