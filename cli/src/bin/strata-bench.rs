@@ -16,6 +16,8 @@
 mod cpu;
 #[path = "../bench/strata.rs"]
 mod strata;
+#[path = "../alloc.rs"]
+mod strata_cli_alloc;
 #[path = "../bench/writer.rs"]
 mod writer_bench;
 
@@ -153,6 +155,7 @@ fn parquet_floor(batches: &[RecordBatch]) -> f64 {
 }
 
 fn main() {
+    strata_cli_alloc::tune();
     let mut cfg = Config {
         rows: std::env::var("STRATA_BENCH_ROWS")
             .ok()
