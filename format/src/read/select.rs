@@ -409,10 +409,7 @@ impl Select {
             .filter(|&c| self.key_of(c).is_some_and(|k| k == key.row()))
             .collect();
         for c in members {
-            loop {
-                let Some(cur) = self.cursors[c].current.as_mut() else {
-                    break;
-                };
+            while let Some(cur) = self.cursors[c].current.as_mut() {
                 if cur.keys.row(cur.row) != key.row() {
                     break;
                 }
