@@ -11,6 +11,7 @@ pub mod commit;
 pub mod data;
 pub mod error;
 pub mod failpoint;
+pub mod maintenance;
 pub mod manifest;
 pub mod merge;
 pub mod options;
