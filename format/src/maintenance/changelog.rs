@@ -292,6 +292,13 @@ async fn expire_changelogs_until(
     for a in &anchors {
         skip.extend(reader.meta_refs(a, Parts::ALL, false).await?);
         protected.extend(reader.live_files(a).await?);
+        protected.extend(
+            reader
+                .changelog_files(a, true)
+                .await?
+                .into_iter()
+                .map(|f| f.path),
+        );
     }
 
     let storage = table.storage();
@@ -301,7 +308,12 @@ async fn expire_changelogs_until(
             continue;
         };
         let lists = if let Some(list) = &c.changelog_manifest_list {
-            let files = reader.added_in_list(list, true).await?;
+            let files: Vec<_> = reader
+                .added_in_list(list, true)
+                .await?
+                .into_iter()
+                .filter(|f| !protected.contains(&f.path))
+                .collect();
             removed
                 .changelog
                 .add(delete_files(storage, files, None).await?);

@@ -388,14 +388,26 @@ mod tests {
         // 20 snapshots, all young: num-retained.max 5 still expires 1..16.
         assert_eq!(plan_end(&config(1, 5, 0, 100), 1, 20, None, 0, time), 16);
         // All old: everything but num-retained.min goes.
-        assert_eq!(plan_end(&config(1, 5, 0, 100), 1, 20, None, i64::MAX, time), 20);
-        assert_eq!(plan_end(&config(10, 10, 0, 100), 1, 20, None, i64::MAX, time), 11);
+        assert_eq!(
+            plan_end(&config(1, 5, 0, 100), 1, 20, None, i64::MAX, time),
+            20
+        );
+        assert_eq!(
+            plan_end(&config(10, 10, 0, 100), 1, 20, None, i64::MAX, time),
+            11
+        );
         // The limit caps one run.
         assert_eq!(plan_end(&config(1, 5, 0, 3), 1, 20, None, 0, time), 4);
         // A consumer at 7 holds 7 and later.
-        assert_eq!(plan_end(&config(1, 5, 0, 100), 1, 20, Some(7), i64::MAX, time), 7);
+        assert_eq!(
+            plan_end(&config(1, 5, 0, 100), 1, 20, Some(7), i64::MAX, time),
+            7
+        );
         // Nothing to do: end never goes below earliest.
-        assert_eq!(plan_end(&config(10, 100, 0, 100), 15, 20, None, i64::MAX, time), 15);
+        assert_eq!(
+            plan_end(&config(10, 100, 0, 100), 15, 20, None, i64::MAX, time),
+            15
+        );
     }
 
     #[test]

@@ -161,6 +161,11 @@ impl Maintenance {
     /// tags first (a snapshot must be tagged before it may expire), tags past their
     /// retention, consumers past `consumer.expiration-time`, snapshots, then changelogs.
     pub async fn run_scheduled(&self) -> Result<ScheduledReport> {
+        self.run_scheduled_with(self.expire_config()).await
+    }
+
+    /// [`Maintenance::run_scheduled`] with snapshot retention `config` (CLI overrides).
+    pub async fn run_scheduled_with(&self, config: ExpireConfig) -> Result<ScheduledReport> {
         let auto_tags = self.create_auto_tags().await?;
         let expired_tags = self.tags().expire_by_time(self.clock.now_millis()).await?;
         let expired_consumers = match self.table.options().consumer_expiration_time() {
@@ -171,7 +176,7 @@ impl Maintenance {
             }
             None => Vec::new(),
         };
-        let snapshots = self.expire_snapshots(self.expire_config()).await?;
+        let snapshots = self.expire_snapshots(config).await?;
         let changelogs = self.expire_changelogs().await?;
         Ok(ScheduledReport {
             auto_tags,

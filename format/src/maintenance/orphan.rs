@@ -79,6 +79,76 @@ enum Class {
     Keep,
 }
 
+/// Whether `relative` lies in a place cleanup owns (see the module docs).
+fn owned(relative: &str, partition_depth: usize) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    match (parts.first().copied(), parts.len()) {
+        (
+            Some(
+                MANIFEST_DIR | INDEX_DIR | STATISTICS_DIR | SNAPSHOT_DIR | CHANGELOG_DIR | TAG_DIR
+                | CONSUMER_DIR | SCHEMA_DIR,
+            ),
+            2,
+        ) => true,
+        (Some(BRANCH_DIR), _) => false,
+        (_, n) => {
+            n == partition_depth + 2
+                && parts
+                    .get(..partition_depth)
+                    .is_some_and(|d| d.iter().all(|c| c.contains('=')))
+                && parts
+                    .get(partition_depth)
+                    .is_some_and(|b| b.starts_with(BUCKET_PREFIX))
+        }
+    }
+}
+
+/// A local staging file of an interrupted upload: `<name>#<digits>`.
+fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Staging files below a local directory: (relative path, size, modified millis).
+fn local_staging_files(root: &std::path::Path) -> Vec<(String, u64, i64)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().to_string();
+            if !is_staging_name(&name) {
+                continue;
+            }
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(i64::MAX, |d| {
+                    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                });
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().to_string())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((rel, meta.len(), modified));
+        }
+    }
+    out
+}
+
 fn classify(relative: &str, partition_depth: usize) -> Class {
     let parts: Vec<&str> = relative.split('/').collect();
     let name = parts.last().copied().unwrap_or_default();
@@ -159,6 +229,18 @@ impl<'a> OrphanCleanup<'a> {
                 Class::Keep => {}
             }
         }
+        // Staging files of interrupted local uploads, invisible to object_store.
+        let mut staging = Vec::new();
+        if let Some(root) = storage.local_path(paths.root()) {
+            let found = tokio::task::spawn_blocking(move || local_staging_files(&root))
+                .await
+                .map_err(|e| crate::Error::internal(format!("listing staging files: {e}")))?;
+            staging = found
+                .into_iter()
+                .filter(|(rel, _, modified)| *modified < threshold && owned(rel, depth))
+                .map(|(rel, size, _)| (rel, size))
+                .collect();
+        }
         let mut report = OrphanReport {
             dry_run: self.dry_run,
             ..OrphanReport::default()
@@ -192,11 +274,14 @@ impl<'a> OrphanCleanup<'a> {
         failpoint::hit("orphans.after-plan");
         report.files = orphans
             .iter()
-            .map(|(relative, _, size)| OrphanFile {
+            .map(|(relative, _, size)| (relative, size))
+            .chain(staging.iter().map(|(relative, size)| (relative, size)))
+            .map(|(relative, size)| OrphanFile {
                 path: relative.clone(),
                 size: *size,
             })
             .collect();
+        report.files.sort_by(|a, b| a.path.cmp(&b.path));
         if self.dry_run {
             report.removed = Removed {
                 files: report.files.len() as u64,
@@ -211,6 +296,14 @@ impl<'a> OrphanCleanup<'a> {
                 })
                 .collect();
             report.removed = delete_files(storage, files, Some("orphans.mid-delete")).await?;
+            if let Some(root) = storage.local_path(paths.root()) {
+                for (rel, size) in staging {
+                    if tokio::fs::remove_file(root.join(&rel)).await.is_ok() {
+                        report.removed.files += 1;
+                        report.removed.bytes += size;
+                    }
+                }
+            }
         }
         Ok(report)
     }
@@ -297,5 +390,10 @@ mod tests {
         assert_eq!(class("tag/.tag-a.x.tmp", 0), "stray");
         assert_eq!(class("schema/schema-0", 0), "keep");
         assert_eq!(class("consumer/consumer-c", 0), "keep");
+        assert!(is_staging_name("data-a-0.parquet#12"));
+        assert!(!is_staging_name("data-a-0.parquet#x"));
+        assert!(!is_staging_name("data-a-0.parquet"));
+        assert!(owned("dt=1/bucket-0/data#1", 1) && owned("snapshot/LATEST#2", 0));
+        assert!(!owned("branch/branch-b/snapshot/LATEST#2", 0) && !owned("x/y#1", 0));
     }
 }
