@@ -316,18 +316,21 @@ impl TagManager {
         let tag = self.get_or_err(name).await?;
         let path = self.table.paths().tag_file(name)?;
         let sm = self.table.snapshot_manager();
+        let storage = self.table.storage();
+        let mut removed = RemovedFiles::default();
+        if let Ok(meta) = storage.head(&path).await {
+            removed.metadata = super::delete::Removed {
+                files: 1,
+                bytes: meta.size,
+            };
+        }
         if sm.snapshot_exists(tag.snapshot.id).await? {
-            self.table.storage().delete(&path).await?;
-            return Ok(TagDeletion {
-                tag,
-                removed: RemovedFiles::default(),
-            });
+            storage.delete(&path).await?;
+            return Ok(TagDeletion { tag, removed });
         }
         // Read the neighbours before the tag file goes: listing finds tags by their file.
         let tags = self.list().await?;
-        self.table.storage().delete(&path).await?;
-        let mut removed = RemovedFiles::default();
-        removed.metadata.files += 1;
+        storage.delete(&path).await?;
         failpoint::hit("tag.delete.after-tag-file");
         if tags
             .iter()
