@@ -278,20 +278,25 @@ async fn expire_changelogs_until(
     skip.extend(meta);
     protected.extend(files);
     let sm = table.snapshot_manager();
-    let mut anchors: Vec<Snapshot> = Vec::new();
+    let mut earliest_snapshot = None;
     if let Some(earliest) = sm.earliest_id().await? {
-        anchors.push(sm.snapshot(earliest).await?);
+        earliest_snapshot = Some(sm.snapshot(earliest).await?);
     }
-    anchors.extend(
-        TagManager::new(table.clone())
-            .list()
-            .await?
-            .into_iter()
-            .map(|t| t.snapshot),
-    );
-    for a in &anchors {
+    let tags: Vec<Snapshot> = TagManager::new(table.clone())
+        .list()
+        .await?
+        .into_iter()
+        .map(|t| t.snapshot)
+        .collect();
+    let in_range: HashSet<i64> = super::expire::tags_in_range(&tags, begin, end)
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    for a in earliest_snapshot.iter().chain(&tags) {
         skip.extend(reader.meta_refs(a, Parts::ALL, false).await?);
-        protected.extend(reader.live_files(a).await?);
+        if in_range.contains(&a.id) || Some(a.id) == earliest_snapshot.as_ref().map(|e| e.id) {
+            protected.extend(reader.live_files(a).await?);
+        }
         protected.extend(
             reader
                 .changelog_files(a, true)

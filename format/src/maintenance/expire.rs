@@ -155,6 +155,20 @@ pub fn plan_end(
     max_exclusive.max(earliest)
 }
 
+/// The tags whose live files can include a file removed by a delta of `(begin, end]`:
+/// those from the last tag at or before `begin` up to `end` (exclusive). A file removed at
+/// `k` was live at `k − 1 ≥ begin`; if an older tag holds it too, it is live in every
+/// snapshot between them (files never come back), so the last tag at or before `begin`
+/// holds it as well. Tags at or after `end` cannot hold it. `tags` is sorted by id.
+pub fn tags_in_range(tags: &[Snapshot], begin: i64, end: i64) -> Vec<&Snapshot> {
+    let from = tags
+        .iter()
+        .rev()
+        .find(|t| t.id <= begin)
+        .map_or(begin, |t| t.id);
+    tags.iter().filter(|t| t.id >= from && t.id < end).collect()
+}
+
 /// Expires the snapshots of one table; see the module docs.
 pub struct SnapshotExpiry<'a> {
     table: &'a Table,
@@ -252,8 +266,10 @@ impl<'a> SnapshotExpiry<'a> {
         // Data files: removed by the deltas of (earliest, end], kept by no anchor.
         let mut anchors: Vec<&Snapshot> = vec![&end_snapshot];
         anchors.extend(tags.iter());
+        let mut data_anchors: Vec<&Snapshot> = vec![&end_snapshot];
+        data_anchors.extend(tags_in_range(&tags, earliest, end));
         let mut protected: HashSet<Path> = HashSet::new();
-        for a in &anchors {
+        for a in &data_anchors {
             protected.extend(reader.live_files(a).await?);
             protected.extend(
                 reader
@@ -408,6 +424,28 @@ mod tests {
             plan_end(&config(10, 100, 0, 100), 15, 20, None, i64::MAX, time),
             15
         );
+    }
+
+    #[test]
+    fn tags_that_can_hold_removed_files() {
+        let tag = |id: i64| {
+            let json = format!(
+                r#"{{"version":3,"id":{id},"schemaId":0,"baseManifestList":"b","deltaManifestList":"d","commitUser":"u","commitIdentifier":1,"commitKind":"APPEND","timeMillis":0}}"#
+            );
+            Snapshot::from_json(json.as_bytes()).unwrap()
+        };
+        let tags: Vec<Snapshot> = [2, 5, 5, 9, 14].into_iter().map(tag).collect();
+        let ids = |begin, end| {
+            tags_in_range(&tags, begin, end)
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(6, 12), vec![5, 5, 9]);
+        assert_eq!(ids(5, 9), vec![5, 5]);
+        assert_eq!(ids(1, 3), vec![2]);
+        assert_eq!(ids(15, 20), vec![14]);
+        assert_eq!(ids(10, 14), vec![9]);
     }
 
     #[test]
