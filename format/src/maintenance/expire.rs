@@ -85,14 +85,14 @@ impl ExpireConfig {
     fn validate(&self) -> Result<()> {
         if self.retain_min < 1 {
             return Err(Error::data_invalid(format!(
-                "snapshot.num-retained.min must be at least 1, got {}",
+                "retain-min (snapshot.num-retained.min) must be at least 1, got {}",
                 self.retain_min
             )));
         }
         if self.retain_max < self.retain_min {
             return Err(Error::data_invalid(format!(
-                "snapshot.num-retained.max ({}) must not be less than snapshot.num-retained.min \
-                 ({})",
+                "retain-max (snapshot.num-retained.max) {} is less than retain-min \
+                 (snapshot.num-retained.min) {}; raise the one or lower the other",
                 self.retain_max, self.retain_min
             )));
         }
