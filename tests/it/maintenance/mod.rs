@@ -12,6 +12,7 @@ mod changelog;
 mod concurrent;
 mod crash;
 mod model;
+mod s3;
 mod storage;
 
 use std::collections::BTreeMap;
