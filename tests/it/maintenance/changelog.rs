@@ -25,13 +25,15 @@ use super::{check_files, compact_all, read_snapshot, read_tag, table_dir, Rows, 
 use crate::writer::{rows, Fixture};
 
 async fn table(extra: &[(&str, &str)]) -> Fixture {
-    let mut options = vec![
-        ("bucket", "1"),
-        ("changelog-producer", "lookup"),
+    let mut options = vec![("bucket", "1")];
+    if !extra.iter().any(|(k, _)| *k == "changelog-producer") {
+        options.push(("changelog-producer", "lookup"));
+    }
+    options.extend_from_slice(&[
         ("snapshot.num-retained.min", "2"),
         ("snapshot.num-retained.max", "3"),
         ("snapshot.time-retained", "1 ms"),
-    ];
+    ]);
     options.extend_from_slice(extra);
     Fixture::new(&[("k", "INT"), ("v", "STRING")], &["k"], &[], &options).await
 }
@@ -87,7 +89,7 @@ async fn changelog_file(
 }
 
 /// Commits with changelog files, compacting every fifth; returns the rows per snapshot.
-async fn history(fx: &Fixture, commits: i64) -> BTreeMap<i64, Rows> {
+async fn history(fx: &Fixture, commits: i64, changelog_files: bool) -> BTreeMap<i64, Rows> {
     let table = fx.table.clone();
     let clock = TestClock::now();
     let dyn_clock: Arc<dyn Clock> = clock.clone();
@@ -134,8 +136,10 @@ async fn history(fx: &Fixture, commits: i64) -> BTreeMap<i64, Rows> {
             model.insert(*k, v.clone());
         }
         let mut messages = writer.prepare_commit().await.unwrap();
-        messages[0].changelog_files =
-            vec![changelog_file(&table, dyn_clock.clone(), &ops, n).await];
+        if changelog_files {
+            messages[0].changelog_files =
+                vec![changelog_file(&table, dyn_clock.clone(), &ops, n).await];
+        }
         for s in committer.commit(n * 2, messages).await.unwrap() {
             out.insert(s, rows_of(&model));
         }
@@ -167,7 +171,7 @@ async fn decoupled_changelogs_outlive_snapshots_and_then_expire() {
     ])
     .await;
     assert!(fx.table.options().changelog_lifecycle_decoupled());
-    let expected = history(&fx, 16).await;
+    let expected = history(&fx, 16, true).await;
     let latest = *expected.keys().last().unwrap();
     let m = maintenance(&fx);
     m.create_tag("t3", Some(3), None).await.unwrap();
@@ -226,7 +230,7 @@ async fn decoupled_changelogs_outlive_snapshots_and_then_expire() {
 async fn coupled_changelog_files_go_with_their_snapshots() {
     let fx = table(&[]).await;
     assert!(!fx.table.options().changelog_lifecycle_decoupled());
-    let expected = history(&fx, 12).await;
+    let expected = history(&fx, 12, true).await;
     let latest = *expected.keys().last().unwrap();
     let m = maintenance(&fx);
     let report = m.run_scheduled().await.unwrap();
@@ -246,4 +250,38 @@ async fn coupled_changelog_files_go_with_their_snapshots() {
             .unwrap(),
     );
     assert_eq!(got, expected[&latest]);
+}
+
+#[tokio::test]
+async fn decoupled_changelogs_without_changelog_files_keep_the_append_files() {
+    // changelog-producer = none: the changelog of a snapshot is the files its delta added.
+    let fx = table(&[
+        ("changelog-producer", "none"),
+        ("changelog.num-retained.min", "6"),
+        ("changelog.num-retained.max", "8"),
+    ])
+    .await;
+    assert!(fx.table.options().changelog_lifecycle_decoupled());
+    let expected = history(&fx, 16, false).await;
+    let latest = *expected.keys().last().unwrap();
+    let m = maintenance(&fx);
+    let dir = table_dir(&fx);
+    let report = m.expire_snapshots(m.expire_config()).await.unwrap();
+    assert_eq!(report.expired, Some((1, latest - 1)));
+    // Compaction outputs went; the append files compactions replaced stay for the
+    // changelogs, and so do the expired snapshots' lists.
+    check_files(&fx.table, &dir, true, "after snapshot expiry").await;
+    let c = m.expire_changelogs().await.unwrap();
+    assert_eq!(c.expired, Some((1, latest - 5)));
+    assert!(c.removed.data.files > 0, "{c:?}");
+    check_files(&fx.table, &dir, true, "after changelog expiry").await;
+    for id in latest - 1..=latest {
+        assert_eq!(read_snapshot(&fx.table, id).await.unwrap(), expected[&id]);
+    }
+    super::age_all(&dir, std::time::Duration::from_secs(3 * 24 * 3600));
+    let orphans = m
+        .remove_orphans(std::time::Duration::from_secs(24 * 3600), false)
+        .await
+        .unwrap();
+    assert_eq!(orphans.removed.files, 0, "{:?}", orphans.files);
 }

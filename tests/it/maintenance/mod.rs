@@ -306,7 +306,70 @@ pub async fn referenced(table: &Table, table_dir: &Path) -> BTreeMap<String, u64
     for s in anchors.iter().chain(&changelogs) {
         changelog_refs(table, table_dir, s, &mut out).await;
     }
+    for c in &changelogs {
+        delta_changelog_refs(table, table_dir, c, true, &mut out);
+    }
+    if table.options().changelog_lifecycle_decoupled() {
+        for id in sm.list_ids().await.unwrap() {
+            let s = sm.snapshot(id).await.unwrap();
+            delta_changelog_refs(table, table_dir, &s, false, &mut out);
+        }
+    }
     out
+}
+
+/// A long-lived changelog without changelog files (`changelog-producer` = `none`) is its
+/// delta: the base and delta lists, their manifests, and the files an APPEND delta added
+/// (a COMPACT snapshot has no changelog to read). The append files a delta removed stay
+/// until that delta's changelog expires, as in Paimon: for changelogs and, when
+/// changelogs are decoupled, for snapshots (`is_changelog` false) too.
+fn delta_changelog_refs(
+    table: &Table,
+    table_dir: &Path,
+    c: &Snapshot,
+    is_changelog: bool,
+    out: &mut BTreeMap<String, u64>,
+) {
+    let producer = table.options().changelog_producer();
+    if c.changelog_manifest_list.is_some()
+        || producer != strata_format::options::ChangelogProducer::None
+    {
+        return;
+    }
+    for list in [&c.base_manifest_list, &c.delta_manifest_list] {
+        if !is_changelog && list != &c.delta_manifest_list {
+            continue;
+        }
+        let rel = format!("manifest/{list}");
+        let bytes = std::fs::read(table_dir.join(&rel))
+            .unwrap_or_else(|_| panic!("changelog {}: {rel} missing", c.id));
+        out.insert(rel, bytes.len() as u64);
+        for m in read_manifest_list(&bytes).unwrap() {
+            out.insert(format!("manifest/{}", m.file_name), m.file_size as u64);
+            if list != &c.delta_manifest_list {
+                continue;
+            }
+            let bytes = std::fs::read(table_dir.join("manifest").join(&m.file_name)).unwrap();
+            for e in strata_format::manifest::read_manifest_entries(&bytes).unwrap() {
+                assert!(table.schema().partition_keys.is_empty());
+                use strata_format::manifest::FileKind;
+                // What an APPEND delta added is the changelog. The append files a delta
+                // removed stay until this changelog expires (as in Paimon).
+                let needed = match e.kind {
+                    FileKind::Add => {
+                        is_changelog && c.commit_kind == strata_format::snapshot::CommitKind::Append
+                    }
+                    FileKind::Delete => e.file.file_source != Some(FileSource::Compact),
+                };
+                if needed {
+                    out.insert(
+                        format!("bucket-{}/{}", e.bucket, e.file.file_name),
+                        e.file.file_size as u64,
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The changelog manifest list, its manifests and the changelog files of `s` (tables in
