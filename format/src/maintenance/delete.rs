@@ -160,19 +160,3 @@ pub async fn delete_meta(
         .add(delete_files(storage, files.lists, None).await?);
     Ok(())
 }
-
-/// Sizes of files a dry run would delete, without deleting (HEAD for unknown sizes).
-pub async fn measure_files(storage: &Storage, files: &[FileRef]) -> Result<Removed> {
-    let mut removed = Removed::default();
-    for f in files {
-        let size = match f.size {
-            Some(s) => Some(s),
-            None => storage.head(&f.path).await.ok().map(|m| m.size),
-        };
-        if let Some(s) = size {
-            removed.files += 1;
-            removed.bytes += s;
-        }
-    }
-    Ok(removed)
-}

@@ -168,7 +168,7 @@ async fn readers_of_retained_snapshots_never_fail_while_expiry_runs() {
     }
     // Let expiry catch up with everything it may remove.
     let earliest_wanted = protected_from;
-    for _ in 0..400 {
+    for _ in 0..2400 {
         if sm.earliest_id().await.unwrap() == Some(earliest_wanted) {
             break;
         }
