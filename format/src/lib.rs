@@ -3,14 +3,16 @@
 //!
 //! This crate owns everything that touches persisted bytes: paths ([`paths`]), storage
 //! ([`storage`]), codecs ([`types`], [`data`], [`schema`], [`snapshot`], [`manifest`]),
-//! and reads ([`scan`], [`read`]). Writers and the compactor are policy on top of it and
-//! never depend on each other.
+//! reads ([`scan`], [`read`]) and the maintenance that deletes what is no longer needed
+//! ([`maintenance`]). Writers and the compactor are policy on top of it and never depend
+//! on each other.
 
 pub mod catalog;
 pub mod commit;
 pub mod data;
 pub mod error;
 pub mod failpoint;
+pub mod maintenance;
 pub mod manifest;
 pub mod merge;
 pub mod options;

@@ -136,6 +136,17 @@ impl TableScan {
         })
     }
 
+    /// Plans a given snapshot object, e.g. one read from a tag whose snapshot file has
+    /// expired.
+    pub async fn plan_snapshot(&self, snapshot: Snapshot) -> Result<Plan> {
+        let entries = self.live_entries(&snapshot).await?;
+        let splits = self.group(entries)?;
+        Ok(Plan {
+            snapshot: Some(snapshot),
+            splits,
+        })
+    }
+
     /// All live (ADD) entries of a snapshot after pruning, in manifest order.
     pub async fn live_entries(&self, snapshot: &Snapshot) -> Result<Vec<ManifestEntry>> {
         let metas = self.manifest_metas(snapshot).await?;

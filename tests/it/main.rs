@@ -3,6 +3,7 @@
 mod architecture;
 mod commit;
 mod io_cost;
+mod maintenance;
 mod pypaimon_buckets;
 mod pypaimon_read;
 mod s3;
