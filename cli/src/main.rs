@@ -2,8 +2,11 @@
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
 mod alloc;
+mod config;
 mod maintenance_cmd;
+mod progress;
 mod render;
+mod sql_cmd;
 mod table_cmd;
 mod write_cmd;
 
@@ -26,14 +29,13 @@ use crate::render::{OutputFormat, RowWriter};
     about = "Strata: a Paimon-compatible lakehouse table format"
 )]
 struct Cli {
-    /// Warehouse URI: a path, file://…, s3://bucket/prefix or hdfs://….
-    #[arg(
-        long,
-        global = true,
-        env = "STRATA_WAREHOUSE",
-        default_value = "./warehouse"
-    )]
-    warehouse: String,
+    /// Warehouse URI: a path, file://…, s3://bucket/prefix or hdfs://… [default: the
+    /// config file's `warehouse`, else ./warehouse]
+    #[arg(long, global = true, env = "STRATA_WAREHOUSE")]
+    warehouse: Option<String>,
+    /// TOML config file: warehouse, [log] level/format, [s3] endpoint/region/credentials.
+    #[arg(long, global = true, env = "STRATA_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +75,8 @@ enum Command {
     Rollback(maintenance_cmd::RollbackArgs),
     /// Delete files no snapshot, tag or changelog references.
     RemoveOrphans(maintenance_cmd::RemoveOrphansArgs),
+    /// SQL over the warehouse: one statement list, or an interactive prompt without one.
+    Sql(sql_cmd::SqlArgs),
 }
 
 #[derive(Subcommand)]
@@ -98,13 +102,20 @@ enum DbCommand {
 fn main() -> ExitCode {
     alloc::tune();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let config = match &cli.config {
+        Some(path) => match config::ConfigFile::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => config::ConfigFile::default(),
+    };
+    if let Err(e) = config::init_logging(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,7 +126,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`strata read … | head`) is the reader's choice, not a failure.
         Err(e) if e.message().contains("Broken pipe") => ExitCode::SUCCESS,
@@ -127,8 +138,13 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
-    let catalog = Catalog::open(&cli.warehouse)?;
+async fn run(cli: Cli, config: config::ConfigFile) -> Result<()> {
+    let warehouse = cli
+        .warehouse
+        .clone()
+        .or_else(|| config.warehouse.clone())
+        .unwrap_or_else(|| "./warehouse".to_string());
+    let catalog = Catalog::open_with_options(&warehouse, &config.store_options())?;
     match cli.command {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
@@ -144,6 +160,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tag(cmd) => maintenance_cmd::tag(&catalog, cmd).await,
         Command::Rollback(args) => maintenance_cmd::rollback(&catalog, args).await,
         Command::RemoveOrphans(args) => maintenance_cmd::remove_orphans(&catalog, args).await,
+        Command::Sql(args) => sql_cmd::run(&catalog, args).await,
     }
 }
 
@@ -179,14 +196,21 @@ async fn read(
 ) -> Result<()> {
     let id = Identifier::parse(table)?;
     let table = catalog.load_table(&id).await?;
+    // A time-travelled read shows the snapshot through the schema it was committed with.
+    let pinned = match (tag, snapshot) {
+        (Some(tag), _) => Some(TagManager::new(table.clone()).get_or_err(&tag).await?.snapshot),
+        (None, Some(n)) => Some(table.snapshot_manager().snapshot(n).await?),
+        (None, None) => None,
+    };
+    let table = match &pinned {
+        Some(s) => table.at_schema(s.schema_id).await?,
+        None => table,
+    };
     let read = TableRead::new(table.clone()).with_projection(columns);
     let fields = read.output_fields()?;
-    let mut stream = match tag {
-        Some(tag) => {
-            let tag = TagManager::new(table.clone()).get_or_err(&tag).await?;
-            read.read_plan(TableScan::new(table).plan_snapshot(tag.snapshot).await?)?
-        }
-        None => read.read_snapshot(snapshot).await?,
+    let mut stream = match pinned {
+        Some(s) => read.read_plan(TableScan::new(table).plan_snapshot(s).await?)?,
+        None => read.read_snapshot(None).await?,
     };
     let stdout = std::io::stdout().lock();
     let mut writer = RowWriter::new(std::io::BufWriter::new(stdout), fields, format);

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use strata_format::catalog::{Catalog, Identifier};
 use strata_format::scan::TableScan;
+use strata_format::schema::change::SchemaChange;
 use strata_format::schema::{NewColumn, TableSchema};
 use strata_format::types::DataType;
 use strata_format::{Error, Result};
@@ -35,6 +36,25 @@ pub enum TableCommand {
     List { database: String },
     /// Drop a table and its files.
     Drop { table: String },
+    /// Change a table's schema (new schema file; data files are not rewritten).
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(false)))]
+    Alter {
+        /// DATABASE.TABLE
+        table: String,
+        /// Add a nullable column: NAME TYPE (a Paimon type string, e.g. 'DECIMAL(12, 2)').
+        #[arg(long, num_args = 2, value_names = ["NAME", "TYPE"], group = "change")]
+        add_column: Option<Vec<String>>,
+        /// Drop a (non-key) column.
+        #[arg(long, value_name = "NAME", group = "change")]
+        drop_column: Option<String>,
+        /// Rename a (non-key) column: OLD NEW.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], group = "change")]
+        rename_column: Option<Vec<String>>,
+        /// Widen a column's type: NAME TYPE (INT→BIGINT, FLOAT→DOUBLE, DECIMAL precision
+        /// up, VARCHAR length up).
+        #[arg(long, num_args = 2, value_names = ["NAME", "TYPE"], group = "change")]
+        alter_column_type: Option<Vec<String>>,
+    },
 }
 
 /// The `--schema` file.
@@ -79,6 +99,42 @@ pub async fn run(catalog: &Catalog, cmd: TableCommand) -> Result<()> {
             for t in catalog.list_tables(&database).await? {
                 println!("{t}");
             }
+        }
+        TableCommand::Alter {
+            table,
+            add_column,
+            drop_column,
+            rename_column,
+            alter_column_type,
+        } => {
+            let id = Identifier::parse(&table)?;
+            let pair = |v: Vec<String>| match v.as_slice() {
+                [a, b] => Ok((a.clone(), b.clone())),
+                _ => Err(Error::data_invalid("expected two values")),
+            };
+            let change = if let Some(v) = add_column {
+                let (name, ty) = pair(v)?;
+                SchemaChange::AddColumn {
+                    name,
+                    data_type: DataType::parse(&ty)?,
+                    description: None,
+                }
+            } else if let Some(name) = drop_column {
+                SchemaChange::DropColumn { name }
+            } else if let Some(v) = rename_column {
+                let (from, to) = pair(v)?;
+                SchemaChange::RenameColumn { from, to }
+            } else if let Some(v) = alter_column_type {
+                let (name, ty) = pair(v)?;
+                SchemaChange::UpdateColumnType {
+                    name,
+                    data_type: DataType::parse(&ty)?,
+                }
+            } else {
+                return Err(Error::data_invalid("table alter needs one change"));
+            };
+            let table = catalog.alter_table(&id, &[change.clone()]).await?;
+            println!("altered table {id}: {change} (schema {})", table.schema().id);
         }
         TableCommand::Drop { table } => {
             let id = Identifier::parse(&table)?;

@@ -64,7 +64,9 @@ pub async fn run(catalog: &Catalog, args: WriteArgs) -> Result<()> {
         batch_rows,
     )?;
     let mut progress = Progress::default();
-    let result = write_all(&mut writer, reader, every, &mut progress).await;
+    let spinner = crate::progress::Progress::spinner(&format!("writing {id}"), "rows");
+    let result = write_all(&mut writer, reader, every, &mut progress, &spinner).await;
+    spinner.finish();
     if let Err(e) = result {
         writer.abort().await;
         return Err(failed(e, &progress));
@@ -107,6 +109,7 @@ async fn write_all(
     reader: strata_writer::input::InputReader,
     every: Option<u64>,
     progress: &mut Progress,
+    spinner: &crate::progress::Progress,
 ) -> Result<()> {
     let mut in_chunk = 0u64;
     for decoded in reader {
@@ -126,6 +129,7 @@ async fn write_all(
             offset += len;
             in_chunk += len as u64;
             progress.rows += len as u64;
+            spinner.inc(len as u64);
             if every == Some(in_chunk) {
                 commit(writer, progress).await?;
                 in_chunk = 0;

@@ -208,6 +208,23 @@ impl Catalog {
         .await
     }
 
+    /// Changes a table's schema (see [`crate::schema::change`]) and returns the table at
+    /// its new schema. Existing data files are not touched.
+    pub async fn alter_table(
+        &self,
+        id: &Identifier,
+        changes: &[crate::schema::change::SchemaChange],
+    ) -> Result<Table> {
+        let table = self.load_table(id).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        table
+            .schema_manager()
+            .commit_changes(changes, now)
+            .await
+            .map_err(|e| e.context(format!("table '{id}'")))?;
+        self.load_table(id).await
+    }
+
     pub async fn drop_table(&self, id: &Identifier) -> Result<()> {
         if !self.table_exists(id).await? {
             return Err(Error::not_found(format!("table '{id}' does not exist")));

@@ -645,5 +645,6 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
+pub mod change;
 #[cfg(test)]
 mod tests;

@@ -52,6 +52,41 @@ impl SchemaManager {
         }
     }
 
+    /// Publishes the schema that follows the latest one after `changes`, with
+    /// create-if-not-exists: a concurrent change that won the same id makes this one fail
+    /// with a conflict (retrying re-validates against the winner).
+    pub async fn commit_changes(
+        &self,
+        changes: &[crate::schema::change::SchemaChange],
+        time_millis: i64,
+    ) -> Result<Arc<TableSchema>> {
+        let latest = self
+            .latest()
+            .await?
+            .ok_or_else(|| Error::not_found("the table has no schema"))?;
+        let next = latest.apply_changes(changes, time_millis)?;
+        let path = self.paths.schema_file(next.id);
+        let created = self
+            .storage
+            .put_if_absent(&path, bytes::Bytes::from(next.to_json()))
+            .await?;
+        if !created {
+            return Err(Error::new(
+                ErrorKind::CommitConflict,
+                format!(
+                    "schema {} was created concurrently ({}); retry the change",
+                    next.id,
+                    self.storage.display(&path)
+                ),
+            ));
+        }
+        let next = Arc::new(next);
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(next.id, next.clone());
+        }
+        Ok(next)
+    }
+
     /// The schema with `id`; files name the schema they were written with.
     pub async fn schema(&self, id: i64) -> Result<Arc<TableSchema>> {
         if let Some(s) = self.cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
@@ -110,6 +145,26 @@ impl Table {
             options: Arc::new(options),
             schemas,
         })
+    }
+
+    /// The same table seen through an older (or any) schema of it: reads then produce that
+    /// schema's columns, e.g. for time travel to a snapshot written before a schema change.
+    pub fn with_schema(&self, schema: Arc<TableSchema>) -> Result<Table> {
+        let options = CoreOptions::from_map(&schema.options)
+            .map_err(|e| e.context(format!("table '{}' schema {}", self.identifier, schema.id)))?;
+        Ok(Table {
+            schema,
+            options: Arc::new(options),
+            ..self.clone()
+        })
+    }
+
+    /// The table at the schema a snapshot was committed with.
+    pub async fn at_schema(&self, schema_id: i64) -> Result<Table> {
+        if schema_id == self.schema.id {
+            return Ok(self.clone());
+        }
+        self.with_schema(self.schemas.schema(schema_id).await?)
     }
 
     pub fn identifier(&self) -> &Identifier {

@@ -1,5 +1,6 @@
 //! The dependency direction of the workspace: writer → format ← compactor, rest-catalog →
-//! format, and writer and compactor never depend on each other.
+//! format, sql → format + writer (RFC 0002), and writer and compactor never depend on each
+//! other; only the CLI (and tests) depend on sql.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::path::Path;
 fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
     let root = strata_tests::python::repo_root();
     let mut out = BTreeMap::new();
-    for dir in ["format", "writer", "compactor", "rest-catalog", "cli"] {
+    for dir in ["format", "writer", "compactor", "rest-catalog", "sql", "cli"] {
         let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml"))
             .unwrap_or_else(|e| panic!("{dir}/Cargo.toml: {e}"));
         let mut deps = Vec::new();
@@ -58,4 +59,25 @@ fn data_flows_one_way() {
         );
         assert!(deps[krate].contains(&"strata-format".to_string()));
     }
+}
+
+#[test]
+fn sql_reads_format_and_writes_through_the_writer() {
+    let deps = workspace_dependencies();
+    let mut sql = deps["strata-sql"].clone();
+    sql.sort();
+    assert_eq!(
+        sql,
+        vec!["strata-format".to_string(), "strata-writer".to_string()],
+        "strata-sql must depend on exactly strata-format and strata-writer"
+    );
+    for (krate, krate_deps) in &deps {
+        if krate != "strata-cli" {
+            assert!(
+                !krate_deps.contains(&"strata-sql".to_string()),
+                "{krate} must not depend on strata-sql (only the CLI and tests do)"
+            );
+        }
+    }
+    assert!(deps["strata-cli"].contains(&"strata-sql".to_string()));
 }

@@ -7,4 +7,5 @@ mod maintenance;
 mod pypaimon_buckets;
 mod pypaimon_read;
 mod s3;
+mod sql;
 mod writer;

@@ -30,6 +30,7 @@ pub struct TableRead {
     projection: Option<Vec<String>>,
     batch_size: usize,
     key_order: bool,
+    row_kinds: bool,
 }
 
 impl TableRead {
@@ -39,6 +40,7 @@ impl TableRead {
             projection: None,
             batch_size: DEFAULT_BATCH_SIZE,
             key_order: false,
+            row_kinds: false,
         }
     }
 
@@ -58,6 +60,15 @@ impl TableRead {
     /// sorted run only, and faster.
     pub fn with_key_order(mut self, key_order: bool) -> Self {
         self.key_order = key_order;
+        self
+    }
+
+    /// The audit-log read: each key's surviving version including retractions (a key whose
+    /// latest version is a -D shows as that -D), with a leading `_VALUE_KIND` TINYINT column
+    /// (0 `+I`, 1 `-U`, 2 `+U`, 3 `-D`). Only for engines that keep stored rows
+    /// (deduplicate, first-row); others fail with Unsupported.
+    pub fn with_row_kinds(mut self, row_kinds: bool) -> Self {
+        self.row_kinds = row_kinds;
         self
     }
 
@@ -86,13 +97,17 @@ impl TableRead {
         }
     }
 
+    /// The Arrow schema of the batches (with `_VALUE_KIND` first for row-kind reads).
     pub fn output_schema(&self) -> Result<SchemaRef> {
-        Ok(Arc::new(Schema::new(
-            self.output_fields()?
-                .iter()
-                .map(to_arrow_field)
-                .collect::<Vec<_>>(),
-        )))
+        let mut fields: Vec<arrow_schema::Field> =
+            self.output_fields()?.iter().map(to_arrow_field).collect();
+        if self.row_kinds {
+            fields.insert(
+                0,
+                arrow_schema::Field::new(file::VALUE_KIND, arrow_schema::DataType::Int8, false),
+            );
+        }
+        Ok(Arc::new(Schema::new(fields)))
     }
 
     /// Plans the latest (or given) snapshot and streams its merged rows.
@@ -127,8 +142,26 @@ impl TableRead {
         split: Split,
         output: Vec<DataField>,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let selects = !self.key_order
-            && crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
+        let keeps_stored_rows =
+            crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
+        if self.row_kinds {
+            if !keeps_stored_rows {
+                return Err(Error::unsupported(format!(
+                    "row kinds (audit log) of table '{}': only deduplicate and first-row \
+                     tables are supported",
+                    self.table.identifier()
+                )));
+            }
+            return select::select_split_with_kinds(
+                self.table.clone(),
+                split,
+                output,
+                self.batch_size,
+                true,
+            )
+            .await;
+        }
+        let selects = !self.key_order && keeps_stored_rows;
         if selects {
             return select::select_split(self.table.clone(), split, output, self.batch_size).await;
         }

@@ -39,7 +39,19 @@ pub async fn select_split(
     output: Vec<DataField>,
     batch_size: usize,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-    let state = Select::open(table, split, output, batch_size).await?;
+    select_split_with_kinds(table, split, output, batch_size, false).await
+}
+
+/// Like [`select_split`]; with `row_kinds`, a key whose surviving version is a retraction
+/// (-U/-D) is kept too, and batches start with a `_VALUE_KIND` column (the audit log).
+pub async fn select_split_with_kinds(
+    table: Table,
+    split: Split,
+    output: Vec<DataField>,
+    batch_size: usize,
+    row_kinds: bool,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let state = Select::open(table, split, output, batch_size, row_kinds).await?;
     Ok(futures::stream::try_unfold(state, |mut s| async move {
         Ok(s.next_batch().await?.map(|b| (b, s)))
     })
@@ -92,6 +104,8 @@ struct Select {
     ready: VecDeque<RecordBatch>,
     versions: Vec<KeyVersion>,
     refs: Vec<(usize, usize)>,
+    /// Keep surviving retractions and output their kinds.
+    row_kinds: bool,
 }
 
 impl Select {
@@ -100,6 +114,7 @@ impl Select {
         split: Split,
         output: Vec<DataField>,
         batch_size: usize,
+        row_kinds: bool,
     ) -> Result<Select> {
         let schema = table.schema().clone();
         let key_fields = schema.trimmed_primary_key_fields();
@@ -119,7 +134,10 @@ impl Select {
         };
         let key_columns = key_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
         let seq_columns = seq_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
-        let output_columns = output.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let mut output_columns = output.iter().map(col).collect::<Result<Vec<_>>>()?;
+        if row_kinds {
+            output_columns.insert(0, 1);
+        }
         let sort_field = |c: &usize, options: Option<SortOptions>| {
             let t = layout.schema.field(*c).data_type().clone();
             match options {
@@ -144,9 +162,11 @@ impl Select {
                     .collect(),
             )?)
         };
-        let output_schema = Arc::new(Schema::new(
-            output.iter().map(to_arrow_field).collect::<Vec<_>>(),
-        ));
+        let mut output_fields: Vec<_> = output.iter().map(to_arrow_field).collect();
+        if row_kinds {
+            output_fields.insert(0, layout.schema.field(1).clone());
+        }
+        let output_schema = Arc::new(Schema::new(output_fields));
         let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
         let cursors: Vec<Cursor> = sorted_runs(split.files, &key_types)
             .into_iter()
@@ -177,6 +197,7 @@ impl Select {
             ready: VecDeque::new(),
             versions: Vec::new(),
             refs: Vec::new(),
+            row_kinds,
         };
         for i in 0..state.cursors.len() {
             state.load(i).await?;
@@ -376,8 +397,9 @@ impl Select {
             let byte = cur.kind.value(cur.row);
             let (slot, row) = (cur.slot, cur.row);
             cur.row += 1;
+            let row_kinds = self.row_kinds;
             match RowKind::from_byte(byte) {
-                Some(kind) if kind.is_add() => {
+                Some(kind) if kind.is_add() || row_kinds => {
                     if let Some(Some(s)) = self.slots.get_mut(slot) {
                         s.mask.set_bit(row, true);
                     }
@@ -432,7 +454,12 @@ impl Select {
                 }
             }
         }
-        let winner = self.merge.pick_visible(&self.versions).map_err(|e| {
+        let picked = if self.row_kinds {
+            Ok(self.merge.pick_keeping_retractions(&self.versions))
+        } else {
+            self.merge.pick_visible(&self.versions)
+        };
+        let winner = picked.map_err(|e| {
             e.context(format!(
                 "merging a key of table '{}' bucket {}",
                 self.table.identifier(),
