@@ -86,7 +86,7 @@ impl StrataSession {
     /// Runs every statement of `sql` in order and returns what the last one produced.
     pub async fn sql(&self, sql: &str) -> Result<QueryResult> {
         let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
-            .map_err(|e| Error::data_invalid(format!("SQL: {e}")))?;
+            .map_err(|e| Error::data_invalid(e.to_string()))?;
         if statements.is_empty() {
             return Err(Error::data_invalid("SQL: no statement given"));
         }
