@@ -198,7 +198,12 @@ async fn read(
     let table = catalog.load_table(&id).await?;
     // A time-travelled read shows the snapshot through the schema it was committed with.
     let pinned = match (tag, snapshot) {
-        (Some(tag), _) => Some(TagManager::new(table.clone()).get_or_err(&tag).await?.snapshot),
+        (Some(tag), _) => Some(
+            TagManager::new(table.clone())
+                .get_or_err(&tag)
+                .await?
+                .snapshot,
+        ),
         (None, Some(n)) => Some(table.snapshot_manager().snapshot(n).await?),
         (None, None) => None,
     };

@@ -43,15 +43,19 @@ pub async fn run(catalog: &Catalog, args: SqlArgs) -> Result<()> {
 async fn prompt(session: &StrataSession, format: SqlFormat) -> Result<()> {
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| Error::internal(format!("cannot start the prompt: {e}")))?;
-    let history = std::env::var_os("HOME")
-        .map(|h| std::path::PathBuf::from(h).join(".strata_history"));
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".strata_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
     eprintln!("strata sql: end statements with ';', exit with Ctrl-D");
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() { "strata> " } else { "   ...> " };
+        let prompt = if pending.is_empty() {
+            "strata> "
+        } else {
+            "   ...> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 pending.push_str(&line);

@@ -134,7 +134,10 @@ pub async fn run(catalog: &Catalog, cmd: TableCommand) -> Result<()> {
                 return Err(Error::data_invalid("table alter needs one change"));
             };
             let table = catalog.alter_table(&id, &[change.clone()]).await?;
-            println!("altered table {id}: {change} (schema {})", table.schema().id);
+            println!(
+                "altered table {id}: {change} (schema {})",
+                table.schema().id
+            );
         }
         TableCommand::Drop { table } => {
             let id = Identifier::parse(&table)?;

@@ -110,11 +110,9 @@ pub async fn resolve(
                 false,
             ))
         }
-        TableView::Incremental(from, to) => Arc::new(StrataTable::new(
-            table,
-            Source::Delta { from, to },
-            false,
-        )),
+        TableView::Incremental(from, to) => {
+            Arc::new(StrataTable::new(table, Source::Delta { from, to }, false))
+        }
         TableView::System(which) => {
             let batch = system::build(&table, &which).await?;
             Arc::new(

@@ -193,14 +193,24 @@ impl TableProvider for StrataTable {
             .collect();
         let read_columns = if columns.is_empty() && !self.row_kinds {
             // COUNT(*): read the narrowest thing that still yields the rows.
-            vec![self.table.schema().fields.first().map(|f| f.name.clone()).unwrap_or_default()]
+            vec![self
+                .table
+                .schema()
+                .fields
+                .first()
+                .map(|f| f.name.clone())
+                .unwrap_or_default()]
         } else {
             columns
         };
         let read = TableRead::new(self.table.clone())
             .with_projection(Some(read_columns))
             .with_row_kinds(self.row_kinds);
-        let partitions = state.config().target_partitions().max(1).min(splits.len().max(1));
+        let partitions = state
+            .config()
+            .target_partitions()
+            .max(1)
+            .min(splits.len().max(1));
         let mut groups: Vec<Vec<Split>> = vec![Vec::new(); partitions];
         for (i, split) in splits.into_iter().enumerate() {
             groups[i % partitions].push(split);
@@ -349,10 +359,16 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, row_kinds: bool) -> DfResult
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     let mut source = batch.columns().iter();
-    let kinds = if row_kinds { source.next().cloned() } else { None };
+    let kinds = if row_kinds {
+        source.next().cloned()
+    } else {
+        None
+    };
     for field in schema.fields() {
         if row_kinds && field.name() == ROW_KIND_COLUMN {
-            let kinds = kinds.as_ref().and_then(|k| k.as_primitive_opt::<Int8Type>());
+            let kinds = kinds
+                .as_ref()
+                .and_then(|k| k.as_primitive_opt::<Int8Type>());
             let Some(kinds) = kinds else {
                 return Err(datafusion::error::DataFusionError::Internal(
                     "audit log read without row kinds".to_string(),

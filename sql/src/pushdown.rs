@@ -380,7 +380,11 @@ fn ranges_alone(ranges: &[Option<KeyBounds>], i: usize) -> bool {
 fn stats_usable(ty: &DataType) -> bool {
     !matches!(
         ty.kind,
-        TypeKind::Float | TypeKind::Double | TypeKind::Array(_) | TypeKind::Map(..) | TypeKind::Row(_)
+        TypeKind::Float
+            | TypeKind::Double
+            | TypeKind::Array(_)
+            | TypeKind::Map(..)
+            | TypeKind::Row(_)
     )
 }
 

@@ -137,10 +137,7 @@ impl StrataSession {
             changes.push(change_of(op)?);
         }
         let table = self.catalog.alter_table(&id, &changes).await?;
-        QueryResult::message(format!(
-            "altered table {id}: schema {}",
-            table.schema().id
-        ))
+        QueryResult::message(format!("altered table {id}: schema {}", table.schema().id))
     }
 }
 

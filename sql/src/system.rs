@@ -434,7 +434,10 @@ async fn tags(table: &Table) -> Result<RecordBatch> {
 }
 
 async fn consumers(table: &Table) -> Result<RecordBatch> {
-    let mut b = Builder::new(&[("consumer_id", 's', false), ("next_snapshot_id", 'l', false)]);
+    let mut b = Builder::new(&[
+        ("consumer_id", 's', false),
+        ("next_snapshot_id", 'l', false),
+    ]);
     let mut list = ConsumerManager::new(table.clone()).list().await?;
     list.sort_by(|a, b| a.0.cmp(&b.0));
     for (id, consumer, _) in list {

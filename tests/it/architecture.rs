@@ -9,7 +9,14 @@ use std::path::Path;
 fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
     let root = strata_tests::python::repo_root();
     let mut out = BTreeMap::new();
-    for dir in ["format", "writer", "compactor", "rest-catalog", "sql", "cli"] {
+    for dir in [
+        "format",
+        "writer",
+        "compactor",
+        "rest-catalog",
+        "sql",
+        "cli",
+    ] {
         let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml"))
             .unwrap_or_else(|e| panic!("{dir}/Cargo.toml: {e}"));
         let mut deps = Vec::new();

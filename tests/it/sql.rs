@@ -28,7 +28,14 @@ fn recorded_catalog(dir: &std::path::Path) -> (Arc<RecordingStore>, Catalog) {
     (recording, Catalog::new(storage))
 }
 
-async fn create(catalog: &Catalog, name: &str, cols: &[(&str, &str)], pk: &[&str], part: &[&str], bucket: &str) -> Table {
+async fn create(
+    catalog: &Catalog,
+    name: &str,
+    cols: &[(&str, &str)],
+    pk: &[&str],
+    part: &[&str],
+    bucket: &str,
+) -> Table {
     let _ = catalog.create_database("db", true).await;
     let columns: Vec<(&str, DataType)> = cols
         .iter()
@@ -55,7 +62,8 @@ async fn commit_rows(table: &Table, rows: &[(&str, i64, i32, &str)], deletes: &[
         writer.write(&orders_batch(rows)).await.unwrap();
     }
     if !deletes.is_empty() {
-        let rows: Vec<(&str, i64, i32, &str)> = deletes.iter().map(|(p, k)| (*p, *k, 0, "")).collect();
+        let rows: Vec<(&str, i64, i32, &str)> =
+            deletes.iter().map(|(p, k)| (*p, *k, 0, "")).collect();
         writer
             .write_with_kinds(&orders_batch(&rows), &vec![3; rows.len()])
             .await
@@ -66,10 +74,30 @@ async fn commit_rows(table: &Table, rows: &[(&str, i64, i32, &str)], deletes: &[
 
 fn orders_batch(rows: &[(&str, i64, i32, &str)]) -> RecordBatch {
     RecordBatch::try_from_iter([
-        ("p", Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef),
-        ("k", Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())) as ArrayRef),
-        ("v", Arc::new(Int32Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())) as ArrayRef),
-        ("s", Arc::new(StringArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())) as ArrayRef),
+        (
+            "p",
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "k",
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "v",
+            Arc::new(Int32Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "s",
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
     ])
     .unwrap()
 }
@@ -92,10 +120,7 @@ fn cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {
 }
 
 async fn sql(session: &StrataSession, q: &str) -> Vec<Vec<String>> {
-    let result = session
-        .sql(q)
-        .await
-        .unwrap_or_else(|e| panic!("{q}: {e}"));
+    let result = session.sql(q).await.unwrap_or_else(|e| panic!("{q}: {e}"));
     cells(&result.batches)
 }
 
@@ -109,7 +134,14 @@ async fn read_orders(table: &Table) -> Vec<(String, i64, i32, String)> {
     let batches = TableRead::new(table.clone()).read_all(None).await.unwrap();
     cells(&batches)
         .into_iter()
-        .map(|r| (r[0].clone(), r[1].parse().unwrap(), r[2].parse().unwrap(), r[3].clone()))
+        .map(|r| {
+            (
+                r[0].clone(),
+                r[1].parse().unwrap(),
+                r[2].parse().unwrap(),
+                r[3].clone(),
+            )
+        })
         .collect()
 }
 
@@ -117,24 +149,49 @@ async fn orders_fixture(catalog: &Catalog) -> (Table, Table) {
     let orders = create(
         catalog,
         "orders",
-        &[("p", "STRING"), ("k", "BIGINT"), ("v", "INT"), ("s", "STRING")],
+        &[
+            ("p", "STRING"),
+            ("k", "BIGINT"),
+            ("v", "INT"),
+            ("s", "STRING"),
+        ],
         &["p", "k"],
         &["p"],
         "2",
     )
     .await;
     let rows: Vec<(String, i64, i32, String)> = (0..60)
-        .map(|i| (["a", "b", "c"][i % 3].to_string(), i as i64, (i * 7 % 50) as i32, format!("s{}", i % 5)))
+        .map(|i| {
+            (
+                ["a", "b", "c"][i % 3].to_string(),
+                i as i64,
+                (i * 7 % 50) as i32,
+                format!("s{}", i % 5),
+            )
+        })
         .collect();
-    let refs: Vec<(&str, i64, i32, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1, r.2, r.3.as_str())).collect();
+    let refs: Vec<(&str, i64, i32, &str)> = rows
+        .iter()
+        .map(|r| (r.0.as_str(), r.1, r.2, r.3.as_str()))
+        .collect();
     commit_rows(&orders, &refs, &[]).await;
     // Updates (v changes), new keys, and deletes.
     let updates: Vec<(String, i64, i32, String)> = (0..60)
         .step_by(4)
-        .map(|i| (["a", "b", "c"][i % 3].to_string(), i as i64, 100 + i as i32, "upd".to_string()))
+        .map(|i| {
+            (
+                ["a", "b", "c"][i % 3].to_string(),
+                i as i64,
+                100 + i as i32,
+                "upd".to_string(),
+            )
+        })
         .chain((60..70).map(|i| ("d".to_string(), i as i64, i as i32, "new".to_string())))
         .collect();
-    let refs: Vec<(&str, i64, i32, &str)> = updates.iter().map(|r| (r.0.as_str(), r.1, r.2, r.3.as_str())).collect();
+    let refs: Vec<(&str, i64, i32, &str)> = updates
+        .iter()
+        .map(|r| (r.0.as_str(), r.1, r.2, r.3.as_str()))
+        .collect();
     commit_rows(&orders, &refs, &[("b", 1), ("c", 2), ("a", 3), ("d", 61)]).await;
     let regions = create(
         catalog,
@@ -149,8 +206,14 @@ async fn orders_fixture(catalog: &Catalog) -> (Table, Table) {
     writer
         .write(
             &RecordBatch::try_from_iter([
-                ("p", Arc::new(StringArray::from(vec!["a", "b", "d"])) as ArrayRef),
-                ("name", Arc::new(StringArray::from(vec!["Alpha", "Beta", "Delta"])) as ArrayRef),
+                (
+                    "p",
+                    Arc::new(StringArray::from(vec!["a", "b", "d"])) as ArrayRef,
+                ),
+                (
+                    "name",
+                    Arc::new(StringArray::from(vec!["Alpha", "Beta", "Delta"])) as ArrayRef,
+                ),
             ])
             .unwrap(),
         )
@@ -174,7 +237,10 @@ async fn queries_equal_the_same_queries_over_the_read_rows() {
         .iter()
         .map(|r| vec![r.0.clone(), r.1.to_string(), r.2.to_string(), r.3.clone()])
         .collect();
-    assert_eq!(sorted(sql(&session, "SELECT p, k, v, s FROM db.orders").await), sorted(want));
+    assert_eq!(
+        sorted(sql(&session, "SELECT p, k, v, s FROM db.orders").await),
+        sorted(want)
+    );
 
     // Filters on a partition, a key and a value column.
     let want: Vec<Vec<String>> = rows
@@ -183,7 +249,13 @@ async fn queries_equal_the_same_queries_over_the_read_rows() {
         .map(|r| vec![r.1.to_string(), r.2.to_string()])
         .collect();
     assert_eq!(
-        sorted(sql(&session, "SELECT k, v FROM db.orders WHERE p <> 'c' AND k >= 10 AND (v > 20 OR s = 'upd')").await),
+        sorted(
+            sql(
+                &session,
+                "SELECT k, v FROM db.orders WHERE p <> 'c' AND k >= 10 AND (v > 20 OR s = 'upd')"
+            )
+            .await
+        ),
         sorted(want)
     );
 
@@ -200,7 +272,11 @@ async fn queries_equal_the_same_queries_over_the_read_rows() {
         .map(|(p, (n, sum, max))| vec![p.clone(), n.to_string(), sum.to_string(), max.to_string()])
         .collect();
     assert_eq!(
-        sql(&session, "SELECT p, COUNT(*), SUM(v), MAX(v) FROM db.orders GROUP BY p ORDER BY p").await,
+        sql(
+            &session,
+            "SELECT p, COUNT(*), SUM(v), MAX(v) FROM db.orders GROUP BY p ORDER BY p"
+        )
+        .await,
         want
     );
     assert_eq!(
@@ -209,15 +285,29 @@ async fn queries_equal_the_same_queries_over_the_read_rows() {
     );
 
     // A join with another Strata table.
-    let region_rows = cells(&TableRead::new(regions.clone()).read_all(None).await.unwrap());
-    let names: BTreeMap<String, String> = region_rows.into_iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    let region_rows = cells(
+        &TableRead::new(regions.clone())
+            .read_all(None)
+            .await
+            .unwrap(),
+    );
+    let names: BTreeMap<String, String> = region_rows
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
     let want: Vec<Vec<String>> = rows
         .iter()
         .filter(|r| r.2 < 30)
         .filter_map(|r| names.get(&r.0).map(|n| vec![n.clone(), r.1.to_string()]))
         .collect();
     assert_eq!(
-        sorted(sql(&session, "SELECT r.name, o.k FROM db.orders o JOIN db.regions r ON o.p = r.p WHERE o.v < 30").await),
+        sorted(
+            sql(
+                &session,
+                "SELECT r.name, o.k FROM db.orders o JOIN db.regions r ON o.p = r.p WHERE o.v < 30"
+            )
+            .await
+        ),
         sorted(want)
     );
 }
@@ -240,13 +330,20 @@ async fn pushdown_opens_only_the_files_that_can_match() {
     let t = create(
         &catalog,
         "parts",
-        &[("p", "STRING"), ("k", "BIGINT"), ("v", "INT"), ("s", "STRING")],
+        &[
+            ("p", "STRING"),
+            ("k", "BIGINT"),
+            ("v", "INT"),
+            ("s", "STRING"),
+        ],
         &["p", "k"],
         &["p"],
         "1",
     )
     .await;
-    let rows: Vec<(&str, i64, i32, &str)> = (0..40).map(|i| (["w", "x", "y", "z"][i % 4], i as i64, i as i32, "s")).collect();
+    let rows: Vec<(&str, i64, i32, &str)> = (0..40)
+        .map(|i| (["w", "x", "y", "z"][i % 4], i as i64, i as i32, "s"))
+        .collect();
     commit_rows(&t, &rows, &[]).await;
     let session = StrataSession::new(catalog.clone()).await.unwrap();
     recording.take();
@@ -263,33 +360,66 @@ async fn pushdown_opens_only_the_files_that_can_match() {
     let t = create(
         &catalog,
         "ranges",
-        &[("p", "STRING"), ("k", "BIGINT"), ("v", "INT"), ("s", "STRING")],
+        &[
+            ("p", "STRING"),
+            ("k", "BIGINT"),
+            ("v", "INT"),
+            ("s", "STRING"),
+        ],
         &["k"],
         &[],
         "1",
     )
     .await;
     for c in 0..3i64 {
-        let rows: Vec<(&str, i64, i32, &str)> = (c * 100..c * 100 + 100).map(|k| ("q", k, (k + 1000) as i32, "s")).collect();
+        let rows: Vec<(&str, i64, i32, &str)> = (c * 100..c * 100 + 100)
+            .map(|k| ("q", k, (k + 1000) as i32, "s"))
+            .collect();
         commit_rows(&t, &rows, &[]).await;
     }
     recording.take();
-    assert_eq!(sql(&session, "SELECT COUNT(*) FROM db.ranges WHERE k < 50").await, vec![vec!["50".to_string()]]);
+    assert_eq!(
+        sql(&session, "SELECT COUNT(*) FROM db.ranges WHERE k < 50").await,
+        vec![vec!["50".to_string()]]
+    );
     assert_eq!(data_files_opened(&recording.take()).len(), 1, "key range");
-    assert_eq!(sql(&session, "SELECT COUNT(*) FROM db.ranges WHERE v >= 1250").await, vec![vec!["50".to_string()]]);
-    assert_eq!(data_files_opened(&recording.take()).len(), 1, "value statistics, no overlap");
-    assert_eq!(sql(&session, "SELECT COUNT(*) FROM db.ranges WHERE v > 99999").await, vec![vec!["0".to_string()]]);
-    assert_eq!(data_files_opened(&recording.take()).len(), 0, "no file can match");
+    assert_eq!(
+        sql(&session, "SELECT COUNT(*) FROM db.ranges WHERE v >= 1250").await,
+        vec![vec!["50".to_string()]]
+    );
+    assert_eq!(
+        data_files_opened(&recording.take()).len(),
+        1,
+        "value statistics, no overlap"
+    );
+    assert_eq!(
+        sql(&session, "SELECT COUNT(*) FROM db.ranges WHERE v > 99999").await,
+        vec![vec!["0".to_string()]]
+    );
+    assert_eq!(
+        data_files_opened(&recording.take()).len(),
+        0,
+        "no file can match"
+    );
 
     // Merge-on-read: key 5 is updated from v=1005 to v=7; its old version still matches
     // `v = 1005` by the first file's statistics, and the new file (v=7) does not. Skipping the
     // new file by its statistics would show the stale row; both files must be read.
     commit_rows(&t, &[("q", 5, 7, "s")], &[]).await;
     recording.take();
-    assert!(sql(&session, "SELECT k FROM db.ranges WHERE v = 1005").await.is_empty());
+    assert!(sql(&session, "SELECT k FROM db.ranges WHERE v = 1005")
+        .await
+        .is_empty());
     let opened = data_files_opened(&recording.take());
-    assert_eq!(opened.len(), 2, "the overlapping newer file must be read: {opened:?}");
-    assert_eq!(sql(&session, "SELECT v FROM db.ranges WHERE k = 5").await, vec![vec!["7".to_string()]]);
+    assert_eq!(
+        opened.len(),
+        2,
+        "the overlapping newer file must be read: {opened:?}"
+    );
+    assert_eq!(
+        sql(&session, "SELECT v FROM db.ranges WHERE k = 5").await,
+        vec![vec!["7".to_string()]]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,7 +429,12 @@ async fn time_travel_incremental_audit_log_insert_and_alter() {
     let t = create(
         &catalog,
         "t",
-        &[("p", "STRING"), ("k", "BIGINT"), ("v", "INT"), ("s", "STRING")],
+        &[
+            ("p", "STRING"),
+            ("k", "BIGINT"),
+            ("v", "INT"),
+            ("s", "STRING"),
+        ],
         &["k"],
         &[],
         "2",
@@ -314,12 +449,24 @@ async fn time_travel_incremental_audit_log_insert_and_alter() {
         .unwrap();
 
     let at1 = sorted(sql(&session, "SELECT k, v FROM db.\"t$snapshot=1\"").await);
-    assert_eq!(at1, vec![vec!["1".to_string(), "10".into()], vec!["2".into(), "20".into()]]);
-    assert_eq!(sorted(sql(&session, "SELECT k, v FROM db.\"t$tag=first\"").await), at1);
+    assert_eq!(
+        at1,
+        vec![
+            vec!["1".to_string(), "10".into()],
+            vec!["2".into(), "20".into()]
+        ]
+    );
+    assert_eq!(
+        sorted(sql(&session, "SELECT k, v FROM db.\"t$tag=first\"").await),
+        at1
+    );
     // Snapshot 2's own commit: key 2 updated, key 3 new; key 1's delete is not a row.
     assert_eq!(
         sorted(sql(&session, "SELECT k, v FROM db.\"t$incremental=1,2\"").await),
-        vec![vec!["2".to_string(), "21".into()], vec!["3".into(), "30".into()]]
+        vec![
+            vec!["2".to_string(), "21".into()],
+            vec!["3".into(), "30".into()]
+        ]
     );
     // The audit log shows the deleted key with its kind.
     assert_eq!(
@@ -332,10 +479,18 @@ async fn time_travel_incremental_audit_log_insert_and_alter() {
     );
 
     // INSERT INTO commits through the writer; the rows equal the table's read.
-    let inserted = sql(&session, "INSERT INTO db.t VALUES ('b', 4, 40, 'w'), ('b', 2, 22, 'u')").await;
+    let inserted = sql(
+        &session,
+        "INSERT INTO db.t VALUES ('b', 4, 40, 'w'), ('b', 2, 22, 'u')",
+    )
+    .await;
     assert_eq!(inserted, vec![vec!["2".to_string()]]);
     assert_eq!(t.snapshot_manager().latest_id().await.unwrap(), Some(3));
-    sql(&session, "INSERT INTO db.t SELECT p, k + 100, v, s FROM db.t WHERE k < 4").await;
+    sql(
+        &session,
+        "INSERT INTO db.t SELECT p, k + 100, v, s FROM db.t WHERE k < 4",
+    )
+    .await;
     let read = read_orders(&t).await;
     let mut want: Vec<(String, i64, i32, String)> = vec![
         ("b".into(), 2, 22, "u".into()),
@@ -352,9 +507,17 @@ async fn time_travel_incremental_audit_log_insert_and_alter() {
     // ALTER TABLE, then old and new files read together; time travel keeps the old schema.
     sql(&session, "ALTER TABLE db.t ADD COLUMN note VARCHAR(20)").await;
     sql(&session, "ALTER TABLE db.t RENAME COLUMN s TO label").await;
-    sql(&session, "ALTER TABLE db.t ALTER COLUMN v SET DATA TYPE BIGINT").await;
+    sql(
+        &session,
+        "ALTER TABLE db.t ALTER COLUMN v SET DATA TYPE BIGINT",
+    )
+    .await;
     sql(&session, "ALTER TABLE db.t DROP COLUMN p").await;
-    sql(&session, "INSERT INTO db.t VALUES (5, 5000000000, 'l5', 'n5')").await;
+    sql(
+        &session,
+        "INSERT INTO db.t VALUES (5, 5000000000, 'l5', 'n5')",
+    )
+    .await;
     let got = sorted(sql(&session, "SELECT k, v, label, note FROM db.t").await);
     assert_eq!(
         got,
@@ -367,8 +530,16 @@ async fn time_travel_incremental_audit_log_insert_and_alter() {
             vec!["103".into(), "30".into(), "z".into(), "NULL".into()],
         ])
     );
-    let old = session.sql("SELECT * FROM db.\"t$snapshot=1\"").await.unwrap();
-    let names: Vec<String> = old.schema.fields().iter().map(|f| f.name().clone()).collect();
+    let old = session
+        .sql("SELECT * FROM db.\"t$snapshot=1\"")
+        .await
+        .unwrap();
+    let names: Vec<String> = old
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(names, vec!["p", "k", "v", "s"]);
     let err = session
         .sql("ALTER TABLE db.t DROP COLUMN k")
@@ -376,6 +547,10 @@ async fn time_travel_incremental_audit_log_insert_and_alter() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("key"), "{err}");
-    let err = session.sql("SELECT * FROM db.\"t$nope\"").await.unwrap_err().to_string();
+    let err = session
+        .sql("SELECT * FROM db.\"t$nope\"")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no system table"), "{err}");
 }

@@ -88,7 +88,10 @@ impl TableSchema {
             .filter(|(k, v)| {
                 let by_value = matches!(
                     k.as_str(),
-                    "bucket-key" | "sequence.field" | "rowkind.field" | "partial-update.remove-record-on-sequence-group"
+                    "bucket-key"
+                        | "sequence.field"
+                        | "rowkind.field"
+                        | "partial-update.remove-record-on-sequence-group"
                 ) && listed(v);
                 let by_key = k.strip_prefix("fields.").is_some_and(|rest| {
                     rest.split('.').next().is_some_and(|head| listed(head))
