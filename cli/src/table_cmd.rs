@@ -133,7 +133,9 @@ pub async fn run(catalog: &Catalog, cmd: TableCommand) -> Result<()> {
             } else {
                 return Err(Error::data_invalid("table alter needs one change"));
             };
-            let table = catalog.alter_table(&id, &[change.clone()]).await?;
+            let table = catalog
+                .alter_table(&id, std::slice::from_ref(&change))
+                .await?;
             println!(
                 "altered table {id}: {change} (schema {})",
                 table.schema().id

@@ -227,11 +227,10 @@ impl Pruner {
     fn add_keys(&self, stats: &mut Stats, files: &[DataFileMeta]) {
         let keys = self.schema.trimmed_primary_key_fields();
         let types: Vec<DataType> = keys.iter().map(|f| f.data_type.clone()).collect();
-        let decoded: Vec<Option<(Vec<Option<Datum>>, Vec<Option<Datum>>, Vec<Option<i64>>)>> =
-            files
-                .iter()
-                .map(|f| decode_stats(&f.key_stats, &types))
-                .collect();
+        let decoded: Vec<Option<Decoded>> = files
+            .iter()
+            .map(|f| decode_stats(&f.key_stats, &types))
+            .collect();
         for (i, field) in keys.iter().enumerate() {
             let Some(arrow) = self.arrow_type(&field.name) else {
                 continue;

@@ -446,6 +446,9 @@ async fn consumers(table: &Table) -> Result<RecordBatch> {
     b.finish()
 }
 
+/// Records, bytes, files and the last file creation time of a partition or bucket.
+type Totals = (i64, i64, i64, Option<i64>);
+
 /// `$partitions` (`by_bucket` false) and `$buckets` (true) at the latest snapshot.
 async fn partitions(table: &Table, by_bucket: bool) -> Result<RecordBatch> {
     let mut spec = vec![("partition", 's', true)];
@@ -460,8 +463,7 @@ async fn partitions(table: &Table, by_bucket: bool) -> Result<RecordBatch> {
     ]);
     let mut b = Builder::new(&spec);
     let plan = TableScan::new(table.clone()).plan().await?;
-    // (partition, bucket) → (records, bytes, files, last creation time)
-    let mut groups: BTreeMap<(String, i32), (i64, i64, i64, Option<i64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, i32), Totals> = BTreeMap::new();
     for split in &plan.splits {
         let key = (
             split.partition_path.as_relative(),

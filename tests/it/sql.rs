@@ -186,7 +186,7 @@ async fn orders_fixture(catalog: &Catalog) -> (Table, Table) {
                 "upd".to_string(),
             )
         })
-        .chain((60..70).map(|i| ("d".to_string(), i as i64, i as i32, "new".to_string())))
+        .chain((60..70).map(|i| ("d".to_string(), i64::from(i), i, "new".to_string())))
         .collect();
     let refs: Vec<(&str, i64, i32, &str)> = updates
         .iter()

@@ -94,7 +94,7 @@ impl TableSchema {
                         | "partial-update.remove-record-on-sequence-group"
                 ) && listed(v);
                 let by_key = k.strip_prefix("fields.").is_some_and(|rest| {
-                    rest.split('.').next().is_some_and(|head| listed(head))
+                    rest.split('.').next().is_some_and(&listed)
                         || (k.ends_with(".sequence-group") && listed(v))
                 });
                 by_value || by_key
