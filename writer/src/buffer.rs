@@ -349,7 +349,11 @@ fn sorted_by_key(keys: &Rows) -> Vec<(u128, u32)> {
         .map(|i| (prefix(keys.row(i).as_ref()), i as u32))
         .collect();
     order.sort_unstable();
-    let exact = (0..keys.num_rows()).all(|i| keys.row(i).as_ref().len() <= 16);
+    // Rows of one length that fit the prefix order exactly by it (shorter rows are padded
+    // with zeros, which could tie with a longer row's real bytes).
+    let first_len = keys.row(0).as_ref().len();
+    let exact =
+        first_len <= 16 && (0..keys.num_rows()).all(|i| keys.row(i).as_ref().len() == first_len);
     if !exact {
         // Equal prefixes need the whole key; ties still by arrival.
         for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
