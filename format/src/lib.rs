@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod commit;
 pub mod data;
+pub mod deletion;
 pub mod error;
 pub mod failpoint;
 pub mod manifest;

@@ -1,0 +1,1 @@
+//! Deletion-vector maintenance during compaction (see `spec/deletion-vectors.md`).
