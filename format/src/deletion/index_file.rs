@@ -114,8 +114,10 @@ impl IndexFileWriter {
     ) -> Result<Option<IndexFileMeta>> {
         let format =
             VectorFormat::from_bitmap64_option(self.table.options().deletion_vectors_bitmap64());
-        let kept: Vec<(&str, &DeletionVector)> =
-            vectors.into_iter().filter(|(_, dv)| !dv.is_empty()).collect();
+        let kept: Vec<(&str, &DeletionVector)> = vectors
+            .into_iter()
+            .filter(|(_, dv)| !dv.is_empty())
+            .collect();
         if kept.is_empty() {
             return Ok(None);
         }

@@ -75,7 +75,9 @@ fn decodes_and_reproduces_portable_bitmap64_bytes() {
 
 #[test]
 fn bitmap64_magic_is_icebergs_byte_sequence() {
-    let blob = DeletionVector::from_positions([3]).to_iceberg_blob().unwrap();
+    let blob = DeletionVector::from_positions([3])
+        .to_iceberg_blob()
+        .unwrap();
     assert_eq!(&blob[4..8], &[0xD1, 0xD3, 0x39, 0x64]);
 }
 
@@ -108,7 +110,8 @@ fn index_file_ranges_follow_paimons_length_rules() {
     let a = DeletionVector::from_positions([1, 2]);
     let b = DeletionVector::from_positions([7, 9, 11]);
     for format in [VectorFormat::Bitmap32, VectorFormat::Bitmap64] {
-        let (bytes, ranges) = encode_index_file([("a.parquet", &a), ("b.parquet", &b)], format).unwrap();
+        let (bytes, ranges) =
+            encode_index_file([("a.parquet", &a), ("b.parquet", &b)], format).unwrap();
         assert_eq!(bytes[0], 1);
         assert_eq!(ranges[0].offset, 1);
         let blob_a = a.serialize(format).unwrap();
@@ -129,7 +132,13 @@ fn index_file_ranges_follow_paimons_length_rules() {
             global_index: None,
         };
         let all = decode_index_file(&bytes, &meta).unwrap();
-        assert_eq!(all, vec![("a.parquet".into(), a.clone()), ("b.parquet".into(), b.clone())]);
+        assert_eq!(
+            all,
+            vec![
+                ("a.parquet".into(), a.clone()),
+                ("b.parquet".into(), b.clone())
+            ]
+        );
         // A recorded length that disagrees with the vector is an error, not a guess.
         let mut wrong = ranges[0].clone();
         wrong.length += 1;
@@ -140,10 +149,16 @@ fn index_file_ranges_follow_paimons_length_rules() {
 #[test]
 fn range_queries_match_membership() {
     let dv = DeletionVector::from_positions([0, 5, 6, 70_000, (1 << 32) + 3]);
-    assert_eq!(dv.iter_range(5, 70_001).collect::<Vec<_>>(), vec![5, 6, 70_000]);
+    assert_eq!(
+        dv.iter_range(5, 70_001).collect::<Vec<_>>(),
+        vec![5, 6, 70_000]
+    );
     assert_eq!(dv.count_in(0, 6), 2);
     assert_eq!(dv.count_in(6, 6), 0);
-    assert_eq!(dv.iter_range(70_001, u64::MAX).collect::<Vec<_>>(), vec![(1 << 32) + 3]);
+    assert_eq!(
+        dv.iter_range(70_001, u64::MAX).collect::<Vec<_>>(),
+        vec![(1 << 32) + 3]
+    );
     assert_eq!(dv.max_position(), Some((1 << 32) + 3));
 }
 

@@ -111,9 +111,10 @@ impl DeletionVector {
 
     /// Deleted positions in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.bitmaps
-            .iter()
-            .flat_map(|(high, b)| b.iter().map(move |low| (u64::from(*high) << 32) | u64::from(low)))
+        self.bitmaps.iter().flat_map(|(high, b)| {
+            b.iter()
+                .map(move |low| (u64::from(*high) << 32) | u64::from(low))
+        })
     }
 
     /// Number of deleted positions in `start..end`.
@@ -289,7 +290,9 @@ fn read_bitmap64(body: &[u8]) -> Result<DeletionVector> {
         .ok_or_else(|| invalid!("bitmap64 deletion vector has no bitmap count"))?;
     let count = i64::from_le_bytes(count_bytes);
     if !(0..=i64::from(i32::MAX)).contains(&count) {
-        return Err(invalid!("bitmap64 deletion vector has a bitmap count of {count}"));
+        return Err(invalid!(
+            "bitmap64 deletion vector has a bitmap count of {count}"
+        ));
     }
     let mut rest = body.get(8..).unwrap_or_default();
     let mut bitmaps = BTreeMap::new();

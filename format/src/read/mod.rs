@@ -1,6 +1,7 @@
 //! Reading tables: a plan's splits become streams of Arrow record batches holding the
 //! merged rows (merge-on-read over each bucket's sorted runs).
 
+pub mod deletion;
 pub mod file;
 pub mod merge;
 pub mod runs;
@@ -115,6 +116,9 @@ impl TableRead {
         split: Split,
         output: Vec<DataField>,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        if deletion::uses_deletion_vectors(&self.table) {
+            return deletion::read_split(&self.table, split, output, self.batch_size).await;
+        }
         merge::MergeRead::new(self.table.clone(), split, output, self.batch_size)?
             .into_stream()
             .await
