@@ -12,6 +12,7 @@ pub mod data;
 pub mod deletion;
 pub mod error;
 pub mod failpoint;
+pub mod lookup;
 pub mod manifest;
 pub mod merge;
 pub mod options;
@@ -22,6 +23,8 @@ pub mod schema;
 pub mod snapshot;
 pub mod storage;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod test_table;
 pub mod types;
 pub mod write;
 
