@@ -15,6 +15,8 @@ pub mod maintain;
 pub mod vector;
 
 #[cfg(test)]
+mod maintain_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
