@@ -34,8 +34,8 @@ pub struct Split {
     pub bucket: i32,
     pub total_buckets: i32,
     pub files: Vec<DataFileMeta>,
-    /// Where the deletion vectors of `files` live, by data file name (tables with
-    /// `deletion-vectors.enabled`; files without deletions have no entry).
+    /// Where the deletion vectors of `files` live, by data file name (files without
+    /// deletions have no entry).
     pub deletion_files: BTreeMap<String, DeletionFile>,
 }
 
@@ -134,7 +134,8 @@ impl TableScan {
         };
         let entries = self.live_entries(&snapshot).await?;
         let mut splits = self.group(entries)?;
-        if self.table.options().deletion_vectors_enabled() {
+        // Vectors apply wherever they exist, also if the option was switched off later.
+        if snapshot.index_manifest.is_some() {
             self.attach_deletion_files(&snapshot, &mut splits).await?;
         }
         Ok(Plan {

@@ -428,3 +428,17 @@ async fn index_changes_replace_a_buckets_vectors_or_conflict() {
         model([(0, "merged0".to_string())])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vectors_apply_even_when_the_option_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    // Vectors left by a table that once had them: the merge read still honours them, and
+    // level 0 is visible again (the merge read includes it).
+    let table = dv_table(dir.path(), &[("deletion-vectors.enabled", "false")]).await;
+    build_two_level_table(&table).await;
+    let mut want = two_level_model();
+    let mut fresh = model((5000..5010).map(|k| (k, format!("fresh{k}"))));
+    want.append(&mut fresh);
+    want.sort();
+    assert_eq!(strata_rows(&table).await, want);
+}
