@@ -8,6 +8,7 @@
 //! Data: BIGINT key in random order, 3 strings of 10–40 chars, 3 BIGINT, 2 DOUBLE, 1
 //! TIMESTAMP(6). Baseline "parquet_floor": the same rows, already sorted, written to
 //! Parquet (zstd) with arrow-rs directly: the encoding cost no writer can avoid.
+//! "dv_read": deletion-vector table reads ÷ plain Parquet reads of the same files.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
+
+#[path = "../bench/dv_read.rs"]
+mod dv_read;
 
 /// A small deterministic generator (SplitMix64), so runs compare like with like.
 struct Rng(u64);
@@ -158,6 +162,7 @@ fn main() {
             "seconds": floor_secs,
             "rows_per_sec": rows as f64 / floor_secs,
         },
+        "dv_read": dv_read::run(&presorted),
     });
     println!(
         "{}",

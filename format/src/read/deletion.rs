@@ -17,7 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::deletion::{self, BucketVectors, DeletionVector};
 use crate::error::Result;
 use crate::manifest::DataFileMeta;
-use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::file::{read_value_file, KvLayout};
 use crate::read::merge::MergeRead;
 use crate::scan::Split;
 use crate::table::Table;
@@ -79,7 +79,7 @@ pub async fn read_split(
                 let path = table
                     .paths()
                     .data_file(&partition_path, bucket, &file.file_name);
-                let stream = read_kv_file(
+                let stream = read_value_file(
                     table.storage(),
                     &path,
                     file.file_size,
@@ -91,7 +91,7 @@ pub async fn read_split(
                 let dv = vectors.get(&file.file_name).cloned();
                 Ok::<_, crate::Error>(
                     skip_deleted(stream, dv)
-                        .and_then(move |b| futures::future::ready(values_only(&b, &schema)))
+                        .and_then(move |b| futures::future::ready(with_schema(&b, &schema)))
                         .boxed(),
                 )
             }
@@ -133,10 +133,10 @@ pub fn skip_deleted(
         .boxed()
 }
 
-/// A kv batch (`_SEQUENCE_NUMBER`, `_VALUE_KIND`, values…) as its value columns.
-fn values_only(kv: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns: Vec<_> = kv.columns().iter().skip(2).cloned().collect();
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(kv.num_rows()));
+/// A file batch with the output schema's nullability (relaxed where old files hold nulls).
+fn with_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns: Vec<_> = batch.columns().to_vec();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     // Old files may hold nulls in columns now declared NOT NULL; keep those rows.
     let nulls_where_not_allowed = columns
         .iter()
