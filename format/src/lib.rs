@@ -3,8 +3,9 @@
 //!
 //! This crate owns everything that touches persisted bytes: paths ([`paths`]), storage
 //! ([`storage`]), codecs ([`types`], [`data`], [`schema`], [`snapshot`], [`manifest`]),
-//! and reads ([`scan`], [`read`]). Writers and the compactor are policy on top of it and
-//! never depend on each other.
+//! and reads ([`scan`], [`read`]), deletion vectors ([`deletion`]) and local key lookups
+//! ([`lookup`]). Writers and the compactor are policy on top of it and never depend on
+//! each other.
 
 pub mod catalog;
 pub mod commit;

@@ -6,6 +6,9 @@
       prints pypaimon's BitmapDeletionVector bytes for the positions, as hex
   decode --index-file F --offset O --length L
       prints the positions pypaimon's DeletionVector.read finds at (F, O, L), as JSON
+  decode64 HEX
+      checks a bitmap64 (Iceberg deletion-vector-v1) blob's frame and CRC with zlib and
+      decodes its portable 64-bit roaring body with CRoaring (pyroaring); prints JSON
 """
 
 import argparse
@@ -58,6 +61,24 @@ def decode(index_file, offset, length):
     print(json.dumps(sorted(dv.bit_map())))
 
 
+def decode64(blob_hex):
+    import struct
+    import zlib
+
+    from pyroaring import BitMap64
+
+    blob = bytes.fromhex(blob_hex)
+    (size,) = struct.unpack(">i", blob[:4])
+    payload = blob[4:4 + size]
+    if len(blob) != size + 8:
+        sys.exit("frame length %d does not match %d bytes" % (size, len(blob)))
+    if struct.unpack(">I", blob[4 + size:])[0] != zlib.crc32(payload):
+        sys.exit("CRC mismatch")
+    if payload[:4] != bytes([0xD1, 0xD3, 0x39, 0x64]):
+        sys.exit("not the deletion-vector-v1 magic")
+    print(json.dumps(sorted(BitMap64.deserialize(payload[4:]))))
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -71,13 +92,17 @@ def main():
     d.add_argument("--index-file", required=True)
     d.add_argument("--offset", type=int, required=True)
     d.add_argument("--length", type=int, required=True)
+    d64 = sub.add_parser("decode64")
+    d64.add_argument("blob")
     args = parser.parse_args()
     if args.cmd == "read":
         read_rows(args.warehouse, args.table, args.reader)
     elif args.cmd == "encode":
         encode(args.positions)
-    else:
+    elif args.cmd == "decode":
         decode(args.index_file, args.offset, args.length)
+    else:
+        decode64(args.blob)
 
 
 if __name__ == "__main__":

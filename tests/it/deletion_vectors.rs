@@ -271,6 +271,17 @@ async fn vector_bytes_cross_between_strata_and_pypaimon() {
     );
     let decoded: Vec<u64> = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(decoded, ours.iter().collect::<Vec<_>>());
+    // bitmap64 (Iceberg's blob), positions beyond 32 bits included, through CRoaring.
+    let wide = DeletionVector::from_positions([3, 70_000, (1 << 32) + 5, (7 << 32) + 9]);
+    let blob: String = wide
+        .to_iceberg_blob()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let out = python::run_script("dv_tool.py", &["decode64", &blob]);
+    let decoded: Vec<u64> = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(decoded, wide.iter().collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
