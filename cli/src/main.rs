@@ -1,6 +1,7 @@
 //! `strata`: the command-line tool. The contract (names, flags, output formats) is
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
+mod alloc;
 mod render;
 mod table_cmd;
 mod write_cmd;
@@ -80,6 +81,7 @@ enum DbCommand {
 }
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
