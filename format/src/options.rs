@@ -241,6 +241,12 @@ core_options! {
     deletion_vectors_bitmap64: bool = "deletion-vectors.bitmap64", Some("false"), parse_bool;
     /// Target size of a deletion vector index file.
     deletion_vector_index_file_target_size: u64 = "deletion-vector.index-file.target-size", Some("2 mb"), parse_memory;
+    /// Disk for local lookup files; unset means unbounded (Paimon shows "infinite").
+    lookup_cache_max_disk_size: Option<u64> = "lookup.cache-max-disk-size", None, parse_opt_memory;
+    /// Memory for the in-memory indexes of open lookup files.
+    lookup_cache_max_memory_size: u64 = "lookup.cache-max-memory-size", Some("256 mb"), parse_memory;
+    /// Lookup files unused for this long are removed.
+    lookup_cache_file_retention: Duration = "lookup.cache-file-retention", Some("1 h"), parse_duration_option;
     /// Write data files without the `_KEY_` columns.
     data_file_thin_mode: bool = "data-file.thin-mode", Some("false"), parse_bool;
     /// Data file format.
@@ -454,6 +460,19 @@ impl CoreOptions {
 
     pub fn deletion_vector_index_file_target_size(&self) -> u64 {
         self.deletion_vector_index_file_target_size
+    }
+
+    /// `lookup.cache-max-disk-size`; `None` is unbounded.
+    pub fn lookup_cache_max_disk_size(&self) -> Option<u64> {
+        self.lookup_cache_max_disk_size
+    }
+
+    pub fn lookup_cache_max_memory_size(&self) -> u64 {
+        self.lookup_cache_max_memory_size
+    }
+
+    pub fn lookup_cache_file_retention(&self) -> Duration {
+        self.lookup_cache_file_retention
     }
 
     pub fn data_file_thin_mode(&self) -> bool {

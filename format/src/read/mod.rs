@@ -2,6 +2,7 @@
 //! merged rows (merge-on-read over each bucket's sorted runs): by selection for engines
 //! that keep stored rows ([`select`]), else by a key-ordered merge ([`merge`]).
 
+pub mod deletion;
 pub mod file;
 pub mod merge;
 pub mod runs;
@@ -127,7 +128,12 @@ impl TableRead {
         split: Split,
         output: Vec<DataField>,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        if deletion::uses_deletion_vectors(&self.table) {
+            return deletion::read_split(&self.table, split, output, self.batch_size).await;
+        }
+        // Selection does not apply deletion vectors; the key-ordered merge does.
         let selects = !self.key_order
+            && split.deletion_files.is_empty()
             && crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
         if selects {
             return select::select_split(self.table.clone(), split, output, self.batch_size).await;
