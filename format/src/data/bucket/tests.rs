@@ -131,8 +131,13 @@ fn columnar_buckets_equal_row_by_row() {
     ] {
         let types = [DataType::new(ty.clone())];
         for n in BUCKET_COUNTS {
-            let got = buckets_of_rows(&[column.clone()], &types, n, &mut BinaryRowWriter::new(1))
-                .unwrap();
+            let got = buckets_of_rows(
+                std::slice::from_ref(&column),
+                &types,
+                n,
+                &mut BinaryRowWriter::new(1),
+            )
+            .unwrap();
             let want: Vec<u32> = hashes.iter().map(|h| bucket_of(*h, n)).collect();
             assert_eq!(got, want, "{ty:?} with {n} buckets");
         }
@@ -142,8 +147,13 @@ fn columnar_buckets_equal_row_by_row() {
         let mut w = BinaryRowWriter::new(1);
         let want: Vec<u32> = (0..column.len())
             .map(|r| {
-                crate::data::binary_row::encode_arrow_row(&[column.clone()], &types, r, &mut w)
-                    .unwrap();
+                crate::data::binary_row::encode_arrow_row(
+                    std::slice::from_ref(&column),
+                    &types,
+                    r,
+                    &mut w,
+                )
+                .unwrap();
                 bucket_of(bucket_hash(w.finish()), 7)
             })
             .collect();
