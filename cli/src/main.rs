@@ -2,6 +2,7 @@
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
 mod render;
+mod serve_cmd;
 mod table_cmd;
 mod write_cmd;
 
@@ -44,6 +45,8 @@ enum Command {
     Table(table_cmd::TableCommand),
     /// Write rows from a file or stdin and commit them.
     Write(write_cmd::WriteArgs),
+    /// Serve the warehouse as an Iceberg REST catalog.
+    Serve(serve_cmd::ServeArgs),
     /// Print the merged rows of a table at the latest (or a given) snapshot.
     Read {
         /// DATABASE.TABLE
@@ -116,6 +119,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
         Command::Write(args) => write_cmd::run(&catalog, args).await,
+        Command::Serve(args) => serve_cmd::run(&cli.warehouse, args).await,
         Command::Read {
             table,
             snapshot,
