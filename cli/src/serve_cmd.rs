@@ -56,15 +56,21 @@ fn background_tasks(_warehouse: &str, args: &ServeArgs) -> Vec<(&'static str, Ta
 fn config(args: &ServeArgs) -> Result<ServerConfig> {
     let mut clients = HashMap::new();
     for c in &args.clients {
-        let (id, secret) = c.split_once(':').filter(|(i, s)| !i.is_empty() && !s.is_empty()).ok_or_else(|| {
-            Error::data_invalid(format!("--client must be ID:SECRET, not '{c}'"))
-        })?;
+        let (id, secret) = c
+            .split_once(':')
+            .filter(|(i, s)| !i.is_empty() && !s.is_empty())
+            .ok_or_else(|| Error::data_invalid(format!("--client must be ID:SECRET, not '{c}'")))?;
         clients.insert(id.to_string(), secret.to_string());
     }
     Ok(ServerConfig {
         prefix: args.prefix.clone(),
         auth: AuthConfig {
-            tokens: args.tokens.iter().filter(|t| !t.is_empty()).cloned().collect(),
+            tokens: args
+                .tokens
+                .iter()
+                .filter(|t| !t.is_empty())
+                .cloned()
+                .collect(),
             clients,
             token_ttl_secs: None,
         },
@@ -75,7 +81,8 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
 
 pub async fn run(warehouse: &str, args: ServeArgs) -> Result<()> {
     let service = CatalogService::open(warehouse).map_err(|e| Error::data_invalid(e.message))?;
-    let app = router(Arc::new(service), config(&args)?).map_err(|e| Error::data_invalid(e.message))?;
+    let app =
+        router(Arc::new(service), config(&args)?).map_err(|e| Error::data_invalid(e.message))?;
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
         .map_err(|e| Error::data_invalid(format!("cannot listen on {}: {e}", args.bind)))?;
@@ -105,7 +112,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

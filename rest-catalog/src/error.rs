@@ -52,10 +52,7 @@ impl Kind {
             Kind::AlreadyExists => (StatusCode::CONFLICT, "AlreadyExistsException"),
             Kind::NamespaceNotEmpty => (StatusCode::CONFLICT, "NamespaceNotEmptyException"),
             Kind::CommitFailed => (StatusCode::CONFLICT, "CommitFailedException"),
-            Kind::Unsupported => (
-                StatusCode::NOT_ACCEPTABLE,
-                "UnsupportedOperationException",
-            ),
+            Kind::Unsupported => (StatusCode::NOT_ACCEPTABLE, "UnsupportedOperationException"),
             Kind::Unprocessable => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "UnprocessableEntityException",
@@ -180,7 +177,8 @@ mod tests {
     fn conflicts_are_409_never_500() {
         let e: CatalogError = strata_format::Error::new(FormatKind::CommitConflict, "x").into();
         assert_eq!(e.kind.status(), StatusCode::CONFLICT);
-        let e: CatalogError = iceberg::Error::new(iceberg::ErrorKind::CatalogCommitConflicts, "x").into();
+        let e: CatalogError =
+            iceberg::Error::new(iceberg::ErrorKind::CatalogCommitConflicts, "x").into();
         assert_eq!(e.kind.status(), StatusCode::CONFLICT);
         let body = error_body(Kind::NoSuchTable, "gone");
         assert_eq!(body["error"]["code"], 404);

@@ -279,7 +279,10 @@ mod tests {
             metadata_file(&dir, 7, &u).as_ref(),
             "sales.db/t-00000000000000000000000000000000/metadata/00007-00000000-0000-0000-0000-000000000000.metadata.json"
         );
-        assert_eq!(metadata_version("file:///x/metadata/00007-abc.metadata.json"), 7);
+        assert_eq!(
+            metadata_version("file:///x/metadata/00007-abc.metadata.json"),
+            7
+        );
         assert_eq!(metadata_version("v12.metadata.json"), 12);
     }
 
@@ -287,7 +290,11 @@ mod tests {
     fn locations_stay_inside_the_warehouse() {
         let w = Warehouse::new("/tmp/wh").unwrap();
         assert_eq!(w.root(), "file:///tmp/wh");
-        for ok in ["file:///tmp/wh/a.db/t", "/tmp/wh/a.db/t", "file:/tmp/wh/a.db/t/"] {
+        for ok in [
+            "file:///tmp/wh/a.db/t",
+            "/tmp/wh/a.db/t",
+            "file:/tmp/wh/a.db/t/",
+        ] {
             assert_eq!(w.relative(ok).unwrap().as_ref(), "a.db/t", "{ok}");
         }
         for bad in [

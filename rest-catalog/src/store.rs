@@ -46,8 +46,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Removes a namespace and everything under it.
     async fn drop_namespace(&self, ns: &str) -> Result<()>;
     /// Current namespace properties (version 0 and empty when never set).
-    async fn namespace_properties(&self, ns: &str)
-        -> Result<Versioned<BTreeMap<String, String>>>;
+    async fn namespace_properties(&self, ns: &str) -> Result<Versioned<BTreeMap<String, String>>>;
     /// Writes properties as `version`; false if another writer created that version first.
     async fn put_namespace_properties(
         &self,
@@ -59,8 +58,12 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Names of the live entries of a kind in a namespace, sorted.
     async fn list_entries(&self, ns: &str, kind: EntryKind) -> Result<Vec<String>>;
     /// The current entry, if the name is registered.
-    async fn entry(&self, ns: &str, kind: EntryKind, name: &str)
-        -> Result<Option<Versioned<Entry>>>;
+    async fn entry(
+        &self,
+        ns: &str,
+        kind: EntryKind,
+        name: &str,
+    ) -> Result<Option<Versioned<Entry>>>;
     /// Whether `seen` is still the current entry (cheap: no listing).
     async fn entry_unchanged(
         &self,
@@ -135,10 +138,11 @@ impl WarehouseStore {
 
     async fn etag(&self, path: &Path) -> Result<Option<String>> {
         match self.storage.head(path).await {
-            Ok(meta) => Ok(Some(
-                meta.e_tag
-                    .unwrap_or_else(|| meta.last_modified.timestamp_micros().to_string()),
-            )),
+            Ok(meta) => {
+                Ok(Some(meta.e_tag.unwrap_or_else(|| {
+                    meta.last_modified.timestamp_micros().to_string()
+                })))
+            }
             Err(e) if e.kind() == strata_format::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -177,7 +181,10 @@ impl CatalogStore for WarehouseStore {
         }
         self.catalog.create_database(ns, false).await.map_err(|e| {
             if e.kind() == strata_format::ErrorKind::AlreadyExists {
-                CatalogError::new(Kind::AlreadyExists, format!("namespace '{ns}' already exists"))
+                CatalogError::new(
+                    Kind::AlreadyExists,
+                    format!("namespace '{ns}' already exists"),
+                )
             } else {
                 e.into()
             }
@@ -188,10 +195,7 @@ impl CatalogStore for WarehouseStore {
         Ok(self.storage.delete_prefix(&database_dir(ns)).await?)
     }
 
-    async fn namespace_properties(
-        &self,
-        ns: &str,
-    ) -> Result<Versioned<BTreeMap<String, String>>> {
+    async fn namespace_properties(&self, ns: &str) -> Result<Versioned<BTreeMap<String, String>>> {
         let dir = paths::namespace_properties_dir(ns);
         // Newest first: a pruned file between list and read means a newer one exists.
         for (version, path) in self.versions(&dir).await?.into_iter().rev() {
@@ -217,12 +221,18 @@ impl CatalogStore for WarehouseStore {
         properties: &BTreeMap<String, String>,
     ) -> Result<bool> {
         let path = paths::namespace_properties_file(ns, version);
-        let bytes = serde_json::to_vec(properties)
-            .map_err(|e| CatalogError::internal(e.to_string()))?;
-        let won = self.storage.put_if_absent(&path, Bytes::from(bytes)).await?;
+        let bytes =
+            serde_json::to_vec(properties).map_err(|e| CatalogError::internal(e.to_string()))?;
+        let won = self
+            .storage
+            .put_if_absent(&path, Bytes::from(bytes))
+            .await?;
         if won {
-            self.prune(&paths::namespace_properties_dir(ns), version.saturating_sub(1))
-                .await;
+            self.prune(
+                &paths::namespace_properties_dir(ns),
+                version.saturating_sub(1),
+            )
+            .await;
         }
         Ok(won)
     }
@@ -281,9 +291,11 @@ impl CatalogStore for WarehouseStore {
         entry: &Entry,
     ) -> Result<bool> {
         let path = paths::entry_file(ns, kind, name, version);
-        let bytes =
-            serde_json::to_vec(entry).map_err(|e| CatalogError::internal(e.to_string()))?;
-        let won = self.storage.put_if_absent(&path, Bytes::from(bytes)).await?;
+        let bytes = serde_json::to_vec(entry).map_err(|e| CatalogError::internal(e.to_string()))?;
+        let won = self
+            .storage
+            .put_if_absent(&path, Bytes::from(bytes))
+            .await?;
         if won {
             self.prune(&paths::entry_dir(ns, kind, name), version.saturating_sub(1))
                 .await;

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use iceberg::spec::{Schema, SortOrder, TableMetadata, UnboundPartitionSpec, ViewMetadata, ViewVersion};
+use iceberg::spec::{
+    Schema, SortOrder, TableMetadata, UnboundPartitionSpec, ViewMetadata, ViewVersion,
+};
 use iceberg::{TableRequirement, TableUpdate, ViewUpdate};
 use serde::{Deserialize, Serialize};
 

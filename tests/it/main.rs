@@ -5,5 +5,6 @@ mod commit;
 mod io_cost;
 mod pypaimon_buckets;
 mod pypaimon_read;
+mod rest_catalog;
 mod s3;
 mod writer;

@@ -33,8 +33,11 @@ pub type DeletedPositions = BTreeMap<String, Vec<u64>>;
 pub trait DeletionVectors: Send + Sync + 'static {
     /// Deleted positions of every data file of `snapshot` that has a deletion vector,
     /// keyed by data file name.
-    async fn deleted_positions(&self, table: &Table, snapshot: &Snapshot)
-        -> Result<DeletedPositions>;
+    async fn deleted_positions(
+        &self,
+        table: &Table,
+        snapshot: &Snapshot,
+    ) -> Result<DeletedPositions>;
 }
 
 /// Used until Strata can read deletion vectors: a snapshot without an index manifest has

@@ -89,7 +89,11 @@ fn internal(what: &str) -> impl Fn(iceberg::Error) -> CatalogError + '_ {
 }
 
 /// Writes `bytes` unless the file exists (then its existing, identical content stands).
-async fn write_once(store: &dyn CatalogStore, path: &object_store::path::Path, bytes: Bytes) -> Result<()> {
+async fn write_once(
+    store: &dyn CatalogStore,
+    path: &object_store::path::Path,
+    bytes: Bytes,
+) -> Result<()> {
     store.write_new(path, bytes).await.map(|_| ())
 }
 
@@ -116,7 +120,8 @@ pub async fn export(
     let location = warehouse.uri(table.paths().root());
     let mut snapshots = Vec::new();
     if let Some(snap) = snapshot {
-        let manifest_list = write_snapshot(table, snap, &ice, &paths, warehouse, store, dvs).await?;
+        let manifest_list =
+            write_snapshot(table, snap, &ice, &paths, warehouse, store, dvs).await?;
         let operation = if snap.commit_kind == CommitKind::Append {
             "append"
         } else {
@@ -229,8 +234,7 @@ async fn write_snapshot(
         ice.spec.clone(),
     )
     .build_v2_data();
-    let deletes_uri =
-        warehouse.uri(&paths.manifest(snap.id, schema_id, FORMAT_VERSION, "deletes"));
+    let deletes_uri = warehouse.uri(&paths.manifest(snap.id, schema_id, FORMAT_VERSION, "deletes"));
     let mut delete_writer = ManifestWriterBuilder::new(
         io.new_output(&deletes_uri).map_err(internal("manifest"))?,
         Some(snap.id),
@@ -301,7 +305,12 @@ async fn write_snapshot(
     }
     let mut manifests = Vec::new();
     if data_files > 0 {
-        manifests.push(data_writer.write_manifest_file().await.map_err(internal("manifest"))?);
+        manifests.push(
+            data_writer
+                .write_manifest_file()
+                .await
+                .map_err(internal("manifest"))?,
+        );
     }
     if delete_files > 0 {
         manifests.push(
@@ -320,7 +329,9 @@ async fn write_snapshot(
             .map_err(internal("manifest"))?;
         write_once(store, &warehouse.relative(&m.manifest_path)?, bytes).await?;
     }
-    let out = io.new_output(&list_uri).map_err(internal("manifest list"))?;
+    let out = io
+        .new_output(&list_uri)
+        .map_err(internal("manifest list"))?;
     let mut list = ManifestListWriter::v2(
         out.writer().await.map_err(internal("manifest list"))?,
         snap.id,

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use iceberg::spec::{
-    ListType, MapType, NestedField, NestedFieldRef, PartitionSpec, PrimitiveLiteral,
-    PrimitiveType, Schema, StructType, Transform, Type,
+    ListType, MapType, NestedField, NestedFieldRef, PartitionSpec, PrimitiveLiteral, PrimitiveType,
+    Schema, StructType, Transform, Type,
 };
 use strata_format::data::Datum;
 use strata_format::schema::TableSchema;
@@ -49,13 +49,12 @@ pub fn convert(schema: &TableSchema, format_version: u8) -> Result<IcebergSchema
         .collect();
     // Identifier fields are the full primary key (partition keys included), if all are present.
     let all_keys = schema.primary_key_fields();
-    let identifier: Vec<i32> = if !all_keys.is_empty()
-        && all_keys.iter().all(|k| keys.contains(&k.id))
-    {
-        all_keys.iter().map(|k| k.id).collect()
-    } else {
-        Vec::new()
-    };
+    let identifier: Vec<i32> =
+        if !all_keys.is_empty() && all_keys.iter().all(|k| keys.contains(&k.id)) {
+            all_keys.iter().map(|k| k.id).collect()
+        } else {
+            Vec::new()
+        };
     let iceberg = Schema::builder()
         .with_schema_id(i32::try_from(schema.id).unwrap_or(0))
         .with_identifier_field_ids(identifier)
@@ -135,11 +134,9 @@ fn iceberg_type(t: &DataType, column_id: i32, depth: i32, fv: u8, last: &mut i32
             let id = array_element_id(column_id, depth);
             *last = (*last).max(id);
             let inner = iceberg_type(element, column_id, depth, fv, last)?;
-            Some(Type::List(ListType::new(Arc::new(NestedField::list_element(
-                id,
-                inner,
-                !element.nullable,
-            )))))
+            Some(Type::List(ListType::new(Arc::new(
+                NestedField::list_element(id, inner, !element.nullable),
+            ))))
         }
         TypeKind::Map(key, value) => {
             let depth = depth + 1;
@@ -196,7 +193,7 @@ pub fn partition_literal(value: &Datum) -> Result<PrimitiveLiteral> {
 mod tests {
     use super::*;
 
-    fn col(name: &str, ty: &str) -> (&str, DataType) {
+    fn col<'a>(name: &'a str, ty: &str) -> (&'a str, DataType) {
         (name, DataType::parse(ty).unwrap())
     }
 

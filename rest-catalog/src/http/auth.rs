@@ -57,7 +57,11 @@ fn unauthorized(message: &str) -> CatalogError {
 
 /// Compares without stopping at the first difference, so timing does not reveal prefixes.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl Authenticator {
@@ -101,7 +105,11 @@ impl Authenticator {
     }
 
     /// Client credentials → a new token. `basic` is the decoded HTTP Basic pair, if sent.
-    pub fn issue(&self, req: TokenRequest, basic: Option<(String, String)>) -> Result<(String, u64)> {
+    pub fn issue(
+        &self,
+        req: TokenRequest,
+        basic: Option<(String, String)>,
+    ) -> Result<(String, u64)> {
         if !self.enabled() {
             // Clients configured with credentials still work against an open catalog.
         }

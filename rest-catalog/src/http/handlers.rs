@@ -78,15 +78,12 @@ impl Params {
         self.0
             .get("pageSize")
             .map(|s| {
-                s.parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        CatalogError::bad_request(format!(
-                            "pageSize must be a positive integer, not '{}'",
-                            s.escape_debug()
-                        ))
-                    })
+                s.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    CatalogError::bad_request(format!(
+                        "pageSize must be a positive integer, not '{}'",
+                        s.escape_debug()
+                    ))
+                })
             })
             .transpose()
     }
@@ -126,9 +123,16 @@ pub async fn token(
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())));
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        });
     let (access_token, expires_in) = app.auth.issue(req, basic)?;
     Ok(axum::Json(TokenResponse {
         access_token,
@@ -137,7 +141,6 @@ pub async fn token(
         issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
     }))
 }
-
 
 pub async fn list_namespaces(
     State(app): State<AppState>,
@@ -208,7 +211,11 @@ pub async fn list_tables(
 ) -> Result<Response> {
     let r = app
         .service
-        .list_tables(&split_namespace(&ns), params.page_token(), params.page_size()?)
+        .list_tables(
+            &split_namespace(&ns),
+            params.page_token(),
+            params.page_size()?,
+        )
         .await?;
     Ok(axum::Json(r).into_response())
 }
@@ -227,7 +234,10 @@ pub async fn register_table(
     Path(ns): Ns,
     Json(req): Json<RegisterTableRequest>,
 ) -> Result<Response> {
-    let r = app.service.register_table(&split_namespace(&ns), req).await?;
+    let r = app
+        .service
+        .register_table(&split_namespace(&ns), req)
+        .await?;
     Ok(axum::Json(r).into_response())
 }
 
@@ -249,7 +259,10 @@ pub async fn commit_table(
     Path((ns, t)): NsName,
     Json(req): Json<CommitTableRequest>,
 ) -> Result<Response> {
-    let r = app.service.commit_table(&split_namespace(&ns), &t, req).await?;
+    let r = app
+        .service
+        .commit_table(&split_namespace(&ns), &t, req)
+        .await?;
     Ok(axum::Json(r).into_response())
 }
 
@@ -259,7 +272,9 @@ pub async fn drop_table(
     params: Params,
 ) -> Result<StatusCode> {
     let purge = params.flag("purgeRequested")?;
-    app.service.drop_table(&split_namespace(&ns), &t, purge).await?;
+    app.service
+        .drop_table(&split_namespace(&ns), &t, purge)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -295,7 +310,11 @@ pub async fn list_views(
 ) -> Result<Response> {
     let r = app
         .service
-        .list_views(&split_namespace(&ns), params.page_token(), params.page_size()?)
+        .list_views(
+            &split_namespace(&ns),
+            params.page_token(),
+            params.page_size()?,
+        )
         .await?;
     Ok(axum::Json(r).into_response())
 }
@@ -324,7 +343,10 @@ pub async fn replace_view(
     Path((ns, v)): NsName,
     Json(req): Json<CommitViewRequest>,
 ) -> Result<Response> {
-    let r = app.service.replace_view(&split_namespace(&ns), &v, req).await?;
+    let r = app
+        .service
+        .replace_view(&split_namespace(&ns), &v, req)
+        .await?;
     Ok(axum::Json(r).into_response())
 }
 

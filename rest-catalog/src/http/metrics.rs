@@ -23,7 +23,10 @@ pub struct Metrics {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -52,10 +55,15 @@ impl Metrics {
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP strata_catalog_requests_total Requests by method, route and status.\n");
+        out.push_str(
+            "# HELP strata_catalog_requests_total Requests by method, route and status.\n",
+        );
         out.push_str("# TYPE strata_catalog_requests_total counter\n");
-        for ((method, route, status), n) in
-            self.requests.lock().unwrap_or_else(|e| e.into_inner()).iter()
+        for ((method, route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
         {
             let _ = writeln!(
                 out,
@@ -68,7 +76,12 @@ impl Metrics {
             "# HELP strata_catalog_request_seconds Request latency by method and route.\n",
         );
         out.push_str("# TYPE strata_catalog_request_seconds histogram\n");
-        for ((method, route), h) in self.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for ((method, route), h) in self
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
             for (i, bound) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
@@ -82,8 +95,16 @@ impl Metrics {
                 "strata_catalog_request_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "strata_catalog_request_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "strata_catalog_request_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "strata_catalog_request_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "strata_catalog_request_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out
     }

@@ -120,7 +120,10 @@ pub fn router(service: Arc<CatalogService>, config: ServerConfig) -> Result<Rout
     };
     use handlers as h;
     let api = Router::new()
-        .route("/namespaces", get(h::list_namespaces).post(h::create_namespace))
+        .route(
+            "/namespaces",
+            get(h::list_namespaces).post(h::create_namespace),
+        )
         .route(
             "/namespaces/{namespace}",
             get(h::load_namespace)
@@ -172,7 +175,10 @@ pub fn router(service: Arc<CatalogService>, config: ServerConfig) -> Result<Rout
         .nest(&base, api)
         .fallback(h::not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .route_layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .route("/health", get(h::health))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
@@ -210,9 +216,12 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let response = next.run(req).await;
-    state
-        .metrics
-        .record(&method, &route, response.status().as_u16(), started.elapsed());
+    state.metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

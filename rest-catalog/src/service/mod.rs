@@ -28,15 +28,21 @@ pub(crate) struct Cached<M> {
     metadata: Arc<M>,
 }
 
+/// Cache keys: (namespace, name).
+type Key = (String, String);
+
+/// Generated metadata of a Strata table with the (snapshot id, schema id) it was made for.
+type ExportCache = HashMap<Key, (i64, i64, Exported)>;
+
 /// The catalog service over one warehouse.
 pub struct CatalogService {
     store: Arc<dyn CatalogStore>,
     strata: Catalog,
     warehouse: Warehouse,
     dvs: SharedDeletionVectors,
-    tables: Mutex<HashMap<(String, String), Cached<iceberg::spec::TableMetadata>>>,
-    views: Mutex<HashMap<(String, String), Cached<iceberg::spec::ViewMetadata>>>,
-    exports: Mutex<HashMap<(String, String), (i64, i64, Exported)>>,
+    tables: Mutex<HashMap<Key, Cached<iceberg::spec::TableMetadata>>>,
+    views: Mutex<HashMap<Key, Cached<iceberg::spec::ViewMetadata>>>,
+    exports: Mutex<ExportCache>,
 }
 
 impl CatalogService {

@@ -13,7 +13,8 @@ impl CatalogService {
     /// Namespaces under `parent` (top level when `None`); namespaces have one level, so a
     /// parent that exists has no children.
     pub async fn list_namespaces(&self, parent: Option<Vec<String>>) -> Result<Vec<Vec<String>>> {
-        if let Some(parent) = parent.filter(|p| !(p.is_empty() || p.len() == 1 && p[0].is_empty())) {
+        if let Some(parent) = parent.filter(|p| !(p.is_empty() || p.len() == 1 && p[0].is_empty()))
+        {
             let ns = namespace_name(&parent)?;
             self.require_namespace(&ns).await?;
             return Ok(Vec::new());
@@ -34,7 +35,12 @@ impl CatalogService {
     ) -> Result<Properties> {
         let ns = namespace_name(levels)?;
         self.store().create_namespace(&ns).await?;
-        if !properties.is_empty() && !self.store().put_namespace_properties(&ns, 1, &properties).await? {
+        if !properties.is_empty()
+            && !self
+                .store()
+                .put_namespace_properties(&ns, 1, &properties)
+                .await?
+        {
             return Err(CatalogError::conflict(format!(
                 "namespace '{ns}' properties were changed concurrently"
             )));

@@ -20,11 +20,11 @@ use crate::export::{self, Exported};
 use crate::paths::{self, check_name, EntryKind};
 use crate::store::{Entry, Versioned};
 use crate::types::{
-    CommitTableRequest, CommitTableResponse, CreateTableRequest, LoadTableResult,
-    ListTablesResponse, Properties, RegisterTableRequest, RenameRequest, TableIdentifier,
+    CommitTableRequest, CommitTableResponse, CreateTableRequest, ListTablesResponse,
+    LoadTableResult, Properties, RegisterTableRequest, RenameRequest, TableIdentifier,
 };
 
-use super::{lock, namespace_name, strata_id, CatalogService, Cached};
+use super::{lock, namespace_name, strata_id, Cached, CatalogService};
 
 /// Largest page a client may ask for.
 const MAX_PAGE_SIZE: usize = 10_000;
@@ -136,8 +136,16 @@ impl CatalogService {
 
     /// Fails with 409 if any table or view is called `ns.name`.
     pub(crate) async fn require_free_name(&self, ns: &str, name: &str) -> Result<()> {
-        let taken = self.store().entry(ns, EntryKind::Table, name).await?.is_some()
-            || self.store().entry(ns, EntryKind::View, name).await?.is_some()
+        let taken = self
+            .store()
+            .entry(ns, EntryKind::Table, name)
+            .await?
+            .is_some()
+            || self
+                .store()
+                .entry(ns, EntryKind::View, name)
+                .await?
+                .is_some()
             || self.strata.table_exists(&strata_id(ns, name)?).await?;
         if taken {
             return Err(CatalogError::new(
@@ -167,7 +175,11 @@ impl CatalogService {
 
     pub async fn table_exists(&self, levels: &[String], name: &str) -> Result<()> {
         let (ns, name) = self.table_ident(levels, name)?;
-        let exists = self.store().entry(&ns, EntryKind::Table, &name).await?.is_some()
+        let exists = self
+            .store()
+            .entry(&ns, EntryKind::Table, &name)
+            .await?
+            .is_some()
             || self.strata.table_exists(&strata_id(&ns, &name)?).await?;
         if exists {
             Ok(())
@@ -178,8 +190,8 @@ impl CatalogService {
 
     /// Validated (namespace, table) of a lookup; a malformed one is simply not there.
     fn table_ident(&self, levels: &[String], name: &str) -> Result<(String, String)> {
-        let ns = namespace_name(levels)
-            .map_err(|e| CatalogError::new(Kind::NoSuchTable, e.message))?;
+        let ns =
+            namespace_name(levels).map_err(|e| CatalogError::new(Kind::NoSuchTable, e.message))?;
         let name = object_name("table", name)
             .map_err(|e| CatalogError::new(Kind::NoSuchTable, e.message))?;
         Ok((ns, name))
@@ -217,7 +229,9 @@ impl CatalogService {
         let ns = self.existing_namespace(levels).await?;
         let name = object_name("table", &req.name)?;
         self.require_free_name(&ns, &name).await?;
-        let location = self.location_for(&ns, &name, req.location.as_deref()).await?;
+        let location = self
+            .location_for(&ns, &name, req.location.as_deref())
+            .await?;
         let format_version = match req.properties.get("format-version").map(String::as_str) {
             None | Some("2") => FormatVersion::V2,
             Some("1") => FormatVersion::V1,
@@ -378,7 +392,9 @@ impl CatalogService {
     pub async fn drop_table(&self, levels: &[String], name: &str, purge: bool) -> Result<()> {
         let (ns, name) = self.table_ident(levels, name)?;
         if let Some(c) = self.plain_table(&ns, &name).await? {
-            self.store().delete_entry(&ns, EntryKind::Table, &name).await?;
+            self.store()
+                .delete_entry(&ns, EntryKind::Table, &name)
+                .await?;
             lock(&self.tables).remove(&(ns.clone(), name.clone()));
             if purge {
                 if let Ok(dir) = self.warehouse.relative(c.metadata.location()) {
@@ -503,7 +519,9 @@ impl CatalogService {
         let mut version = FormatVersion::V2;
         for u in &updates {
             match u {
-                TableUpdate::AddSchema { schema: s } if schema.is_none() => schema = Some(s.clone()),
+                TableUpdate::AddSchema { schema: s } if schema.is_none() => {
+                    schema = Some(s.clone())
+                }
                 TableUpdate::AddSpec { spec: s } if spec.is_none() => spec = Some(s.clone()),
                 TableUpdate::AddSortOrder { sort_order } if order.is_none() => {
                     order = Some(sort_order.clone())
@@ -644,7 +662,10 @@ mod tests {
 
     #[test]
     fn pages() {
-        let names: Vec<String> = ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(page(names.clone(), None, Some(2)).0.len(), 5);
         let (p1, next) = page(names.clone(), Some(String::new()), Some(2));
         assert_eq!(p1, ["a", "b"]);

@@ -15,18 +15,21 @@ use crate::types::{
 };
 
 use super::tables::{object_name, page};
-use super::{lock, namespace_name, CatalogService, Cached};
+use super::{lock, namespace_name, Cached, CatalogService};
 
 fn no_such_view(ns: &str, name: &str) -> CatalogError {
-    CatalogError::new(Kind::NoSuchView, format!("view '{ns}.{name}' does not exist"))
+    CatalogError::new(
+        Kind::NoSuchView,
+        format!("view '{ns}.{name}' does not exist"),
+    )
 }
 
 impl CatalogService {
     fn view_ident(&self, levels: &[String], name: &str) -> Result<(String, String)> {
         let ns =
             namespace_name(levels).map_err(|e| CatalogError::new(Kind::NoSuchView, e.message))?;
-        let name =
-            object_name("view", name).map_err(|e| CatalogError::new(Kind::NoSuchView, e.message))?;
+        let name = object_name("view", name)
+            .map_err(|e| CatalogError::new(Kind::NoSuchView, e.message))?;
         Ok((ns, name))
     }
 
@@ -109,7 +112,9 @@ impl CatalogService {
         let ns = self.existing_namespace(levels).await?;
         let name = object_name("view", &req.name)?;
         self.require_free_name(&ns, &name).await?;
-        let location = self.location_for(&ns, &name, req.location.as_deref()).await?;
+        let location = self
+            .location_for(&ns, &name, req.location.as_deref())
+            .await?;
         let metadata = ViewMetadataBuilder::new(
             location,
             req.schema,
@@ -141,7 +146,9 @@ impl CatalogService {
         let bytes = serde_json::to_vec(metadata)
             .map_err(|e| CatalogError::internal(format!("cannot encode view metadata: {e}")))?;
         if !self.store().write_new(&path, Bytes::from(bytes)).await? {
-            return Err(CatalogError::conflict(format!("metadata file {path} exists")));
+            return Err(CatalogError::conflict(format!(
+                "metadata file {path} exists"
+            )));
         }
         let location = self.warehouse.uri(&path);
         let entry = Entry {
@@ -155,7 +162,10 @@ impl CatalogService {
             let _ = self.store().delete(&path).await;
             won?;
             return Err(if version == 1 {
-                CatalogError::new(Kind::AlreadyExists, format!("view '{ns}.{name}' already exists"))
+                CatalogError::new(
+                    Kind::AlreadyExists,
+                    format!("view '{ns}.{name}' already exists"),
+                )
             } else {
                 CatalogError::conflict(format!(
                     "view '{ns}.{name}' was changed concurrently; refresh and retry"
@@ -224,10 +234,17 @@ impl CatalogService {
 
     pub async fn drop_view(&self, levels: &[String], name: &str) -> Result<()> {
         let (ns, name) = self.view_ident(levels, name)?;
-        if self.store().entry(&ns, EntryKind::View, &name).await?.is_none() {
+        if self
+            .store()
+            .entry(&ns, EntryKind::View, &name)
+            .await?
+            .is_none()
+        {
             return Err(no_such_view(&ns, &name));
         }
-        self.store().delete_entry(&ns, EntryKind::View, &name).await?;
+        self.store()
+            .delete_entry(&ns, EntryKind::View, &name)
+            .await?;
         lock(&self.views).remove(&(ns, name));
         Ok(())
     }
@@ -252,7 +269,9 @@ impl CatalogService {
                 format!("view '{dst_ns}.{dst}' already exists"),
             ));
         }
-        self.store().delete_entry(&src_ns, EntryKind::View, &src).await?;
+        self.store()
+            .delete_entry(&src_ns, EntryKind::View, &src)
+            .await?;
         lock(&self.views).remove(&(src_ns, src));
         Ok(())
     }
