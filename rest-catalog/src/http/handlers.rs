@@ -93,12 +93,13 @@ impl Params {
     }
 
     fn flag(&self, name: &str) -> Result<bool> {
-        match self.0.get(name).map(String::as_str) {
+        // pyiceberg sends Python's spelling (`False`).
+        match self.0.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
-            Some(other) => Err(CatalogError::bad_request(format!(
+            Some(_) => Err(CatalogError::bad_request(format!(
                 "{name} must be true or false, not '{}'",
-                other.escape_debug()
+                self.0.get(name).map(|v| v.escape_debug().to_string()).unwrap_or_default()
             ))),
         }
     }
