@@ -128,6 +128,13 @@ def case_names():
     return [c["name"] for c in CASES]
 
 
+def commit_rows(case):
+    """The rows of each commit of a case, in write order (deterministic per case)."""
+    rng = random.Random(case["name"])
+    return [[case["row"](rng, rng.randrange(KEYS)) for _ in range(rng.randint(10, 30))]
+            for _ in range(SNAPSHOTS)]
+
+
 def _create(catalog, case):
     from pypaimon.schema.data_types import DataTypeParser
     from pypaimon.schema.schema import Schema
@@ -146,9 +153,7 @@ def generate_case(catalog, warehouse, out_dir, case, log=print):
         pass
     shutil.rmtree(os.path.join(warehouse, DATABASE + ".db", case["name"]), ignore_errors=True)
     table = _create(catalog, case)
-    rng = random.Random(case["name"])
-    for _ in range(SNAPSHOTS):
-        rows = [case["row"](rng, rng.randrange(KEYS)) for _ in range(rng.randint(10, 30))]
+    for rows in commit_rows(case):
         # Two writes per commit: two level-0 files per bucket to merge.
         half = len(rows) // 2
         wb = table.new_batch_write_builder()

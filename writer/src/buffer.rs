@@ -10,11 +10,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch, SortOptions};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
+};
+use arrow::compute::{concat_batches, interleave, take_record_batch, SortOptions};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
-use strata_format::merge::{KeyVersion, MergeFunction, RowKind};
+use strata_format::merge::{
+    sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
+};
+use strata_format::options::MergeEngine;
 use strata_format::schema::TableSchema;
 use strata_format::types::arrow::to_arrow_schema;
 use strata_format::{invalid, Error, Result};
@@ -75,6 +80,87 @@ pub(crate) struct SortMerge {
     seq_columns: Vec<usize>,
     seq_fields: Vec<SortField>,
     merge: MergeFunction,
+    /// Deduplicate and first-row keep one stored version per key, found without the
+    /// field-wise merge.
+    picks_whole_rows: bool,
+    /// `MergeInput` columns: table field `f` is column `f` of a buffered batch.
+    merge_columns: Vec<Option<usize>>,
+}
+
+/// One field of a computed survivor.
+enum Computed {
+    Row(u32),
+    Value(ArrayRef),
+    Null,
+}
+
+/// The rows a flush keeps, in key order, with their sequence numbers and kinds.
+#[derive(Default)]
+struct Survivors {
+    /// Buffer row of each survivor, or `None` for a computed one (`computed` in order).
+    rows: Vec<Option<u32>>,
+    computed: Vec<Vec<Computed>>,
+    sequences: Vec<i64>,
+    kinds: Vec<i8>,
+}
+
+impl Survivors {
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn push_row(&mut self, row: u32, version: &KeyVersion) {
+        self.rows.push(Some(row));
+        self.sequences.push(version.sequence);
+        self.kinds.push(version.kind.as_byte());
+    }
+
+    fn push_computed(&mut self, kind: RowKind, sequence: i64, fields: Vec<Computed>) {
+        self.rows.push(None);
+        self.computed.push(fields);
+        self.sequences.push(sequence);
+        self.kinds.push(kind.as_byte());
+    }
+
+    /// The survivors' values (table schema): one `take` when all are stored rows, else an
+    /// `interleave` per column with the computed values as extra one-row sources.
+    fn materialize(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if self.computed.is_empty() {
+            let indices = UInt32Array::from_iter_values(self.rows.iter().flatten().copied());
+            return Ok(take_record_batch(batch, &indices)?);
+        }
+        let mut columns = Vec::with_capacity(batch.num_columns());
+        for (c, column) in batch.columns().iter().enumerate() {
+            let mut extra: Vec<ArrayRef> = Vec::new();
+            let mut null_source = None;
+            let mut indices = Vec::with_capacity(self.rows.len());
+            let mut computed = self.computed.iter();
+            for row in &self.rows {
+                indices.push(match row {
+                    Some(r) => (0, *r as usize),
+                    None => match computed.next().and_then(|f| f.get(c)) {
+                        Some(Computed::Row(r)) => (0, *r as usize),
+                        Some(Computed::Value(a)) => {
+                            extra.push(a.clone());
+                            (extra.len(), 0)
+                        }
+                        Some(Computed::Null) | None => {
+                            let at = *null_source.get_or_insert_with(|| {
+                                extra.push(new_null_array(column.data_type(), 1));
+                                extra.len()
+                            });
+                            (at, 0)
+                        }
+                    },
+                });
+            }
+            let sources: Vec<&dyn Array> = std::iter::once(column.as_ref())
+                .chain(extra.iter().map(|a| a.as_ref()))
+                .collect();
+            columns.push(interleave(&sources, &indices)?);
+        }
+        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+    }
 }
 
 impl SortMerge {
@@ -111,7 +197,14 @@ impl SortMerge {
             .iter()
             .map(|c| SortField::new_with_options(data_type(c), seq_options))
             .collect();
+        let picks_whole_rows = matches!(
+            merge.engine(),
+            MergeEngine::Deduplicate | MergeEngine::FirstRow
+        );
+        let merge_columns = (0..schema.fields.len()).map(Some).collect();
         Ok(SortMerge {
+            picks_whole_rows,
+            merge_columns,
             kv_schema: to_arrow_schema(&schema.key_value_fields()),
             value_schema,
             key_columns,
@@ -143,17 +236,21 @@ impl SortMerge {
                 .cmp(&keys.row(b as usize))
                 .then(a.cmp(&b))
         });
-        let mut winners: Vec<u32> = Vec::with_capacity(order.len());
+        let kind_of = |i: u32| {
+            buffer
+                .kinds
+                .get(i as usize)
+                .copied()
+                .and_then(RowKind::from_byte)
+                .ok_or_else(|| Error::internal("write buffer row without a valid kind"))
+        };
+        let mut out = Survivors::default();
         let mut versions: Vec<KeyVersion> = Vec::new();
+        let mut refs: Vec<(usize, usize)> = Vec::new();
         for run in order.chunk_by(|&a, &b| keys.row(a as usize) == keys.row(b as usize)) {
             versions.clear();
+            refs.clear();
             for &i in run {
-                let kind = buffer
-                    .kinds
-                    .get(i as usize)
-                    .copied()
-                    .and_then(RowKind::from_byte)
-                    .ok_or_else(|| Error::internal("write buffer row without a valid kind"))?;
                 versions.push(KeyVersion {
                     sequence: buffer.first_sequence + i64::from(i),
                     // Only needed to order several versions.
@@ -161,34 +258,60 @@ impl SortMerge {
                         Some(r) if run.len() > 1 => Some(r.row(i as usize).as_ref().to_vec()),
                         _ => None,
                     },
-                    kind,
+                    kind: kind_of(i)?,
                 });
+                refs.push((0, i as usize));
             }
-            if let Some(w) = self.merge.pick_keeping_retractions(&versions) {
-                winners.extend(run.get(w).copied());
+            if run.len() == 1 || self.picks_whole_rows {
+                if let Some(w) = self.merge.pick_keeping_retractions(&versions) {
+                    if let (Some(&row), Some(v)) = (run.get(w), versions.get(w)) {
+                        out.push_row(row, v);
+                    }
+                }
+                continue;
+            }
+            sort_versions(&mut versions, &mut refs);
+            let batches = std::slice::from_ref(&batch);
+            let input = MergeInput::new(&versions, &refs, batches, &self.merge_columns)?;
+            match self.merge.merge(&input)? {
+                MergeResult::Gone => {}
+                MergeResult::Row(w) => {
+                    if let (Some(&(_, row)), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(row as u32, v);
+                    }
+                }
+                MergeResult::Computed {
+                    kind,
+                    sequence,
+                    fields,
+                } => {
+                    let fields = fields
+                        .into_iter()
+                        .map(|f| match f {
+                            FieldValue::Version(v) => {
+                                Computed::Row(refs.get(v).map_or(0, |r| r.1 as u32))
+                            }
+                            FieldValue::Value(a) => Computed::Value(a),
+                            FieldValue::Null => Computed::Null,
+                        })
+                        .collect();
+                    out.push_computed(kind, sequence, fields);
+                }
             }
         }
-        if winners.is_empty() {
+        if out.is_empty() {
             return Ok(None);
         }
-        let seq = Int64Array::from_iter_values(
-            winners
-                .iter()
-                .map(|&i| buffer.first_sequence + i64::from(i)),
-        );
-        let kind = Int8Array::from_iter_values(
-            winners
-                .iter()
-                .map(|&i| buffer.kinds.get(i as usize).copied().unwrap_or_default()),
-        );
-        let values = take_record_batch(&batch, &UInt32Array::from(winners))?;
+        let values = out.materialize(&batch)?;
         let mut columns: Vec<ArrayRef> =
             Vec::with_capacity(self.key_columns.len() + 2 + values.num_columns());
         for &c in &self.key_columns {
             columns.push(values.column(c).clone());
         }
-        columns.push(Arc::new(seq));
-        columns.push(Arc::new(kind));
+        columns.push(Arc::new(Int64Array::from(std::mem::take(
+            &mut out.sequences,
+        ))));
+        columns.push(Arc::new(Int8Array::from(std::mem::take(&mut out.kinds))));
         columns.extend(values.columns().iter().cloned());
         Ok(Some(RecordBatch::try_new(self.kv_schema.clone(), columns)?))
     }

@@ -15,8 +15,7 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::kernels::cmp::distinct;
 use arrow::compute::{cast_with_options, filter_record_batch, CastOptions};
 use arrow::datatypes::{DataType as ArrowType, SchemaRef};
-use strata_format::merge::RowKind;
-use strata_format::options::MergeEngine;
+use strata_format::merge::{MergeFunction, RowKind};
 use strata_format::table::Table;
 use strata_format::types::arrow::{to_arrow_schema, LOCAL_ZONED_TIME_ZONE};
 use strata_format::{invalid, Error, Result};
@@ -41,8 +40,11 @@ pub(crate) struct Conformer {
     key_columns: Vec<usize>,
     nullable_keys: bool,
     rowkind_column: Option<usize>,
-    ignore_delete: bool,
-    first_row: bool,
+    /// Whether input rows of each kind (by byte) are kept (`ignore-delete`,
+    /// `ignore-update-before` drop some).
+    keeps: [bool; 4],
+    /// Set when the merge engine can never apply the retractions it keeps.
+    retraction_error: Option<String>,
 }
 
 impl Conformer {
@@ -64,6 +66,7 @@ impl Conformer {
             })?),
             None => None,
         };
+        let merge = MergeFunction::from_table(table)?;
         let nullable_keys = options
             .get(PRIMARY_KEY_NULLABLE)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -73,8 +76,14 @@ impl Conformer {
             key_columns,
             nullable_keys,
             rowkind_column,
-            ignore_delete: options.ignore_delete(),
-            first_row: options.merge_engine() == MergeEngine::FirstRow,
+            keeps: [
+                RowKind::Insert,
+                RowKind::UpdateBefore,
+                RowKind::UpdateAfter,
+                RowKind::Delete,
+            ]
+            .map(|k| merge.accepts(k)),
+            retraction_error: merge.retraction_error(),
         })
     }
 
@@ -115,16 +124,16 @@ impl Conformer {
             arrow::array::RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
         let mut batch = RecordBatch::try_new_with_options(self.target.clone(), columns, &options)
             .map_err(|e| invalid!("input does not fit table '{}': {e}", self.table))?;
-        let retractions = kinds.iter().filter(|k| is_retraction(**k)).count();
-        if retractions > 0 && self.ignore_delete {
-            let keep: BooleanArray = kinds.iter().map(|k| Some(!is_retraction(*k))).collect();
+        let keeps = |k: &i8| self.keeps.get(*k as usize).copied().unwrap_or(true);
+        if !kinds.iter().all(keeps) {
+            let keep: BooleanArray = kinds.iter().map(|k| Some(keeps(k))).collect();
             batch = filter_record_batch(&batch, &keep)?;
-            kinds.retain(|k| !is_retraction(*k));
-        } else if retractions > 0 && self.first_row {
+            kinds.retain(keeps);
+        }
+        let retractions = kinds.iter().filter(|k| is_retraction(**k)).count();
+        if let (true, Some(why)) = (retractions > 0, &self.retraction_error) {
             return Err(Error::unsupported(format!(
-                "table '{}' uses merge-engine 'first-row', which keeps the first row of a key \
-                 and cannot apply deletes ({retractions} -U/-D rows in the input); set \
-                 'ignore-delete' = 'true' to drop them",
+                "table '{}': {why} ({retractions} -U/-D rows in the input)",
                 self.table
             )));
         }

@@ -90,18 +90,6 @@ impl TableWriterBuilder {
             )));
         }
         let merge = MergeFunction::from_table(&table)?;
-        // The write buffer merges with `pick`, which is exact for these two engines only;
-        // partial-update and aggregation need the field-wise merge in the buffer.
-        if !matches!(
-            options.merge_engine(),
-            strata_format::options::MergeEngine::Deduplicate
-                | strata_format::options::MergeEngine::FirstRow
-        ) {
-            return Err(Error::unsupported(format!(
-                "table '{id}' uses merge-engine '{}': Strata's writer writes deduplicate and                  first-row tables so far",
-                options.merge_engine().as_str()
-            )));
-        }
         let commit_user = self
             .commit_user
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());

@@ -2,15 +2,27 @@
 //! run on the same generated data, printed as JSON.
 //!
 //! ```text
-//! strata-bench [--rows N] [--seed S]      # default 5,000,000 rows (STRATA_BENCH_ROWS)
+//! strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers]
 //! ```
 //!
 //! Data: BIGINT key in random order, 3 strings of 10–40 chars, 3 BIGINT, 2 DOUBLE, 1
-//! TIMESTAMP(6). Baseline "parquet_floor": the same rows, already sorted, written to
-//! Parquet (zstd) with arrow-rs directly: the encoding cost no writer can avoid.
+//! TIMESTAMP(6); 5,000,000 rows by default (STRATA_BENCH_ROWS). Baseline
+//! "parquet_floor": the same rows, already sorted, written to Parquet (zstd) with arrow-rs
+//! directly: the encoding cost no writer can avoid. Every time is CPU seconds of the
+//! process doing the work, so rates are per core. The writer benchmarks and their
+//! baselines are in `cli/src/bench/writer.rs`.
+
+#[path = "../bench/cpu.rs"]
+mod cpu;
+#[path = "../bench/strata.rs"]
+mod strata;
+#[path = "../bench/writer.rs"]
+mod writer_bench;
 
 use std::sync::Arc;
-use std::time::Instant;
+
+use cpu::CpuTimer;
+use writer_bench::{rss_child, run, Config, USAGE};
 
 use arrow_array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -19,7 +31,6 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use serde_json::json;
 
 /// A small deterministic generator (SplitMix64), so runs compare like with like.
 struct Rng(u64);
@@ -65,37 +76,51 @@ pub fn generate(rows: usize, batch: usize, seed: u64) -> Vec<RecordBatch> {
         let j = rng.below(i as u64 + 1) as usize;
         keys.swap(i, j);
     }
-    let schema = bench_schema();
-    let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     keys.chunks(batch)
-        .map(|chunk| {
-            let n = chunk.len();
-            let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(chunk.to_vec()))];
-            for _ in 0..3 {
-                let strings: Vec<String> = (0..n)
-                    .map(|_| {
-                        let len = 10 + rng.below(31) as usize;
-                        (0..len)
-                            .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
-                            .collect()
-                    })
-                    .collect();
-                columns.push(Arc::new(StringArray::from(strings)));
-            }
-            for _ in 0..3 {
-                columns.push(Arc::new(Int64Array::from_iter_values(
-                    (0..n).map(|_| rng.next() as i64 >> 20),
-                )));
-            }
-            for _ in 0..2 {
-                columns.push(Arc::new(Float64Array::from_iter_values(
-                    (0..n).map(|_| rng.next() as f64 / u64::MAX as f64 * 1e6),
-                )));
-            }
-            columns.push(Arc::new(TimestampMicrosecondArray::from_iter_values(
-                (0..n).map(|_| 1_600_000_000_000_000 + rng.below(100_000_000_000_000) as i64),
-            )));
-            RecordBatch::try_new(schema.clone(), columns).expect("generated batch")
+        .map(|chunk| rows_for(chunk, &mut rng))
+        .collect()
+}
+
+/// One batch with these keys and random values.
+fn rows_for(keys: &[i64], rng: &mut Rng) -> RecordBatch {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let n = keys.len();
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(keys.to_vec()))];
+    for _ in 0..3 {
+        let strings: Vec<String> = (0..n)
+            .map(|_| {
+                let len = 10 + rng.below(31) as usize;
+                (0..len)
+                    .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
+                    .collect()
+            })
+            .collect();
+        columns.push(Arc::new(StringArray::from(strings)));
+    }
+    for _ in 0..3 {
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| rng.next() as i64 >> 20),
+        )));
+    }
+    for _ in 0..2 {
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|_| rng.next() as f64 / u64::MAX as f64 * 1e6),
+        )));
+    }
+    columns.push(Arc::new(TimestampMicrosecondArray::from_iter_values(
+        (0..n).map(|_| 1_600_000_000_000_000 + rng.below(100_000_000_000_000) as i64),
+    )));
+    RecordBatch::try_new(bench_schema(), columns).expect("generated batch")
+}
+
+/// `commits` commits that each update the same `keys` with new values.
+fn updates(keys: &[i64], commits: usize, batch: usize, seed: u64) -> Vec<Vec<RecordBatch>> {
+    let mut rng = Rng(seed);
+    (0..commits)
+        .map(|_| {
+            keys.chunks(batch)
+                .map(|chunk| rows_for(chunk, &mut rng))
+                .collect()
         })
         .collect()
 }
@@ -112,34 +137,51 @@ fn sorted(batches: &[RecordBatch]) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// Seconds to write `batches` to one Parquet file in memory with zstd.
+/// CPU seconds to write `batches` to one Parquet file in memory with zstd.
 fn parquet_floor(batches: &[RecordBatch]) -> f64 {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
         .build();
-    let start = Instant::now();
+    let start = CpuTimer::start();
     let mut writer = ArrowWriter::try_new(Vec::new(), bench_schema(), Some(props)).expect("writer");
     for b in batches {
         writer.write(b).expect("write");
     }
     let bytes = writer.into_inner().expect("close");
     std::hint::black_box(bytes.len());
-    start.elapsed().as_secs_f64()
+    start.seconds()
 }
 
 fn main() {
-    let mut rows: usize = std::env::var("STRATA_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000_000);
-    let mut seed = 42u64;
+    let mut cfg = Config {
+        rows: std::env::var("STRATA_BENCH_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5_000_000),
+        seed: 42,
+        pypaimon_rows: 200_000,
+        peers: true,
+        rss_child: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        let mut number = |what: &str| -> usize {
+            match args.next().and_then(|v| v.parse().ok()) {
+                Some(n) => n,
+                None => {
+                    eprintln!("error: {what} needs a number");
+                    std::process::exit(2);
+                }
+            }
+        };
         match a.as_str() {
-            "--rows" => rows = args.next().and_then(|v| v.parse().ok()).unwrap_or(rows),
-            "--seed" => seed = args.next().and_then(|v| v.parse().ok()).unwrap_or(seed),
+            "--rows" => cfg.rows = number("--rows"),
+            "--seed" => cfg.seed = number("--seed") as u64,
+            "--pypaimon-rows" => cfg.pypaimon_rows = number("--pypaimon-rows"),
+            "--no-peers" => cfg.peers = false,
+            "--rss-child" => cfg.rss_child = Some(number("--rss-child")),
             "--help" | "-h" => {
-                println!("strata-bench [--rows N] [--seed S]: benchmark ratios as JSON");
+                println!("{USAGE}");
                 return;
             }
             other => {
@@ -148,19 +190,22 @@ fn main() {
             }
         }
     }
-    let data = generate(rows, 8192, seed);
-    let presorted = sorted(&data);
-    let floor_secs = parquet_floor(&presorted);
-    let report = json!({
-        "rows": rows,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "parquet_floor": {
-            "seconds": floor_secs,
-            "rows_per_sec": rows as f64 / floor_secs,
-        },
-    });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
-    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = match cfg.rss_child {
+        Some(rows) => runtime.block_on(rss_child(rows, cfg.seed)),
+        None => runtime.block_on(run(&cfg)),
+    };
+    match result {
+        Ok(report) => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
 }

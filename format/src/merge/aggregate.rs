@@ -67,6 +67,18 @@ impl Aggregation {
         self.remove_record_on_delete || self.aggs.iter().all(FieldAgg::can_retract)
     }
 
+    /// `field (function)` of each field that cannot take a retraction.
+    pub fn non_retractable_fields(&self) -> Vec<String> {
+        if self.remove_record_on_delete {
+            return Vec::new();
+        }
+        self.aggs
+            .iter()
+            .filter(|a| !a.can_retract())
+            .map(|a| format!("{} ({})", a.field, a.name))
+            .collect()
+    }
+
     pub(crate) fn merge(&self, input: &MergeInput<'_>) -> Result<MergeResult> {
         let n = self.aggs.len();
         let mut row = vec![Acc::Null; n];

@@ -230,6 +230,11 @@ impl FieldAgg {
             } else {
                 acc
             }),
+            // A blank input never counts, even against a null accumulator.
+            Func::ListAgg {
+                delimiter,
+                distinct,
+            } => listagg(a, v, delimiter, *distinct, acc.clone(), value.clone()),
             // Collect with distinct also de-duplicates a lone side.
             Func::Collect { distinct } => {
                 nested::collect(ctx, a, v, *distinct, acc.clone(), value.clone())
@@ -257,10 +262,6 @@ impl FieldAgg {
                     Func::BoolOr => Ok(Acc::Owned(cell::bool_array(
                         cell::read_bool(x)? || cell::read_bool(y)?,
                     ))),
-                    Func::ListAgg {
-                        delimiter,
-                        distinct,
-                    } => listagg(x, y, delimiter, *distinct, acc.clone(), value.clone()),
                     Func::MergeMap => nested::merge_map(x, y),
                     Func::NestedUpdate { key, count_limit } => {
                         nested::nested_update(x, y, key, *count_limit, acc.clone())
@@ -394,28 +395,36 @@ fn nested_update(name: &str, field: &DataField, options: &CoreOptions) -> Result
     Ok(Func::NestedUpdate { key, count_limit })
 }
 
-/// Java `FieldListaggAgg`: empty strings are skipped; with `distinct` only tokens of the new
-/// value that the accumulator lacks are appended.
+/// Java `FieldListaggAgg`: a null or blank input leaves the accumulator as it is (a null
+/// one included), a null or blank accumulator takes the input; with `distinct` only the
+/// new value's non-blank tokens that the accumulator lacks are appended.
 fn listagg(
-    x: cell::Cell<'_>,
-    y: cell::Cell<'_>,
+    x: Option<cell::Cell<'_>>,
+    y: Option<cell::Cell<'_>>,
     delimiter: &str,
     distinct: bool,
     acc: Acc,
     value: Acc,
 ) -> Result<Acc> {
-    let (a, b) = (cell::read_str(x)?, cell::read_str(y)?);
-    if b.is_empty() {
+    let b = match y {
+        Some(y) => cell::read_str(y)?,
+        None => return Ok(acc),
+    };
+    if java_is_blank(b) {
         return Ok(acc);
     }
-    if a.is_empty() {
+    let a = match x {
+        Some(x) => cell::read_str(x)?,
+        None => return Ok(value),
+    };
+    if java_is_blank(a) {
         return Ok(value);
     }
     let mut out = a.to_string();
     if distinct {
         let mut seen: std::collections::HashSet<&str> = split_tokens(a, delimiter).collect();
         for token in split_tokens(b, delimiter) {
-            if !token.is_empty() && seen.insert(token) {
+            if !java_is_blank(token) && seen.insert(token) {
                 out.push_str(delimiter);
                 out.push_str(token);
             }
@@ -427,6 +436,25 @@ fn listagg(
     Ok(Acc::Owned(
         Arc::new(StringArray::from(vec![out])) as ArrayRef
     ))
+}
+
+/// Java's `StringUtils.isBlank`: empty, or only characters `Character.isWhitespace` accepts
+/// (ASCII controls 9–13 and 28–31, and Unicode space separators except no-break spaces).
+pub(crate) fn java_is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        matches!(
+            c,
+            '\u{9}'..='\u{d}'
+                | '\u{1c}'..='\u{20}'
+                | '\u{1680}'
+                | '\u{2000}'..='\u{2006}'
+                | '\u{2008}'..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{205f}'
+                | '\u{3000}'
+        )
+    })
 }
 
 /// Splits by the whole delimiter, keeping empty tokens (an empty delimiter splits nothing).

@@ -421,6 +421,41 @@ impl MergeFunction {
         }
     }
 
+    /// Why `-U`/`-D` input that [`MergeFunction::accepts`] keeps can never be merged into
+    /// this table, if so: writers reject such input before buffering it, rather than
+    /// failing later at a flush, a compaction or a read.
+    pub fn retraction_error(&self) -> Option<String> {
+        if self.ignore_delete {
+            return None;
+        }
+        match &self.kind {
+            EngineImpl::Deduplicate => None,
+            EngineImpl::FirstRow => Some(
+                "merge-engine 'first-row' keeps the first row of a key and cannot apply -U/-D \
+                 records; set 'ignore-delete' = 'true' to drop them"
+                    .to_string(),
+            ),
+            EngineImpl::PartialUpdate(p) if !p.accepts_retractions() => Some(
+                "merge-engine 'partial-update' cannot accept -U/-D records by default; set \
+                 'ignore-delete' to drop them, 'partial-update.remove-record-on-delete' to \
+                 remove the row on -D, or sequence groups to retract their columns"
+                    .to_string(),
+            ),
+            EngineImpl::PartialUpdate(_) => None,
+            EngineImpl::Aggregation(a) => {
+                let fields = a.non_retractable_fields();
+                (!fields.is_empty()).then(|| {
+                    format!(
+                        "merge-engine 'aggregation' cannot retract (-U/-D) with the aggregate \
+                         functions of {}; set 'fields.<field>.ignore-retract' = 'true' for them \
+                         or 'aggregation.remove-record-on-delete' = 'true'",
+                        fields.join(", ")
+                    )
+                })
+            }
+        }
+    }
+
     /// Fields a read of `wanted` must also load for the merge (sequence-group fields of
     /// partial-update), in schema order and without those already wanted.
     pub fn extra_fields(&self, wanted: &[DataField]) -> Vec<DataField> {

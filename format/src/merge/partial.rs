@@ -191,6 +191,11 @@ impl PartialUpdate {
         out
     }
 
+    /// Whether `-U`/`-D` input can be merged (sequence groups or remove-record-on-delete).
+    pub fn accepts_retractions(&self) -> bool {
+        !self.groups.is_empty() || self.remove_on_delete
+    }
+
     pub(crate) fn merge(&self, input: &MergeInput<'_>, ignore_delete: bool) -> Result<MergeResult> {
         let n = self.nullable.len();
         let mut st = State {

@@ -1,6 +1,7 @@
 //! `strata-writer` end to end: write → commit → read back with Strata's reader.
 
 mod buckets;
+mod engines;
 mod files;
 mod model;
 mod types;

@@ -289,18 +289,6 @@ async fn unsupported_tables_are_refused_at_build() {
         err.to_string(),
         "table 'db.t' has no primary key; Strata writes only primary-key tables"
     );
-    let partial = Fixture::new(
-        &[("k", "INT")],
-        &["k"],
-        &[],
-        &[("bucket", "1"), ("merge-engine", "partial-update")],
-    )
-    .await;
-    let err = TableWriter::builder(partial.table.clone())
-        .build()
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::Unsupported);
 }
 
 #[tokio::test]

@@ -208,6 +208,18 @@ fn aggregation_listagg_delimiter_and_distinct() {
         agg_one("STRING", "listagg", &[], default, &[I, I]).unwrap(),
         "x,y"
     );
+    // Blank inputs (Java's isBlank: whitespace, not no-break spaces) never count, not even
+    // against a null accumulator; a blank accumulator takes the next input.
+    let blanks = strs(&[None, Some(""), Some(" \t\u{3000}")]);
+    assert_eq!(
+        agg_one("STRING", "listagg", &[], blanks, &[I, I, I]).unwrap(),
+        "null"
+    );
+    let nbsp = strs(&[Some(" "), Some("\u{a0}"), Some("x")]);
+    assert_eq!(
+        agg_one("STRING", "listagg", &[], nbsp, &[I, I, I]).unwrap(),
+        "\u{a0},x"
+    );
 }
 
 fn int_lists(v: Vec<Option<Vec<Option<i32>>>>) -> ArrayRef {

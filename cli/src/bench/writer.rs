@@ -1,0 +1,298 @@
+//! The writer benchmarks of issue 3, each a ratio against a baseline measured in this run
+//! on the same generated rows:
+//!
+//! - `ingest`: rows into a 4-bucket deduplicate table ÷ the Parquet floor (target ≥ 0.6),
+//!   and ÷ the `paimon` crate 0.4.0 writing the same rows into a 4-bucket table (≥ 1.2);
+//! - `updates`: 10 commits updating the same keys (a tenth of the table), same ratios;
+//! - `merge_read`: merge-on-read of a table with 11 sorted runs per bucket ÷ a plain read
+//!   of the same files (≥ 0.8);
+//! - `peak_rss`: a child process ingesting N and 2N rows with `write-buffer-size` 64 MB
+//!   (< 512 MB, flat in N);
+//! - `pypaimon`: pure-Python pypaimon 2.1.0 on a prefix of the rows, for reference.
+//!
+//! Peers run in Python (`peer.py`, with `STRATA_PYTHON` or `python3`); when they cannot
+//! run, their entries say why instead of a number.
+
+use std::path::Path;
+use std::process::Command;
+
+use arrow_array::RecordBatch;
+use serde_json::{json, Value};
+use strata_format::catalog::Catalog;
+
+use crate::cpu::{peak_rss_bytes, CpuTimer};
+use crate::strata::{self, Result};
+
+pub const USAGE: &str = "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers]: \
+writer benchmarks as JSON ratios against baselines measured in the same run";
+
+const BUCKETS: &str = "4";
+const UPDATE_COMMITS: usize = 10;
+const RUNS: usize = 11;
+const BATCH: usize = 8192;
+
+pub struct Config {
+    pub rows: usize,
+    pub seed: u64,
+    pub pypaimon_rows: usize,
+    pub peers: bool,
+    /// Internal: run as the peak-RSS child ingesting this many rows.
+    pub rss_child: Option<usize>,
+}
+
+fn rate(rows: usize, seconds: f64) -> Value {
+    json!({ "cpu_seconds": seconds, "rows_per_cpu_sec": rows as f64 / seconds })
+}
+
+fn ratio(a: f64, b: f64) -> Value {
+    json!(a / b)
+}
+
+pub async fn run(cfg: &Config) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let warehouse = dir.path().join("warehouse");
+    let catalog = Catalog::open(&warehouse.to_string_lossy())?;
+    let rows = cfg.rows;
+    let data = crate::generate(rows, BATCH, cfg.seed);
+    let floor = crate::parquet_floor(&crate::sorted(&data));
+    let floor_rate = rows as f64 / floor;
+
+    // Ingest.
+    let table = strata::create_table(&catalog, "ingest", &[("bucket", BUCKETS)]).await?;
+    let ingest = strata::write_commits(&table, &[&data]).await?;
+    let ingest_rate = rows as f64 / ingest;
+
+    // Updates: the first tenth of the keys, rewritten in every commit.
+    let keys: Vec<i64> = data
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default()
+        })
+        .take((rows / 10).max(1))
+        .collect();
+    let update_commits = crate::updates(&keys, UPDATE_COMMITS, BATCH, cfg.seed + 1);
+    let update_rows = keys.len() * UPDATE_COMMITS;
+    let update_floor: f64 = update_commits
+        .iter()
+        .map(|c| crate::parquet_floor(&crate::sorted(c)))
+        .sum();
+    let groups: Vec<&[RecordBatch]> = update_commits.iter().map(|c| c.as_slice()).collect();
+    let update = strata::write_commits(&table, &groups).await?;
+    let update_rate = update_rows as f64 / update;
+
+    let mut report = json!({
+        "rows": rows,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "parquet_floor": rate(rows, floor),
+        "ingest": {
+            "buckets": 4,
+            "strata": rate(rows, ingest),
+            "ratio_to_floor": ratio(ingest_rate, floor_rate),
+            "target_ratio_to_floor": 0.6,
+        },
+        "updates": {
+            "commits": UPDATE_COMMITS,
+            "rows_per_commit": keys.len(),
+            "strata": rate(update_rows, update),
+            "parquet_floor": rate(update_rows, update_floor),
+            "ratio_to_floor": ratio(update_rate, update_rows as f64 / update_floor),
+        },
+    });
+
+    // The paimon crate on the same rows, ingest then the same update commits.
+    if cfg.peers {
+        let files = dir.path().join("inputs");
+        std::fs::create_dir_all(&files)?;
+        let ingest_file = files.join("ingest.parquet");
+        write_parquet(&ingest_file, &data)?;
+        let mut update_files = Vec::new();
+        for (i, c) in update_commits.iter().enumerate() {
+            let f = files.join(format!("update-{i}.parquet"));
+            write_parquet(&f, c)?;
+            update_files.push(f);
+        }
+        strata::create_table(&catalog, "crate", &[("bucket", BUCKETS)]).await?;
+        let crate_ingest = peer("paimon-crate", &warehouse, "bench.crate", &[&ingest_file]);
+        let refs: Vec<&Path> = update_files.iter().map(|p| p.as_path()).collect();
+        let crate_update = peer("paimon-crate", &warehouse, "bench.crate", &refs);
+        report["ingest"]["paimon_crate"] = crate_ingest.clone();
+        report["ingest"]["ratio_to_paimon_crate"] = peer_ratio(ingest_rate, &crate_ingest);
+        report["ingest"]["target_ratio_to_paimon_crate"] = json!(1.2);
+        report["updates"]["paimon_crate"] = crate_update.clone();
+        report["updates"]["ratio_to_paimon_crate"] = peer_ratio(update_rate, &crate_update);
+
+        // pypaimon is slow: a prefix of the rows, as a reference point only.
+        let py_rows = cfg.pypaimon_rows.min(rows);
+        let prefix: Vec<RecordBatch> = slice_rows(&data, py_rows);
+        let py_file = files.join("pypaimon.parquet");
+        write_parquet(&py_file, &prefix)?;
+        strata::create_table(&catalog, "pypaimon", &[("bucket", BUCKETS)]).await?;
+        let py = peer("pypaimon", &warehouse, "bench.pypaimon", &[&py_file]);
+        report["pypaimon"] = json!({
+            "rows": py_rows,
+            "result": py.clone(),
+            "strata_ingest_ratio": peer_ratio(ingest_rate, &py),
+        });
+    }
+
+    report["merge_read"] = merge_read(&catalog, &data).await?;
+    report["peak_rss"] = peak_rss(rows, cfg.seed)?;
+    Ok(report)
+}
+
+/// A table whose buckets each hold `RUNS` level-0 files (one per commit: buffers and files
+/// large enough): every commit adds a slice of new keys and rewrites some keys of the
+/// previous slice, so runs overlap. Merge-on-read ÷ plain read of the same files.
+async fn merge_read(catalog: &Catalog, data: &[RecordBatch]) -> Result<Value> {
+    let table = strata::create_table(
+        catalog,
+        "runs",
+        &[
+            ("bucket", BUCKETS),
+            ("write-buffer-size", "4 gb"),
+            ("target-file-size", "4 gb"),
+        ],
+    )
+    .await?;
+    let per = data.len().div_ceil(RUNS).max(1);
+    let chunks: Vec<&[RecordBatch]> = data.chunks(per).collect();
+    let mut commits: Vec<Vec<RecordBatch>> = Vec::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut c = chunk.to_vec();
+        if i > 0 {
+            if let Some(first) = chunks[i - 1].first() {
+                c.push(first.clone());
+            }
+        }
+        commits.push(c);
+    }
+    let groups: Vec<&[RecordBatch]> = commits.iter().map(|c| c.as_slice()).collect();
+    strata::write_commits(&table, &groups).await?;
+    let (input_rows, runs) = strata::file_rows_and_runs(&table).await?;
+    let (plain, plain_rows) = strata::plain_read(&table).await?;
+    let (merge, output_rows) = strata::merge_read(&table).await?;
+    Ok(json!({
+        "runs_per_bucket": runs,
+        "input_rows": input_rows,
+        "output_rows": output_rows,
+        "plain": rate(plain_rows, plain),
+        "merge": rate(input_rows as usize, merge),
+        "ratio": ratio(plain, merge),
+        "target_ratio": 0.8,
+    }))
+}
+
+/// Peak RSS of child processes ingesting `rows` and `2 * rows` rows with a 64 MB buffer.
+fn peak_rss(rows: usize, seed: u64) -> Result<Value> {
+    let exe = std::env::current_exe()?;
+    let mut runs = Vec::new();
+    for n in [rows, rows * 2] {
+        let out = Command::new(&exe)
+            .args(["--rss-child", &n.to_string(), "--seed", &seed.to_string()])
+            .output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "peak-RSS child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        runs.push(serde_json::from_slice::<Value>(&out.stdout)?);
+    }
+    Ok(json!({ "write_buffer_size": "64 mb", "target_mb": 512, "runs": runs }))
+}
+
+/// The child: streams `rows` generated rows (never all in memory) into a 4-bucket table.
+pub async fn rss_child(rows: usize, seed: u64) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
+    let table = strata::create_table(
+        &catalog,
+        "rss",
+        &[("bucket", BUCKETS), ("write-buffer-size", "64 mb")],
+    )
+    .await?;
+    let timer = CpuTimer::start();
+    let mut writer = strata_writer::TableWriter::builder(table).build()?;
+    let mut rng = crate::Rng(seed);
+    let mut next = 0u64;
+    while (next as usize) < rows {
+        let n = BATCH.min(rows - next as usize);
+        // A bijection of the counter: unique keys in random order, without a permutation.
+        let keys: Vec<i64> = (next..next + n as u64)
+            .map(|i| crate::Rng(i).next() as i64)
+            .collect();
+        next += n as u64;
+        writer.write(&crate::rows_for(&keys, &mut rng)).await?;
+    }
+    writer.commit(1).await?;
+    Ok(json!({
+        "rows": rows,
+        "peak_rss_mb": peak_rss_bytes() as f64 / (1 << 20) as f64,
+        "cpu_seconds": timer.seconds(),
+    }))
+}
+
+fn slice_rows(data: &[RecordBatch], rows: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut left = rows;
+    for b in data {
+        if left == 0 {
+            break;
+        }
+        let n = b.num_rows().min(left);
+        out.push(b.slice(0, n));
+        left -= n;
+    }
+    out
+}
+
+fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, crate::bench_schema(), None)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    Ok(())
+}
+
+/// Runs `peer.py` and returns its JSON, or `{"error": …}` when it cannot run.
+fn peer(which: &str, warehouse: &Path, table: &str, files: &[&Path]) -> Value {
+    let script = std::env::temp_dir().join(format!("strata-bench-peer-{}.py", std::process::id()));
+    if let Err(e) = std::fs::write(&script, include_str!("peer.py")) {
+        return json!({ "error": format!("cannot write the peer script: {e}") });
+    }
+    let python = std::env::var("STRATA_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(which)
+        .arg(warehouse)
+        .arg(table)
+        .args(files)
+        .output();
+    let _ = std::fs::remove_file(&script);
+    match out {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_else(
+            |e| json!({ "error": format!("{which} printed no JSON: {e}") }),
+        ),
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let last = err.lines().last().unwrap_or("").to_string();
+            json!({ "error": format!("{which} failed: {last}") })
+        }
+        Err(e) => json!({ "error": format!("cannot run {python}: {e}") }),
+    }
+}
+
+/// Strata's rate ÷ the peer's rows per CPU-second, or null when the peer did not run.
+fn peer_ratio(strata_rate: f64, peer: &Value) -> Value {
+    match (peer["rows"].as_f64(), peer["cpu_seconds"].as_f64()) {
+        (Some(rows), Some(secs)) if secs > 0.0 => json!(strata_rate / (rows / secs)),
+        _ => Value::Null,
+    }
+}
