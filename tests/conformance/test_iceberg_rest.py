@@ -142,6 +142,30 @@ def test_pyiceberg_namespaces_and_plain_tables(server):
     assert ("py",) not in cat.list_namespaces()
 
 
+def test_authentication_with_real_clients(strata_bin, tmp_path):
+    from pyiceberg.exceptions import OAuthError, UnauthorizedError
+
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    served = start_server(strata_bin, warehouse, "--client", "etl:s3cret", "--token", "static-t")
+    try:
+        cat = iceberg_clients.pyiceberg_catalog(served.url, str(warehouse), credential="etl:s3cret")
+        cat.create_namespace("secure")
+        assert ("secure",) in cat.list_namespaces()
+        with pytest.raises((OAuthError, UnauthorizedError)):
+            iceberg_clients.pyiceberg_catalog(served.url, str(warehouse),
+                                              credential="etl:wrong").list_namespaces()
+        with pytest.raises(UnauthorizedError):
+            iceberg_clients.pyiceberg_catalog(served.url, str(warehouse),
+                                              token="not-a-token").list_namespaces()
+        static = iceberg_clients.pyiceberg_catalog(served.url, str(warehouse), token="static-t")
+        assert ("secure",) in static.list_namespaces()
+    finally:
+        stop_server(served)
+    # Only the namespace the authenticated client created exists.
+    assert sorted(p.name for p in warehouse.iterdir()) == ["secure.db"]
+
+
 # ------------------------------------------------------------------------ Spark and DuckDB
 
 def test_spark_plain_table_insert_delete_merge_read_by_duckdb_and_pyiceberg(server, spark):
