@@ -1,6 +1,8 @@
 //! `strata`: the command-line tool. The contract (names, flags, output formats) is
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
+mod alloc;
+mod maintenance_cmd;
 mod render;
 mod serve_cmd;
 mod table_cmd;
@@ -11,7 +13,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use futures::TryStreamExt;
 use strata_format::catalog::{Catalog, Identifier};
+use strata_format::maintenance::TagManager;
 use strata_format::read::TableRead;
+use strata_format::scan::TableScan;
 use strata_format::Result;
 
 use crate::render::{OutputFormat, RowWriter};
@@ -52,14 +56,26 @@ enum Command {
         /// DATABASE.TABLE
         table: String,
         /// Read this snapshot id instead of the latest (time travel).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tag")]
         snapshot: Option<i64>,
+        /// Read the snapshot this tag holds.
+        #[arg(long)]
+        tag: Option<String>,
         /// Only these columns, comma-separated, in this order.
         #[arg(long, value_delimiter = ',')]
         columns: Option<Vec<String>>,
         #[arg(long, value_enum, default_value = "jsonl")]
         output_format: OutputFormat,
     },
+    /// Expire snapshots (and changelogs, tags and consumers past their retention).
+    Expire(maintenance_cmd::ExpireArgs),
+    /// Tags: create, delete, list.
+    #[command(subcommand)]
+    Tag(maintenance_cmd::TagCommand),
+    /// Make an earlier snapshot or a tag the latest snapshot again.
+    Rollback(maintenance_cmd::RollbackArgs),
+    /// Delete files no snapshot, tag or changelog references.
+    RemoveOrphans(maintenance_cmd::RemoveOrphansArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +99,7 @@ enum DbCommand {
 }
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -123,9 +140,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Read {
             table,
             snapshot,
+            tag,
             columns,
             output_format,
-        } => read(&catalog, &table, snapshot, columns, output_format).await,
+        } => read(&catalog, &table, snapshot, tag, columns, output_format).await,
+        Command::Expire(args) => maintenance_cmd::expire(&catalog, args).await,
+        Command::Tag(cmd) => maintenance_cmd::tag(&catalog, cmd).await,
+        Command::Rollback(args) => maintenance_cmd::rollback(&catalog, args).await,
+        Command::RemoveOrphans(args) => maintenance_cmd::remove_orphans(&catalog, args).await,
     }
 }
 
@@ -155,14 +177,21 @@ async fn read(
     catalog: &Catalog,
     table: &str,
     snapshot: Option<i64>,
+    tag: Option<String>,
     columns: Option<Vec<String>>,
     format: OutputFormat,
 ) -> Result<()> {
     let id = Identifier::parse(table)?;
     let table = catalog.load_table(&id).await?;
-    let read = TableRead::new(table).with_projection(columns);
+    let read = TableRead::new(table.clone()).with_projection(columns);
     let fields = read.output_fields()?;
-    let mut stream = read.read_snapshot(snapshot).await?;
+    let mut stream = match tag {
+        Some(tag) => {
+            let tag = TagManager::new(table.clone()).get_or_err(&tag).await?;
+            read.read_plan(TableScan::new(table).plan_snapshot(tag.snapshot).await?)?
+        }
+        None => read.read_snapshot(snapshot).await?,
+    };
     let stdout = std::io::stdout().lock();
     let mut writer = RowWriter::new(std::io::BufWriter::new(stdout), fields, format);
     while let Some(batch) = stream.try_next().await? {

@@ -39,6 +39,34 @@ pub enum ChangelogProducer {
     FullCompaction,
 }
 
+/// How tags are created automatically (`tag.automatic-creation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TagCreationMode {
+    None,
+    /// From each snapshot's commit time.
+    ProcessTime,
+    /// From each snapshot's watermark.
+    Watermark,
+    /// After a batch job; Strata treats it like `none` (nothing runs "after the job").
+    Batch,
+}
+
+/// How long one automatic tag period is (`tag.creation-period`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TagCreationPeriod {
+    Daily,
+    Hourly,
+    TwoHours,
+}
+
+/// How automatic tag names spell their period (`tag.period-formatter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TagPeriodFormatter {
+    WithDashes,
+    WithoutDashes,
+    WithoutDashesAndSpaces,
+}
+
 /// Order of `sequence.field` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortOrder {
@@ -98,6 +126,25 @@ string_enum!(ChangelogProducer {
     Input = "input",
     Lookup = "lookup",
     FullCompaction = "full-compaction",
+});
+
+string_enum!(TagCreationMode {
+    None = "none",
+    ProcessTime = "process-time",
+    Watermark = "watermark",
+    Batch = "batch",
+});
+
+string_enum!(TagCreationPeriod {
+    Daily = "daily",
+    Hourly = "hourly",
+    TwoHours = "two-hours",
+});
+
+string_enum!(TagPeriodFormatter {
+    WithDashes = "with_dashes",
+    WithoutDashes = "without_dashes",
+    WithoutDashesAndSpaces = "without_dashes_and_spaces",
 });
 
 string_enum!(SortOrder {
@@ -194,6 +241,12 @@ core_options! {
     deletion_vectors_bitmap64: bool = "deletion-vectors.bitmap64", Some("false"), parse_bool;
     /// Target size of a deletion vector index file.
     deletion_vector_index_file_target_size: u64 = "deletion-vector.index-file.target-size", Some("2 mb"), parse_memory;
+    /// Disk for local lookup files; unset means unbounded (Paimon shows "infinite").
+    lookup_cache_max_disk_size: Option<u64> = "lookup.cache-max-disk-size", None, parse_opt_memory;
+    /// Memory for the in-memory indexes of open lookup files.
+    lookup_cache_max_memory_size: u64 = "lookup.cache-max-memory-size", Some("256 mb"), parse_memory;
+    /// Lookup files unused for this long are removed.
+    lookup_cache_file_retention: Duration = "lookup.cache-file-retention", Some("1 h"), parse_duration_option;
     /// Write data files without the `_KEY_` columns.
     data_file_thin_mode: bool = "data-file.thin-mode", Some("false"), parse_bool;
     /// Data file format.
@@ -268,6 +321,28 @@ core_options! {
     data_file_prefix: String = "data-file.prefix", Some("data-"), parse_string;
     /// Changelog file name prefix.
     changelog_file_prefix: String = "changelog-file.prefix", Some("changelog-"), parse_string;
+    /// At least this many changelogs are kept; unset means `snapshot.num-retained.min`.
+    changelog_num_retained_min_option: Option<i32> = "changelog.num-retained.min", None, parse_opt_int;
+    /// At most this many changelogs are kept; unset means `snapshot.num-retained.max`.
+    changelog_num_retained_max_option: Option<i32> = "changelog.num-retained.max", None, parse_opt_int;
+    /// Changelogs younger than this are kept; unset means `snapshot.time-retained`.
+    changelog_time_retained_option: Option<Duration> = "changelog.time-retained", None, parse_opt_duration;
+    /// Whether and from which time tags are created automatically.
+    tag_automatic_creation: TagCreationMode = "tag.automatic-creation", Some("none"), parse_tag_creation_mode;
+    /// The period of automatic tags.
+    tag_creation_period: TagCreationPeriod = "tag.creation-period", Some("daily"), parse_tag_creation_period;
+    /// How long after a period ends its tag is created.
+    tag_creation_delay: Duration = "tag.creation-delay", Some("0 ms"), parse_duration_option;
+    /// How automatic tag names are spelled.
+    tag_period_formatter: TagPeriodFormatter = "tag.period-formatter", Some("with_dashes"), parse_tag_period_formatter;
+    /// At most this many automatic tags are kept (oldest deleted first).
+    tag_num_retained_max: Option<i32> = "tag.num-retained-max", None, parse_opt_int;
+    /// Retention written into automatically created tags.
+    tag_default_time_retained: Option<Duration> = "tag.default-time-retained", None, parse_opt_duration;
+    /// Consumers not updated for this long are deleted.
+    consumer_expiration_time: Option<Duration> = "consumer.expiration-time", None, parse_opt_duration;
+    /// Consumers protect only changelogs, not snapshots, from expiry.
+    consumer_changelog_only: bool = "consumer.changelog-only", Some("false"), parse_bool;
 }
 
 /// Older spellings Paimon still reads, tried when the main key is absent.
@@ -385,6 +460,19 @@ impl CoreOptions {
 
     pub fn deletion_vector_index_file_target_size(&self) -> u64 {
         self.deletion_vector_index_file_target_size
+    }
+
+    /// `lookup.cache-max-disk-size`; `None` is unbounded.
+    pub fn lookup_cache_max_disk_size(&self) -> Option<u64> {
+        self.lookup_cache_max_disk_size
+    }
+
+    pub fn lookup_cache_max_memory_size(&self) -> u64 {
+        self.lookup_cache_max_memory_size
+    }
+
+    pub fn lookup_cache_file_retention(&self) -> Duration {
+        self.lookup_cache_file_retention
     }
 
     pub fn data_file_thin_mode(&self) -> bool {
@@ -571,6 +659,64 @@ impl CoreOptions {
     pub fn changelog_file_prefix(&self) -> &str {
         &self.changelog_file_prefix
     }
+
+    /// `changelog.num-retained.min`, else `snapshot.num-retained.min`.
+    pub fn changelog_num_retained_min(&self) -> i32 {
+        self.changelog_num_retained_min_option
+            .unwrap_or(self.snapshot_num_retained_min)
+    }
+
+    /// `changelog.num-retained.max`, else `snapshot.num-retained.max`.
+    pub fn changelog_num_retained_max(&self) -> i32 {
+        self.changelog_num_retained_max_option
+            .unwrap_or(self.snapshot_num_retained_max)
+    }
+
+    /// `changelog.time-retained`, else `snapshot.time-retained`.
+    pub fn changelog_time_retained(&self) -> Duration {
+        self.changelog_time_retained_option
+            .unwrap_or(self.snapshot_time_retained)
+    }
+
+    /// Whether changelogs outlive snapshots (Paimon's `changelogLifecycleDecoupled`): any
+    /// changelog retention above the snapshot one.
+    pub fn changelog_lifecycle_decoupled(&self) -> bool {
+        self.changelog_num_retained_max() > self.snapshot_num_retained_max
+            || self.changelog_num_retained_min() > self.snapshot_num_retained_min
+            || self.changelog_time_retained() > self.snapshot_time_retained
+    }
+
+    pub fn tag_automatic_creation(&self) -> TagCreationMode {
+        self.tag_automatic_creation
+    }
+
+    pub fn tag_creation_period(&self) -> TagCreationPeriod {
+        self.tag_creation_period
+    }
+
+    pub fn tag_creation_delay(&self) -> Duration {
+        self.tag_creation_delay
+    }
+
+    pub fn tag_period_formatter(&self) -> TagPeriodFormatter {
+        self.tag_period_formatter
+    }
+
+    pub fn tag_num_retained_max(&self) -> Option<i32> {
+        self.tag_num_retained_max
+    }
+
+    pub fn tag_default_time_retained(&self) -> Option<Duration> {
+        self.tag_default_time_retained
+    }
+
+    pub fn consumer_expiration_time(&self) -> Option<Duration> {
+        self.consumer_expiration_time
+    }
+
+    pub fn consumer_changelog_only(&self) -> bool {
+        self.consumer_changelog_only
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -655,6 +801,24 @@ fn parse_duration_option(key: &str, value: Option<&str>) -> Result<Duration> {
     let v = required(key, value)?;
     parse_duration(v)
         .map_err(|why| invalid!("option '{key}' must be a duration like '30 s', got '{v}': {why}"))
+}
+
+fn parse_opt_duration(key: &str, value: Option<&str>) -> Result<Option<Duration>> {
+    value
+        .map(|v| parse_duration_option(key, Some(v)))
+        .transpose()
+}
+
+fn parse_tag_creation_mode(key: &str, value: Option<&str>) -> Result<TagCreationMode> {
+    TagCreationMode::parse(key, required(key, value)?)
+}
+
+fn parse_tag_creation_period(key: &str, value: Option<&str>) -> Result<TagCreationPeriod> {
+    TagCreationPeriod::parse(key, required(key, value)?)
+}
+
+fn parse_tag_period_formatter(key: &str, value: Option<&str>) -> Result<TagPeriodFormatter> {
+    TagPeriodFormatter::parse(key, required(key, value)?)
 }
 
 fn parse_merge_engine(key: &str, value: Option<&str>) -> Result<MergeEngine> {

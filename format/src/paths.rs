@@ -38,6 +38,11 @@ pub const SNAPSHOT_PREFIX: &str = "snapshot-";
 pub const LATEST_HINT: &str = "LATEST";
 pub const EARLIEST_HINT: &str = "EARLIEST";
 pub const BUCKET_PREFIX: &str = "bucket-";
+pub const STATISTICS_DIR: &str = "statistics";
+pub const BRANCH_DIR: &str = "branch";
+pub const CHANGELOG_PREFIX: &str = "changelog-";
+pub const CONSUMER_PREFIX: &str = "consumer-";
+pub const TAG_PREFIX: &str = "tag-";
 
 /// Longest database, table, tag or consumer name accepted.
 pub const MAX_NAME_LEN: usize = 255;
@@ -167,7 +172,17 @@ impl TablePaths {
     }
 
     pub fn changelog_file(&self, id: i64) -> Path {
-        self.changelog_dir().join(format!("changelog-{id}"))
+        self.changelog_dir().join(format!("{CHANGELOG_PREFIX}{id}"))
+    }
+
+    /// `changelog/LATEST`: the newest long-lived changelog id (advisory).
+    pub fn changelog_latest_hint(&self) -> Path {
+        self.changelog_dir().join(LATEST_HINT)
+    }
+
+    /// `changelog/EARLIEST`: the oldest long-lived changelog id (advisory).
+    pub fn changelog_earliest_hint(&self) -> Path {
+        self.changelog_dir().join(EARLIEST_HINT)
     }
 
     pub fn consumer_dir(&self) -> Path {
@@ -176,7 +191,9 @@ impl TablePaths {
 
     pub fn consumer_file(&self, consumer_id: &str) -> Result<Path> {
         validate_name("consumer", consumer_id)?;
-        Ok(self.consumer_dir().join(format!("consumer-{consumer_id}")))
+        Ok(self
+            .consumer_dir()
+            .join(format!("{CONSUMER_PREFIX}{consumer_id}")))
     }
 
     pub fn tag_dir(&self) -> Path {
@@ -185,7 +202,41 @@ impl TablePaths {
 
     pub fn tag_file(&self, tag: &str) -> Result<Path> {
         validate_name("tag", tag)?;
-        Ok(self.tag_dir().join(format!("tag-{tag}")))
+        Ok(self.tag_dir().join(format!("{TAG_PREFIX}{tag}")))
+    }
+
+    pub fn statistics_dir(&self) -> Path {
+        self.root.clone().join(STATISTICS_DIR)
+    }
+
+    /// A statistics file named by a snapshot's `statistics` field.
+    pub fn statistics_file(&self, name: &str) -> Path {
+        self.statistics_dir().join(name)
+    }
+
+    /// A path below the table root given as `/`-separated components (e.g. from a
+    /// listing); components are taken verbatim.
+    pub fn relative(&self, relative: &str) -> Path {
+        relative
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .fold(self.root.clone(), join)
+    }
+
+    /// The part of `path` below the table root, or `None` when it is elsewhere.
+    pub fn strip_root(&self, path: &Path) -> Option<String> {
+        let mut parts = path.parts();
+        for root_part in self.root.parts() {
+            if parts.next()? != root_part {
+                return None;
+            }
+        }
+        Some(
+            parts
+                .map(|p| p.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
     }
 
     /// `<k1>=<v1>/…/bucket-<b>` for a partition given as already-rendered path components.

@@ -183,6 +183,15 @@ impl Storage {
         self.scheme
     }
 
+    /// The local file behind `path` when the warehouse is on the local file system.
+    /// Maintenance needs it for the staging files (`<name>#<n>`) that interrupted local
+    /// uploads leave: `object_store` neither lists nor deletes them.
+    pub fn local_path(&self, path: &Path) -> Option<std::path::PathBuf> {
+        let mut target = self.local_root.clone()?;
+        target.extend(path.parts().map(|p| p.as_ref().to_string()));
+        Some(target)
+    }
+
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }

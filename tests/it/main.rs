@@ -2,7 +2,9 @@
 
 mod architecture;
 mod commit;
+mod deletion_vectors;
 mod io_cost;
+mod maintenance;
 mod pypaimon_buckets;
 mod pypaimon_read;
 mod rest_catalog;

@@ -72,20 +72,34 @@ async fn batch_size_does_not_change_the_merged_rows() {
             .load_table(&Identifier::new("conf", name).unwrap())
             .await
             .unwrap();
-        let reference = rows(&TableRead::new(table.clone()).read_all(None).await.unwrap());
+        let ordered = |batch_size| {
+            TableRead::new(table.clone())
+                .with_batch_size(batch_size)
+                .with_key_order(true)
+        };
+        let reference = rows(&ordered(8192).read_all(None).await.unwrap());
         assert!(reference.len() > 100, "{name}: {} rows", reference.len());
         for batch_size in [1, 7, 100] {
-            let batches = TableRead::new(table.clone())
-                .with_batch_size(batch_size)
-                .read_all(None)
-                .await
-                .unwrap();
+            // Key-ordered: the same rows in the same order.
+            let batches = ordered(batch_size).read_all(None).await.unwrap();
             assert!(batches.iter().all(|b| b.num_rows() <= batch_size));
             assert_eq!(
                 rows(&batches),
                 reference,
                 "{name} with batch size {batch_size}"
             );
+            // By selection: the same rows, in run order.
+            let batches = TableRead::new(table.clone())
+                .with_batch_size(batch_size)
+                .read_all(None)
+                .await
+                .unwrap();
+            assert!(batches.iter().all(|b| b.num_rows() <= batch_size));
+            let mut selected = rows(&batches);
+            selected.sort();
+            let mut sorted = reference.clone();
+            sorted.sort();
+            assert_eq!(selected, sorted, "{name} selected, batch size {batch_size}");
         }
     }
 }

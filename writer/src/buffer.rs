@@ -10,10 +10,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
-};
-use arrow::compute::{concat_batches, interleave, take_record_batch, SortOptions};
+use arrow::array::{new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch};
+use arrow::compute::{interleave, SortOptions};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
 use strata_format::merge::{
@@ -89,7 +87,7 @@ pub(crate) struct SortMerge {
 
 /// One field of a computed survivor.
 enum Computed {
-    Row(u32),
+    Row((usize, usize)),
     Value(ArrayRef),
     Null,
 }
@@ -97,8 +95,8 @@ enum Computed {
 /// The rows a flush keeps, in key order, with their sequence numbers and kinds.
 #[derive(Default)]
 struct Survivors {
-    /// Buffer row of each survivor, or `None` for a computed one (`computed` in order).
-    rows: Vec<Option<u32>>,
+    /// (batch, row) of each survivor, or `None` for a computed one (`computed` in order).
+    rows: Vec<Option<(usize, usize)>>,
     computed: Vec<Vec<Computed>>,
     sequences: Vec<i64>,
     kinds: Vec<i8>,
@@ -109,7 +107,7 @@ impl Survivors {
         self.rows.is_empty()
     }
 
-    fn push_row(&mut self, row: u32, version: &KeyVersion) {
+    fn push_row(&mut self, row: (usize, usize), version: &KeyVersion) {
         self.rows.push(Some(row));
         self.sequences.push(version.sequence);
         self.kinds.push(version.kind.as_byte());
@@ -122,44 +120,42 @@ impl Survivors {
         self.kinds.push(kind.as_byte());
     }
 
-    /// The survivors' values (table schema): one `take` when all are stored rows, else an
-    /// `interleave` per column with the computed values as extra one-row sources.
-    fn materialize(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        if self.computed.is_empty() {
-            let indices = UInt32Array::from_iter_values(self.rows.iter().flatten().copied());
-            return Ok(take_record_batch(batch, &indices)?);
-        }
-        let mut columns = Vec::with_capacity(batch.num_columns());
-        for (c, column) in batch.columns().iter().enumerate() {
+    /// The survivors' values (table schema), gathered from the buffered batches with one
+    /// `interleave` per column; computed values are extra one-row sources.
+    fn materialize(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        for (c, field) in schema.fields().iter().enumerate() {
             let mut extra: Vec<ArrayRef> = Vec::new();
             let mut null_source = None;
             let mut indices = Vec::with_capacity(self.rows.len());
             let mut computed = self.computed.iter();
             for row in &self.rows {
                 indices.push(match row {
-                    Some(r) => (0, *r as usize),
+                    Some(r) => *r,
                     None => match computed.next().and_then(|f| f.get(c)) {
-                        Some(Computed::Row(r)) => (0, *r as usize),
+                        Some(Computed::Row(r)) => *r,
                         Some(Computed::Value(a)) => {
                             extra.push(a.clone());
-                            (extra.len(), 0)
+                            (batches.len() + extra.len() - 1, 0)
                         }
                         Some(Computed::Null) | None => {
                             let at = *null_source.get_or_insert_with(|| {
-                                extra.push(new_null_array(column.data_type(), 1));
-                                extra.len()
+                                extra.push(new_null_array(field.data_type(), 1));
+                                batches.len() + extra.len() - 1
                             });
                             (at, 0)
                         }
                     },
                 });
             }
-            let sources: Vec<&dyn Array> = std::iter::once(column.as_ref())
+            let sources: Vec<&dyn Array> = batches
+                .iter()
+                .map(|b| b.column(c).as_ref())
                 .chain(extra.iter().map(|a| a.as_ref()))
                 .collect();
             columns.push(interleave(&sources, &indices)?);
         }
-        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
 }
 
@@ -220,22 +216,18 @@ impl SortMerge {
         if buffer.is_empty() {
             return Ok(None);
         }
-        let batch = concat_batches(&self.value_schema, &buffer.batches)?;
-        let keys = self.rows(&batch, &self.key_columns, &self.key_fields)?;
+        let rows = buffer.rows();
+        if u32::try_from(rows).is_err() {
+            return Err(invalid!("a write buffer of {rows} rows is too large"));
+        }
+        let keys = self.rows(&buffer.batches, &self.key_columns, &self.key_fields)?;
         let user_sequence = if self.seq_columns.is_empty() {
             None
         } else {
-            Some(self.rows(&batch, &self.seq_columns, &self.seq_fields)?)
+            Some(self.rows(&buffer.batches, &self.seq_columns, &self.seq_fields)?)
         };
-        let rows = u32::try_from(batch.num_rows())
-            .map_err(|_| invalid!("a write buffer of {} rows is too large", batch.num_rows()))?;
-        let mut order: Vec<u32> = (0..rows).collect();
-        // Ties keep arrival order, which is sequence order.
-        order.sort_unstable_by(|&a, &b| {
-            keys.row(a as usize)
-                .cmp(&keys.row(b as usize))
-                .then(a.cmp(&b))
-        });
+        let order = sorted_by_key(&keys);
+        let locate = Locator::new(&buffer.batches);
         let kind_of = |i: u32| {
             buffer
                 .kinds
@@ -247,11 +239,12 @@ impl SortMerge {
         let mut out = Survivors::default();
         let mut versions: Vec<KeyVersion> = Vec::new();
         let mut refs: Vec<(usize, usize)> = Vec::new();
-        for run in order.chunk_by(|&a, &b| keys.row(a as usize) == keys.row(b as usize)) {
-            versions.clear();
-            refs.clear();
-            for &i in run {
-                versions.push(KeyVersion {
+        let same = |a: &(u128, u32), b: &(u128, u32)| {
+            a.0 == b.0 && keys.row(a.1 as usize) == keys.row(b.1 as usize)
+        };
+        for run in order.chunk_by(same) {
+            let version = |i: u32| -> Result<KeyVersion> {
+                Ok(KeyVersion {
                     sequence: buffer.first_sequence + i64::from(i),
                     // Only needed to order several versions.
                     user_sequence: match &user_sequence {
@@ -259,25 +252,36 @@ impl SortMerge {
                         _ => None,
                     },
                     kind: kind_of(i)?,
-                });
-                refs.push((0, i as usize));
+                })
+            };
+            if let [(_, only)] = run {
+                let v = version(*only)?;
+                if self.merge.accepts(v.kind) {
+                    out.push_row(locate.at(*only), &v);
+                }
+                continue;
             }
-            if run.len() == 1 || self.picks_whole_rows {
+            versions.clear();
+            refs.clear();
+            for &(_, i) in run {
+                versions.push(version(i)?);
+                refs.push(locate.at(i));
+            }
+            if self.picks_whole_rows {
                 if let Some(w) = self.merge.pick_keeping_retractions(&versions) {
-                    if let (Some(&row), Some(v)) = (run.get(w), versions.get(w)) {
-                        out.push_row(row, v);
+                    if let (Some(&r), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(r, v);
                     }
                 }
                 continue;
             }
             sort_versions(&mut versions, &mut refs);
-            let batches = std::slice::from_ref(&batch);
-            let input = MergeInput::new(&versions, &refs, batches, &self.merge_columns)?;
+            let input = MergeInput::new(&versions, &refs, &buffer.batches, &self.merge_columns)?;
             match self.merge.merge(&input)? {
                 MergeResult::Gone => {}
                 MergeResult::Row(w) => {
-                    if let (Some(&(_, row)), Some(v)) = (refs.get(w), versions.get(w)) {
-                        out.push_row(row as u32, v);
+                    if let (Some(&r), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(r, v);
                     }
                 }
                 MergeResult::Computed {
@@ -289,7 +293,7 @@ impl SortMerge {
                         .into_iter()
                         .map(|f| match f {
                             FieldValue::Version(v) => {
-                                Computed::Row(refs.get(v).map_or(0, |r| r.1 as u32))
+                                refs.get(v).map_or(Computed::Null, |r| Computed::Row(*r))
                             }
                             FieldValue::Value(a) => Computed::Value(a),
                             FieldValue::Null => Computed::Null,
@@ -302,7 +306,7 @@ impl SortMerge {
         if out.is_empty() {
             return Ok(None);
         }
-        let values = out.materialize(&batch)?;
+        let values = out.materialize(&self.value_schema, &buffer.batches)?;
         let mut columns: Vec<ArrayRef> =
             Vec::with_capacity(self.key_columns.len() + 2 + values.num_columns());
         for &c in &self.key_columns {
@@ -316,10 +320,85 @@ impl SortMerge {
         Ok(Some(RecordBatch::try_new(self.kv_schema.clone(), columns)?))
     }
 
-    fn rows(&self, batch: &RecordBatch, columns: &[usize], fields: &[SortField]) -> Result<Rows> {
+    /// `columns` of every buffered batch, in one `Rows` (row `i` = buffer row `i`).
+    fn rows(
+        &self,
+        batches: &[RecordBatch],
+        columns: &[usize],
+        fields: &[SortField],
+    ) -> Result<Rows> {
         let converter = RowConverter::new(fields.to_vec())?;
-        let arrays: Vec<ArrayRef> = columns.iter().map(|c| batch.column(*c).clone()).collect();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+        for &c in columns {
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            arrays.push(if parts.len() == 1 {
+                batches[0].column(c).clone()
+            } else {
+                arrow::compute::concat(&parts)?
+            });
+        }
         Ok(converter.convert_columns(&arrays)?)
+    }
+}
+
+/// Buffer row indices sorted by key, ties by arrival (= sequence), each with the first 16
+/// bytes of its key in Arrow's row format: most comparisons are of those integers, and only
+/// keys longer than the prefix fall back to comparing whole rows.
+fn sorted_by_key(keys: &Rows) -> Vec<(u128, u32)> {
+    let mut order: Vec<(u128, u32)> = (0..keys.num_rows())
+        .map(|i| (prefix(keys.row(i).as_ref()), i as u32))
+        .collect();
+    order.sort_unstable();
+    // Rows of one length that fit the prefix order exactly by it (shorter rows are padded
+    // with zeros, which could tie with a longer row's real bytes).
+    let first_len = keys.row(0).as_ref().len();
+    let exact =
+        first_len <= 16 && (0..keys.num_rows()).all(|i| keys.row(i).as_ref().len() == first_len);
+    if !exact {
+        // Equal prefixes need the whole key; ties still by arrival.
+        for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                run.sort_unstable_by(|a, b| {
+                    keys.row(a.1 as usize)
+                        .cmp(&keys.row(b.1 as usize))
+                        .then(a.1.cmp(&b.1))
+                });
+            }
+        }
+    }
+    order
+}
+
+/// The first 16 bytes, big-endian, zero-padded: orders like the bytes themselves when keys
+/// differ within them.
+fn prefix(bytes: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = bytes.len().min(16);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u128::from_be_bytes(buf)
+}
+
+/// Maps a buffer row index to (batch, row within it).
+struct Locator {
+    /// Index of the first row of each batch.
+    starts: Vec<u32>,
+}
+
+impl Locator {
+    fn new(batches: &[RecordBatch]) -> Self {
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut at = 0u32;
+        for b in batches {
+            starts.push(at);
+            at += b.num_rows() as u32;
+        }
+        Locator { starts }
+    }
+
+    fn at(&self, row: u32) -> (usize, usize) {
+        let b = self.starts.partition_point(|&s| s <= row).saturating_sub(1);
+        let start = self.starts.get(b).copied().unwrap_or(0);
+        (b, (row - start) as usize)
     }
 }
 

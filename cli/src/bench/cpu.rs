@@ -33,7 +33,18 @@ fn cpu_seconds(who: libc::c_int) -> f64 {
     secs(u.ru_utime) + secs(u.ru_stime)
 }
 
-/// Peak resident set size of this process, in bytes (Linux reports KiB).
+/// Peak resident set size of this process's memory, in bytes: `VmHWM`, which starts afresh
+/// at `exec` (`ru_maxrss` does not: a child would report its parent's peak at fork).
 pub fn peak_rss_bytes() -> u64 {
-    usage(libc::RUSAGE_SELF).ru_maxrss.max(0) as u64 * 1024
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or_else(
+            || usage(libc::RUSAGE_SELF).ru_maxrss.max(0) as u64 * 1024,
+            |kib| kib * 1024,
+        )
 }

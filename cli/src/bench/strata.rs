@@ -99,9 +99,10 @@ pub async fn plain_read(table: &Table) -> Result<(f64, usize)> {
     let mut rows = 0;
     for split in &plan.splits {
         for file in &split.files {
-            let path = table
-                .paths()
-                .data_file(&split.partition_path, split.bucket, &file.file_name);
+            let path =
+                table
+                    .paths()
+                    .data_file(&split.partition_path, split.bucket, &file.file_name);
             let stream = read_kv_file(
                 table.storage(),
                 &path,

@@ -277,9 +277,8 @@ fn peer(which: &str, warehouse: &Path, table: &str, files: &[&Path]) -> Value {
         .output();
     let _ = std::fs::remove_file(&script);
     match out {
-        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_else(
-            |e| json!({ "error": format!("{which} printed no JSON: {e}") }),
-        ),
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| json!({ "error": format!("{which} printed no JSON: {e}") })),
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
             let last = err.lines().last().unwrap_or("").to_string();

@@ -10,12 +10,17 @@
 //! "parquet_floor": the same rows, already sorted, written to Parquet (zstd) with arrow-rs
 //! directly: the encoding cost no writer can avoid. Every time is CPU seconds of the
 //! process doing the work, so rates are per core. The writer benchmarks and their
-//! baselines are in `cli/src/bench/writer.rs`.
+//! baselines are in `cli/src/bench/writer.rs`; `dv_read` (deletion-vector reads ÷ plain
+//! reads) in `cli/src/bench/dv_read.rs`.
 
 #[path = "../bench/cpu.rs"]
 mod cpu;
+#[path = "../bench/dv_read.rs"]
+mod dv_read;
 #[path = "../bench/strata.rs"]
 mod strata;
+#[path = "../alloc.rs"]
+mod strata_cli_alloc;
 #[path = "../bench/writer.rs"]
 mod writer_bench;
 
@@ -153,6 +158,7 @@ fn parquet_floor(batches: &[RecordBatch]) -> f64 {
 }
 
 fn main() {
+    strata_cli_alloc::tune();
     let mut cfg = Config {
         rows: std::env::var("STRATA_BENCH_ROWS")
             .ok()
@@ -196,7 +202,11 @@ fn main() {
         .expect("tokio runtime");
     let result = match cfg.rss_child {
         Some(rows) => runtime.block_on(rss_child(rows, cfg.seed)),
-        None => runtime.block_on(run(&cfg)),
+        None => runtime.block_on(async {
+            let mut report = run(&cfg).await?;
+            report["dv_read"] = dv_read::bench(cfg.rows, cfg.seed).await?;
+            Ok(report)
+        }),
     };
     match result {
         Ok(report) => println!(

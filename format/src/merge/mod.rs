@@ -504,6 +504,29 @@ impl MergeFunction {
         }
     }
 
+    /// Whether the engine's result is always one of the stored versions (deduplicate,
+    /// first-row), so a read can select rows instead of building them.
+    pub fn keeps_stored_rows(&self) -> bool {
+        matches!(self.kind, EngineImpl::Deduplicate | EngineImpl::FirstRow)
+    }
+
+    /// For engines that keep stored rows: the version a reader shows, if any, with the
+    /// same outcome (and the same error) as [`MergeFunction::merge`] followed by dropping
+    /// retractions. `versions` are in merge order.
+    pub fn pick_visible(&self, versions: &[KeyVersion]) -> Result<Option<usize>> {
+        if matches!(self.kind, EngineImpl::FirstRow)
+            && !self.ignore_delete
+            && versions.len() > 1
+            && versions.iter().any(|v| !v.kind.is_add())
+        {
+            return Err(Error::data_invalid(
+                "merge-engine 'first-row' cannot accept -U/-D records; set 'ignore-delete' \
+                 = 'true' to drop them",
+            ));
+        }
+        Ok(self.pick(versions))
+    }
+
     /// Merges the versions of one key, given in merge order (see the module docs).
     pub fn merge(&self, input: &MergeInput<'_>) -> Result<MergeResult> {
         match input.len() {

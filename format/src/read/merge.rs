@@ -113,6 +113,8 @@ struct MergeState {
     /// Arena size that triggers the next compaction.
     compact_at: usize,
     done: bool,
+    /// Deletion vectors of the split's files, applied as each file is opened.
+    deletions: Option<std::sync::Arc<crate::deletion::BucketVectors>>,
 }
 
 impl MergeState {
@@ -202,6 +204,7 @@ impl MergeState {
             output.iter().map(to_arrow_field).collect::<Vec<_>>(),
         ));
         let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
+        let deletions = crate::read::deletion::split_vectors(&table, &split).await?;
         let files = merge.filter_files(split.files);
         let cursors = sorted_runs(files, &key_types)
             .into_iter()
@@ -233,6 +236,7 @@ impl MergeState {
             group_refs: Vec::new(),
             compact_at: 16,
             done: false,
+            deletions,
         };
         for i in 0..state.cursors.len() {
             state.fill(i).await?;
@@ -284,7 +288,7 @@ impl MergeState {
             .table
             .paths()
             .data_file(&self.partition_path, self.bucket, &file.file_name);
-        read_kv_file(
+        let stream = read_kv_file(
             self.table.storage(),
             &path,
             file.file_size,
@@ -292,7 +296,12 @@ impl MergeState {
             &self.layout,
             self.batch_size,
         )
-        .await
+        .await?;
+        let dv = self
+            .deletions
+            .as_ref()
+            .and_then(|d| d.get(&file.file_name).cloned());
+        Ok(crate::read::deletion::skip_deleted(stream, dv))
     }
 
     fn decode(&mut self, batch: RecordBatch) -> Result<Current> {

@@ -1,9 +1,12 @@
 //! Reading tables: a plan's splits become streams of Arrow record batches holding the
-//! merged rows (merge-on-read over each bucket's sorted runs).
+//! merged rows (merge-on-read over each bucket's sorted runs): by selection for engines
+//! that keep stored rows ([`select`]), else by a key-ordered merge ([`merge`]).
 
+pub mod deletion;
 pub mod file;
 pub mod merge;
 pub mod runs;
+pub mod select;
 
 use std::sync::Arc;
 
@@ -27,6 +30,7 @@ pub struct TableRead {
     table: Table,
     projection: Option<Vec<String>>,
     batch_size: usize,
+    key_order: bool,
 }
 
 impl TableRead {
@@ -35,6 +39,7 @@ impl TableRead {
             table,
             projection: None,
             batch_size: DEFAULT_BATCH_SIZE,
+            key_order: false,
         }
     }
 
@@ -46,6 +51,14 @@ impl TableRead {
 
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Rows of each split in key order. Without it, tables whose engine keeps stored rows
+    /// (deduplicate, first-row) are read by selection ([`select`]): in key order within each
+    /// sorted run only, and faster.
+    pub fn with_key_order(mut self, key_order: bool) -> Self {
+        self.key_order = key_order;
         self
     }
 
@@ -115,6 +128,16 @@ impl TableRead {
         split: Split,
         output: Vec<DataField>,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        if deletion::uses_deletion_vectors(&self.table) {
+            return deletion::read_split(&self.table, split, output, self.batch_size).await;
+        }
+        // Selection does not apply deletion vectors; the key-ordered merge does.
+        let selects = !self.key_order
+            && split.deletion_files.is_empty()
+            && crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
+        if selects {
+            return select::select_split(self.table.clone(), split, output, self.batch_size).await;
+        }
         merge::MergeRead::new(self.table.clone(), split, output, self.batch_size)?
             .into_stream()
             .await

@@ -16,6 +16,7 @@ use crate::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowW
 use crate::manifest::{DataFileMeta, FileSource};
 use crate::options::CoreOptions;
 use crate::paths::{FileNames, PartitionPath, TablePaths};
+use crate::schema::{TableSchema, KEY_FIELD_PREFIX, SEQUENCE_NUMBER_FIELD_NAME};
 use crate::storage::Storage;
 use crate::table::Table;
 use crate::types::DataType;
@@ -27,11 +28,14 @@ use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use super::stats::StatsCollector;
 
-/// Rows written between two size checks.
-const CHUNK_ROWS: usize = 1024;
+/// Rows written between two size checks: large chunks keep the encoder fast, and a quarter
+/// of a target file's rows at most keeps small targets (tests, tiny tables) accurate.
+const MAX_CHUNK_ROWS: usize = 8192;
+const MIN_CHUNK_ROWS: usize = 64;
 
 /// Rolls sorted key-value batches into uploaded Parquet files; see the module docs.
 pub struct DataFileWriter {
@@ -73,7 +77,7 @@ impl DataFileWriter {
         Ok(DataFileWriter {
             storage: table.storage().clone(),
             paths: table.paths().clone(),
-            properties: writer_properties(options)?,
+            properties: writer_properties(options, schema)?,
             target_size: options.target_file_size(true),
             prefix: options.data_file_prefix().to_string(),
             uuid: uuid::Uuid::new_v4().to_string(),
@@ -95,11 +99,22 @@ impl DataFileWriter {
         let rows = kv.num_rows();
         let mut start = 0;
         while start < rows {
-            let mut writer =
-                ArrowWriter::try_new(Vec::new(), kv.schema(), Some(self.properties.clone()))?;
+            // Sized up front (pages are only touched as written) so the buffer never moves.
+            let capacity = usize::try_from(self.target_size)
+                .unwrap_or(usize::MAX)
+                .min(kv.get_array_memory_size())
+                .saturating_add(1 << 16);
+            let mut writer = ArrowWriter::try_new(
+                Vec::with_capacity(capacity),
+                kv.schema(),
+                Some(self.properties.clone()),
+            )?;
+            let row_bytes = (kv.get_array_memory_size() / rows.max(1)).max(1);
+            let chunk = (usize::try_from(self.target_size).unwrap_or(usize::MAX) / row_bytes / 4)
+                .clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
             let mut end = start;
             while end < rows {
-                let len = CHUNK_ROWS.min(rows - end);
+                let len = chunk.min(rows - end);
                 writer.write(&kv.slice(end, len))?;
                 end += len;
                 let size = writer.bytes_written() + writer.in_progress_size();
@@ -213,8 +228,11 @@ fn local_millis(utc_millis: i64) -> i64 {
     utc_millis.saturating_add(i64::from(offset) * 1000)
 }
 
-/// Parquet settings from `file.compression` and `file.compression.zstd-level`.
-fn writer_properties(options: &CoreOptions) -> Result<WriterProperties> {
+/// Parquet settings from `file.compression` and `file.compression.zstd-level`. Columns that
+/// hold a distinct value in every row of a file (the sequence number, and a single-column
+/// key in both its `_KEY_` copy and its value column) skip dictionary encoding, which
+/// could never pay off and costs a hash insert per value until the writer gives up.
+fn writer_properties(options: &CoreOptions, schema: &TableSchema) -> Result<WriterProperties> {
     let codec = options.file_compression().trim().to_ascii_lowercase();
     let compression = match codec.as_str() {
         "zstd" => Compression::ZSTD(
@@ -234,7 +252,14 @@ fn writer_properties(options: &CoreOptions) -> Result<WriterProperties> {
             )))
         }
     };
-    Ok(WriterProperties::builder()
-        .set_compression(compression)
-        .build())
+    let mut builder = WriterProperties::builder().set_compression(compression);
+    let mut unique = vec![SEQUENCE_NUMBER_FIELD_NAME.to_string()];
+    if let [key] = schema.trimmed_primary_keys().as_slice() {
+        unique.push(format!("{KEY_FIELD_PREFIX}{key}"));
+        unique.push(key.clone());
+    }
+    for name in unique {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(name), false);
+    }
+    Ok(builder.build())
 }

@@ -15,8 +15,14 @@ use crate::manifest::SimpleStats;
 use crate::options::CoreOptions;
 use crate::types::{DataField, DataType};
 use crate::{invalid, Result};
+use std::sync::Arc;
+
 use arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array,
+    downcast_primitive, new_null_array, Array, ArrayRef, ArrowPrimitiveType, AsArray, BinaryArray,
+    PrimitiveArray, RecordBatch, StringArray, UInt32Array,
+};
+use arrow::compute::kernels::aggregate::{
+    max, max_binary, max_string, min, min_binary, min_string,
 };
 use arrow::compute::{sort_to_indices, take, SortOptions};
 use arrow::datatypes::DataType as ArrowType;
@@ -174,10 +180,34 @@ fn collect(columns: &[StatsColumn], batch: &RecordBatch) -> Result<SimpleStats> 
 
 /// The smallest and largest non-null value as one-element arrays; `None` when all are null.
 /// Arrow's order is Paimon's: bytes for strings and binaries, numeric otherwise, floats with
-/// -0.0 below 0.0 and NaN above everything.
+/// -0.0 below 0.0 and NaN above everything (IEEE total order, in both kernels used here).
+/// Strings, binaries and primitives take one linear pass; other types a partial sort.
 fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
     if array.null_count() == array.len() {
         return Ok(None);
+    }
+    let one_string = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
+    let one_binary = |v: Option<&[u8]>| -> ArrayRef { Arc::new(BinaryArray::from(vec![v])) };
+    if let Some(a) = array.as_string_opt::<i32>() {
+        return Ok(Some((one_string(min_string(a)), one_string(max_string(a)))));
+    }
+    if let Some(a) = array.as_binary_opt::<i32>() {
+        return Ok(Some((one_binary(min_binary(a)), one_binary(max_binary(a)))));
+    }
+    macro_rules! primitive {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            let one = |v: Option<<$t as ArrowPrimitiveType>::Native>| -> ArrayRef {
+                Arc::new(
+                    PrimitiveArray::<$t>::from(vec![v]).with_data_type(array.data_type().clone()),
+                )
+            };
+            return Ok(Some((one(min(a)), one(max(a)))));
+        }};
+    }
+    downcast_primitive! {
+        array.data_type() => (primitive),
+        _ => {}
     }
     let first = |descending: bool| -> Result<ArrayRef> {
         let options = SortOptions {
@@ -197,7 +227,7 @@ fn truncate_strings(min: &ArrayRef, max: &ArrayRef, n: usize) -> (ArrayRef, Arra
             .filter(|s| s.is_valid(0))
             .map(|s| s.value(0).to_string())
     };
-    let one = |s: Option<String>| -> ArrayRef { std::sync::Arc::new(StringArray::from(vec![s])) };
+    let one = |s: Option<String>| -> ArrayRef { Arc::new(StringArray::from(vec![s])) };
     let (Some(lo), Some(hi)) = (value(min), value(max)) else {
         return (min.clone(), max.clone());
     };

@@ -82,6 +82,9 @@ fn partial_batch(rows: &[PartialRow]) -> RecordBatch {
     .unwrap()
 }
 
+/// The last non-null value of each column of a key.
+type PartialModel = (Option<i64>, Option<String>, Option<i32>);
+
 /// Upserts of random columns: nulls never overwrite, so every column ends as the last
 /// non-null value written for the key.
 #[tokio::test]
@@ -94,7 +97,7 @@ async fn partial_update_against_a_model() {
     )
     .await;
     let mut rng = Rng(17);
-    let mut model: BTreeMap<i32, (Option<i64>, Option<String>, Option<i32>)> = BTreeMap::new();
+    let mut model: BTreeMap<i32, PartialModel> = BTreeMap::new();
     let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
     for commit in 1..=6i64 {
         if commit == 4 {

@@ -1,0 +1,578 @@
+//! Merge-on-read by selection, for engines whose result is always a stored row
+//! (deduplicate, first-row): the k-way merge only decides which version of each key
+//! survives, marking it in a bitmap of its batch; a batch leaves as soon as its run has
+//! moved past it, filtered by its bitmap. Nothing is gathered row by row, so the cost over a
+//! plain read is the key comparisons and one `filter` per batch.
+//!
+//! Rows come out in key order within each sorted run, not across runs (use
+//! [`super::merge`] for a key-ordered merge). Runs are merged with a binary heap of cursors;
+//! a key that is the smallest of its heap and not repeated in its run (the common case) is
+//! decided without touching other runs.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, Int8Array, RecordBatch};
+use arrow_buffer::BooleanBufferBuilder;
+use arrow_row::{RowConverter, Rows, SortField};
+use arrow_schema::{Schema, SchemaRef, SortOptions};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+use crate::manifest::DataFileMeta;
+use crate::merge::{KeyVersion, MergeFunction, RowKind};
+use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::runs::sorted_runs;
+use crate::scan::Split;
+use crate::table::Table;
+use crate::types::arrow::to_arrow_field;
+use crate::types::DataField;
+
+/// Keys decided between two checks for finished batches.
+const KEYS_PER_STEP: usize = 4096;
+
+/// Streams the visible rows of one split of a table whose engine keeps stored rows.
+pub async fn select_split(
+    table: Table,
+    split: Split,
+    output: Vec<DataField>,
+    batch_size: usize,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let state = Select::open(table, split, output, batch_size).await?;
+    Ok(futures::stream::try_unfold(state, |mut s| async move {
+        Ok(s.next_batch().await?.map(|b| (b, s)))
+    })
+    .boxed())
+}
+
+struct Cursor {
+    files: VecDeque<DataFileMeta>,
+    stream: Option<BoxStream<'static, Result<RecordBatch>>>,
+    current: Option<Current>,
+}
+
+/// The batch a cursor is in, decoded for comparing.
+struct Current {
+    slot: usize,
+    keys: Rows,
+    /// The first 16 bytes of each key row, big-endian: most comparisons end there.
+    prefixes: Vec<u128>,
+    /// `Some(n)` when every key row is `n ≤ 16` bytes long: equal prefixes of rows of
+    /// the same length are equal keys.
+    exact: Option<usize>,
+    user_seq: Option<Rows>,
+    seq: Int64Array,
+    kind: Int8Array,
+    row: usize,
+    len: usize,
+}
+
+/// A batch whose rows are being decided: `mask` marks the survivors so far.
+struct Slot {
+    batch: RecordBatch,
+    mask: BooleanBufferBuilder,
+}
+
+struct Select {
+    table: Table,
+    layout: KvLayout,
+    partition_path: crate::paths::PartitionPath,
+    bucket: i32,
+    batch_size: usize,
+    key_columns: Vec<usize>,
+    seq_columns: Vec<usize>,
+    output_columns: Vec<usize>,
+    output_schema: SchemaRef,
+    key_converter: RowConverter,
+    seq_converter: Option<RowConverter>,
+    merge: MergeFunction,
+    cursors: Vec<Cursor>,
+    /// Cursors with rows left with their current key prefix, a min-heap by (current key,
+    /// cursor index).
+    heap: Vec<(u128, usize)>,
+    slots: Vec<Option<Slot>>,
+    free_slots: Vec<usize>,
+    /// Slots whose cursor moved past them, to emit in this order.
+    finished: VecDeque<usize>,
+    ready: VecDeque<RecordBatch>,
+    versions: Vec<KeyVersion>,
+    refs: Vec<(usize, usize)>,
+}
+
+impl Select {
+    async fn open(
+        table: Table,
+        split: Split,
+        output: Vec<DataField>,
+        batch_size: usize,
+    ) -> Result<Select> {
+        let schema = table.schema().clone();
+        let key_fields = schema.trimmed_primary_key_fields();
+        let merge = MergeFunction::from_table(&table)?;
+        let seq_fields = merge.sequence_fields().to_vec();
+        let mut fields = output.clone();
+        for f in key_fields.iter().chain(seq_fields.iter()) {
+            if !fields.iter().any(|x| x.id == f.id) {
+                fields.push(f.clone());
+            }
+        }
+        let layout = KvLayout::new(fields);
+        let col = |f: &DataField| {
+            layout
+                .column_of(f.id)
+                .ok_or_else(|| Error::internal(format!("column '{}' missing from layout", f.name)))
+        };
+        let key_columns = key_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let seq_columns = seq_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let output_columns = output.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let sort_field = |c: &usize, options: Option<SortOptions>| {
+            let t = layout.schema.field(*c).data_type().clone();
+            match options {
+                Some(o) => SortField::new_with_options(t, o),
+                None => SortField::new(t),
+            }
+        };
+        // The same orders as the key-ordered merge (merge.rs) and the write buffer.
+        let key_converter =
+            RowConverter::new(key_columns.iter().map(|c| sort_field(c, None)).collect())?;
+        let seq_converter = if seq_columns.is_empty() {
+            None
+        } else {
+            let options = SortOptions {
+                descending: merge.sequence_descending(),
+                nulls_first: true,
+            };
+            Some(RowConverter::new(
+                seq_columns
+                    .iter()
+                    .map(|c| sort_field(c, Some(options)))
+                    .collect(),
+            )?)
+        };
+        let output_schema = Arc::new(Schema::new(
+            output.iter().map(to_arrow_field).collect::<Vec<_>>(),
+        ));
+        let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
+        let cursors: Vec<Cursor> = sorted_runs(split.files, &key_types)
+            .into_iter()
+            .map(|run| Cursor {
+                files: run.into(),
+                stream: None,
+                current: None,
+            })
+            .collect();
+        let mut state = Select {
+            table,
+            layout,
+            partition_path: split.partition_path,
+            bucket: split.bucket,
+            batch_size,
+            key_columns,
+            seq_columns,
+            output_columns,
+            output_schema,
+            key_converter,
+            seq_converter,
+            merge,
+            heap: Vec::with_capacity(cursors.len()),
+            cursors,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            finished: VecDeque::new(),
+            ready: VecDeque::new(),
+            versions: Vec::new(),
+            refs: Vec::new(),
+        };
+        for i in 0..state.cursors.len() {
+            state.load(i).await?;
+            if let Some(p) = state.prefix_of(i) {
+                state.heap.push((p, i));
+            }
+        }
+        state.heapify();
+        Ok(state)
+    }
+
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                return Ok(Some(b));
+            }
+            if self.heap.is_empty() {
+                self.emit_finished()?;
+                return Ok(self.ready.pop_front());
+            }
+            for _ in 0..KEYS_PER_STEP {
+                if self.heap.is_empty() {
+                    break;
+                }
+                self.decide_next_key().await?;
+            }
+            self.emit_finished()?;
+        }
+    }
+
+    /// Loads cursor `i`'s next non-empty batch into a fresh slot; leaves `current` empty
+    /// when the run is exhausted. The previous batch, if any, is finished.
+    async fn load(&mut self, i: usize) -> Result<()> {
+        if let Some(done) = self.cursors[i].current.take() {
+            self.finished.push_back(done.slot);
+        }
+        loop {
+            if self.cursors[i].stream.is_none() {
+                let Some(file) = self.cursors[i].files.pop_front() else {
+                    return Ok(());
+                };
+                let stream = self.open_file(&file).await?;
+                self.cursors[i].stream = Some(stream);
+            }
+            let next = match self.cursors[i].stream.as_mut() {
+                Some(s) => s.next().await,
+                None => None,
+            };
+            match next {
+                None => self.cursors[i].stream = None,
+                Some(batch) => {
+                    let batch = batch?;
+                    if batch.num_rows() > 0 {
+                        let current = self.decode(batch)?;
+                        self.cursors[i].current = Some(current);
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn open_file(
+        &mut self,
+        file: &DataFileMeta,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let file_schema = self.table.schema_manager().schema(file.schema_id).await?;
+        let path = self
+            .table
+            .paths()
+            .data_file(&self.partition_path, self.bucket, &file.file_name);
+        read_kv_file(
+            self.table.storage(),
+            &path,
+            file.file_size,
+            &file_schema,
+            &self.layout,
+            self.batch_size,
+        )
+        .await
+    }
+
+    fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
+        let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
+        let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
+        let keys = self.key_converter.convert_columns(&keys)?;
+        let user_seq = match &self.seq_converter {
+            Some(conv) => {
+                let cols: Vec<ArrayRef> = self.seq_columns.iter().map(|c| column(*c)).collect();
+                Some(conv.convert_columns(&cols)?)
+            }
+            None => None,
+        };
+        let seq = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .cloned()
+            .ok_or_else(|| Error::data_invalid("_SEQUENCE_NUMBER is not BIGINT"))?;
+        let kind = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int8Array>()
+            .cloned()
+            .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
+        let len = batch.num_rows();
+        let prefixes: Vec<u128> = (0..len).map(|r| prefix(keys.row(r).as_ref())).collect();
+        let first_len = keys.row(0).as_ref().len();
+        let exact = (first_len <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first_len))
+            .then_some(first_len);
+        let mut mask = BooleanBufferBuilder::new(len);
+        mask.append_n(len, false);
+        let slot = Slot { batch, mask };
+        let index = match self.free_slots.pop() {
+            Some(i) => {
+                self.slots[i] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        Ok(Current {
+            slot: index,
+            keys,
+            prefixes,
+            exact,
+            user_seq,
+            seq,
+            kind,
+            row: 0,
+            len,
+        })
+    }
+
+    fn key_of(&self, cursor: usize) -> Option<arrow_row::Row<'_>> {
+        let cur = self.cursors.get(cursor)?.current.as_ref()?;
+        Some(cur.keys.row(cur.row))
+    }
+
+    fn prefix_of(&self, cursor: usize) -> Option<u128> {
+        let cur = self.cursors.get(cursor)?.current.as_ref()?;
+        cur.prefixes.get(cur.row).copied()
+    }
+
+    fn exact_len(&self, cursor: usize) -> Option<usize> {
+        self.cursors.get(cursor)?.current.as_ref()?.exact
+    }
+
+    /// Whether equal prefixes of these cursors' current keys mean equal keys.
+    fn both_exact(&self, a: usize, b: usize) -> bool {
+        matches!((self.exact_len(a), self.exact_len(b)), (Some(x), Some(y)) if x == y)
+    }
+
+    /// Order of two heap entries: by key (prefix first), then by cursor index.
+    fn compare(&self, a: (u128, usize), b: (u128, usize)) -> Ordering {
+        a.0.cmp(&b.0)
+            .then_with(|| {
+                if self.both_exact(a.1, b.1) {
+                    Ordering::Equal
+                } else {
+                    self.key_of(a.1).cmp(&self.key_of(b.1))
+                }
+            })
+            .then(a.1.cmp(&b.1))
+    }
+
+    /// Whether the keys of two heap entries are equal.
+    fn same_key(&self, a: (u128, usize), b: (u128, usize)) -> bool {
+        a.0 == b.0 && (self.both_exact(a.1, b.1) || self.key_of(a.1) == self.key_of(b.1))
+    }
+
+    fn sift_down(&mut self, mut at: usize) {
+        let n = self.heap.len();
+        loop {
+            let (l, r) = (2 * at + 1, 2 * at + 2);
+            let mut smallest = at;
+            if l < n && self.compare(self.heap[l], self.heap[smallest]).is_lt() {
+                smallest = l;
+            }
+            if r < n && self.compare(self.heap[r], self.heap[smallest]).is_lt() {
+                smallest = r;
+            }
+            if smallest == at {
+                return;
+            }
+            self.heap.swap(at, smallest);
+            at = smallest;
+        }
+    }
+
+    fn heapify(&mut self) {
+        for i in (0..self.heap.len() / 2).rev() {
+            self.sift_down(i);
+        }
+    }
+
+    /// Whether the smallest cursor's key also appears in another run or later in its own
+    /// (then all versions must be gathered), or is alone (the common case). Another run
+    /// holding the smallest key would be a child of the root.
+    fn top_is_alone(&self) -> bool {
+        let Some(&top) = self.heap.first() else {
+            return false;
+        };
+        let Some(cur) = self.cursors[top.1].current.as_ref() else {
+            return false;
+        };
+        // At the end of a batch, the next batch may repeat the key.
+        let next = cur.row + 1;
+        if next >= cur.len {
+            return false;
+        }
+        let repeats = match cur.prefixes.get(next) {
+            Some(p) if *p == top.0 => {
+                cur.exact.is_some() || cur.keys.row(next) == cur.keys.row(cur.row)
+            }
+            _ => false,
+        };
+        !repeats
+            && self
+                .heap
+                .iter()
+                .skip(1)
+                .take(2)
+                .all(|&other| !self.same_key(top, other))
+    }
+
+    async fn decide_next_key(&mut self) -> Result<()> {
+        if self.top_is_alone() {
+            let top = self.heap[0].1;
+            let cur = self.cursors[top]
+                .current
+                .as_mut()
+                .ok_or_else(|| Error::internal("heap cursor without a batch"))?;
+            let byte = cur.kind.value(cur.row);
+            let (slot, row) = (cur.slot, cur.row);
+            cur.row += 1;
+            let next = cur.prefixes.get(cur.row).copied().unwrap_or(u128::MAX);
+            match RowKind::from_byte(byte) {
+                Some(kind) if kind.is_add() => {
+                    if let Some(Some(s)) = self.slots.get_mut(slot) {
+                        s.mask.set_bit(row, true);
+                    }
+                }
+                Some(_) => {}
+                None => return Err(self.bad_kind(byte)),
+            }
+            self.heap[0].0 = next;
+            self.sift_down(0);
+            return Ok(());
+        }
+        self.decide_group().await
+    }
+
+    /// Gathers every version of the smallest key across runs and marks the survivor.
+    async fn decide_group(&mut self) -> Result<()> {
+        let Some(&(_, top)) = self.heap.first() else {
+            return Ok(());
+        };
+        let key = match self.key_of(top) {
+            Some(k) => k.owned(),
+            None => return Ok(()),
+        };
+        self.versions.clear();
+        self.refs.clear();
+        let members: Vec<usize> = self
+            .heap
+            .iter()
+            .map(|&(_, c)| c)
+            .filter(|&c| self.key_of(c).is_some_and(|k| k == key.row()))
+            .collect();
+        for c in members {
+            while let Some(cur) = self.cursors[c].current.as_mut() {
+                if cur.keys.row(cur.row) != key.row() {
+                    break;
+                }
+                let byte = cur.kind.value(cur.row);
+                let Some(kind) = RowKind::from_byte(byte) else {
+                    return Err(self.bad_kind(byte));
+                };
+                self.versions.push(KeyVersion {
+                    sequence: cur.seq.value(cur.row),
+                    user_sequence: cur
+                        .user_seq
+                        .as_ref()
+                        .map(|r| r.row(cur.row).as_ref().to_vec()),
+                    kind,
+                });
+                self.refs.push((cur.slot, cur.row));
+                cur.row += 1;
+                if cur.row == cur.len {
+                    self.load(c).await?;
+                }
+            }
+        }
+        let winner = self.merge.pick_visible(&self.versions).map_err(|e| {
+            e.context(format!(
+                "merging a key of table '{}' bucket {}",
+                self.table.identifier(),
+                self.bucket
+            ))
+        })?;
+        if let Some(&(slot, row)) = winner.and_then(|w| self.refs.get(w)) {
+            if let Some(Some(s)) = self.slots.get_mut(slot) {
+                s.mask.set_bit(row, true);
+            }
+        }
+        let live: Vec<(u128, usize)> = (0..self.cursors.len())
+            .filter_map(|c| self.prefix_of(c).map(|p| (p, c)))
+            .collect();
+        self.heap = live;
+        self.heapify();
+        Ok(())
+    }
+
+    fn bad_kind(&self, byte: i8) -> Error {
+        Error::data_invalid(format!(
+            "unknown _VALUE_KIND {byte} in {} bucket {}",
+            self.table.identifier(),
+            self.bucket
+        ))
+    }
+
+    /// Moves the top cursor's finished batch (if its last row was decided) and every
+    /// finished slot to `ready`, filtered and projected.
+    fn emit_finished(&mut self) -> Result<()> {
+        // A cursor that decided its last row loads its next batch lazily, here.
+        let exhausted: Vec<usize> = self
+            .heap
+            .iter()
+            .map(|&(_, c)| c)
+            .filter(|&c| {
+                self.cursors[c]
+                    .current
+                    .as_ref()
+                    .is_some_and(|cur| cur.row >= cur.len)
+            })
+            .collect();
+        if !exhausted.is_empty() {
+            return Err(Error::internal("select: a cursor ran past its batch"));
+        }
+        while let Some(slot) = self.finished.pop_front() {
+            let Some(Slot { batch, mut mask }) = self.slots.get_mut(slot).and_then(Option::take)
+            else {
+                continue;
+            };
+            self.free_slots.push(slot);
+            let mask = BooleanArray::new(mask.finish(), None);
+            let kept = mask.true_count();
+            if kept == 0 {
+                continue;
+            }
+            let projected = batch.project(&self.output_columns)?;
+            let out = if kept == mask.len() {
+                projected
+            } else {
+                arrow_select::filter::filter_record_batch(&projected, &mask)?
+            };
+            self.ready.push_back(self.conform(out)?);
+        }
+        Ok(())
+    }
+
+    /// The batch with the output schema (old files may hold nulls in now NOT NULL columns;
+    /// those keep a nullable field, as the key-ordered merge does).
+    fn conform(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let has_unexpected_nulls = batch
+            .columns()
+            .iter()
+            .zip(self.output_schema.fields())
+            .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
+        if has_unexpected_nulls {
+            return Ok(batch);
+        }
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            self.output_schema.clone(),
+            batch.columns().to_vec(),
+            &options,
+        )?)
+    }
+}
+
+/// The first 16 bytes, big-endian, zero-padded: orders like the bytes when they differ
+/// within the prefix.
+fn prefix(bytes: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = bytes.len().min(16);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u128::from_be_bytes(buf)
+}
