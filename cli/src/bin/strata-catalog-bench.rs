@@ -225,8 +225,14 @@ async fn run(cfg: Config) -> Result<serde_json::Value, String> {
     }
     for i in 0..cfg.strata_tables.min(cfg.tables) {
         let fields = vec![
-            ("id", DataType::parse("BIGINT NOT NULL").map_err(|e| e.to_string())?),
-            ("name", DataType::parse("STRING").map_err(|e| e.to_string())?),
+            (
+                "id",
+                DataType::parse("BIGINT NOT NULL").map_err(|e| e.to_string())?,
+            ),
+            (
+                "name",
+                DataType::parse("STRING").map_err(|e| e.to_string())?,
+            ),
         ];
         let schema = TableSchema::new_for_create(
             fields,
@@ -237,7 +243,10 @@ async fn run(cfg: Config) -> Result<serde_json::Value, String> {
         )
         .map_err(|e| e.to_string())?;
         let id = Identifier::new("bench", format!("s{i:05}")).map_err(|e| e.to_string())?;
-        strata.create_table(&id, schema).await.map_err(|e| e.to_string())?;
+        strata
+            .create_table(&id, schema)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let names: Vec<String> = (0..plain)
         .map(|i| format!("t{i:05}"))
@@ -247,7 +256,10 @@ async fn run(cfg: Config) -> Result<serde_json::Value, String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?.to_string();
+    let addr = listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let load_paths: Arc<Vec<String>> = Arc::new(
@@ -317,7 +329,10 @@ fn main() {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

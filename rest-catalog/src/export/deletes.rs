@@ -5,8 +5,9 @@
 //! position-delete files: Parquet files of `(file_path, pos)` rows with Iceberg's reserved
 //! field ids, one per data file that has deletions, in that data file's partition.
 //!
-//! Where the positions come from is behind [`DeletionVectors`], so the export does not
-//! depend on how the vectors are stored.
+//! Where the positions come from is behind [`DeletionVectors`]; the default,
+//! [`StrataDeletionVectors`], reads the snapshot's vectors with
+//! `strata_format::deletion::snapshot_deletions`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,25 +41,25 @@ pub trait DeletionVectors: Send + Sync + 'static {
     ) -> Result<DeletedPositions>;
 }
 
-/// Used until Strata can read deletion vectors: a snapshot without an index manifest has
-/// none; one with an index manifest is refused rather than served with deleted rows.
+/// The deletion vectors Strata (or Paimon) wrote into the snapshot's index files.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct NoDeletionVectors;
+pub struct StrataDeletionVectors;
 
 #[async_trait]
-impl DeletionVectors for NoDeletionVectors {
+impl DeletionVectors for StrataDeletionVectors {
     async fn deleted_positions(
         &self,
         table: &Table,
         snapshot: &Snapshot,
     ) -> Result<DeletedPositions> {
-        if snapshot.index_manifest.is_some() && table.options().deletion_vectors_enabled() {
-            return Err(CatalogError::unsupported(format!(
-                "table '{}' has deletion vectors, which this build cannot read yet",
-                table.identifier()
-            )));
+        let mut out = DeletedPositions::new();
+        for file in strata_format::deletion::snapshot_deletions(table, snapshot).await? {
+            let positions = out.entry(file.data_file).or_default();
+            positions.extend(file.vector.iter());
+            positions.sort_unstable();
+            positions.dedup();
         }
-        Ok(DeletedPositions::new())
+        Ok(out)
     }
 }
 

@@ -99,7 +99,10 @@ impl Params {
             Some("true") => Ok(true),
             Some(_) => Err(CatalogError::bad_request(format!(
                 "{name} must be true or false, not '{}'",
-                self.0.get(name).map(|v| v.escape_debug().to_string()).unwrap_or_default()
+                self.0
+                    .get(name)
+                    .map(|v| v.escape_debug().to_string())
+                    .unwrap_or_default()
             ))),
         }
     }

@@ -16,7 +16,7 @@ use strata_format::catalog::{Catalog, Identifier};
 use strata_format::storage::Storage;
 
 use crate::error::{CatalogError, Kind, Result};
-use crate::export::deletes::{NoDeletionVectors, SharedDeletionVectors};
+use crate::export::deletes::{SharedDeletionVectors, StrataDeletionVectors};
 use crate::export::Exported;
 use crate::paths::{check_name, Warehouse};
 use crate::store::{CatalogStore, Entry, Versioned, WarehouseStore};
@@ -58,7 +58,7 @@ impl CatalogService {
             store: Arc::new(WarehouseStore::new(storage.clone())),
             strata: Catalog::new(storage),
             warehouse: Warehouse::new(uri)?,
-            dvs: Arc::new(NoDeletionVectors),
+            dvs: Arc::new(StrataDeletionVectors),
             tables: Mutex::default(),
             views: Mutex::default(),
             exports: Mutex::default(),

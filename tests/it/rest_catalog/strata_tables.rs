@@ -1,22 +1,17 @@
 //! Strata tables read through the catalog by iceberg-rust, pyiceberg and DuckDB equal
 //! Strata's own read at the same snapshot.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow::array::AsArray;
-use arrow::datatypes::Int64Type;
-use async_trait::async_trait;
 use futures::TryStreamExt;
 use iceberg::{Catalog as _, TableIdent};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{json, Value};
 use strata_format::catalog::{Catalog, Identifier};
+use strata_format::deletion::maintain::maintain_after_compaction;
+use strata_format::lookup::{CacheLimits, LookupCache};
 use strata_format::scan::TableScan;
-use strata_format::snapshot::Snapshot;
 use strata_format::table::Table;
-use strata_rest_catalog::export::deletes::{DeletedPositions, DeletionVectors};
-use strata_rest_catalog::{CatalogService, ServerConfig};
+use strata_rest_catalog::ServerConfig;
 
 use super::*;
 
@@ -182,71 +177,57 @@ async fn commits_to_strata_tables_are_refused_with_406() {
         .is_empty());
 }
 
-/// Deletion vectors computed from the files themselves: a top-level row is deleted when a
-/// level-1 file holds the same key (what Strata's deletion vectors will record).
-struct KeysInLowerLevels;
-
-#[async_trait]
-impl DeletionVectors for KeysInLowerLevels {
-    async fn deleted_positions(
-        &self,
-        table: &Table,
-        snapshot: &Snapshot,
-    ) -> strata_rest_catalog::error::Result<DeletedPositions> {
-        let plan = TableScan::new(table.clone())
-            .with_snapshot(Some(snapshot.id))
-            .plan()
-            .await
-            .unwrap();
-        let top = table.options().num_levels() - 1;
-        let mut out = DeletedPositions::new();
-        for split in plan.splits {
-            let keys_of = |level_filter: &dyn Fn(i32) -> bool| {
-                let mut files = Vec::new();
-                for f in split.files.iter().filter(|f| level_filter(f.level)) {
-                    let path =
-                        table
-                            .paths()
-                            .data_file(&split.partition_path, split.bucket, &f.file_name);
-                    let local = PathBuf::from(table.storage().uri()).join(path.as_ref());
-                    let reader = ParquetRecordBatchReaderBuilder::try_new(
-                        std::fs::File::open(local).unwrap(),
-                    )
-                    .unwrap()
-                    .build()
-                    .unwrap();
-                    let mut keys = Vec::new();
-                    for b in reader {
-                        let b = b.unwrap();
-                        let col = b.column_by_name("_KEY_id").unwrap();
-                        keys.extend(col.as_primitive::<Int64Type>().values().iter().copied());
-                    }
-                    files.push((f.file_name.clone(), keys));
-                }
-                files
-            };
-            let newer: HashSet<i64> = keys_of(&|l| l >= 1 && l < top)
-                .into_iter()
-                .flat_map(|(_, k)| k)
-                .collect();
-            for (name, keys) in keys_of(&|l| l == top) {
-                let positions: Vec<u64> = keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| newer.contains(k))
-                    .map(|(i, _)| i as u64)
-                    .collect();
-                if !positions.is_empty() {
-                    out.insert(name, positions);
-                }
-            }
-        }
-        Ok(out)
+/// Commit messages that move every level-0 file to `level` unchanged, with the deletion
+/// vectors Strata's maintenance writes for the copies they supersede.
+async fn upgrade_level0(table: &Table, level: i32) -> Vec<CommitMessage> {
+    let plan = TableScan::new(table.clone()).plan().await.unwrap();
+    let base = plan.snapshot.clone().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let limits = CacheLimits::from_options(table.options());
+    let cache = Arc::new(LookupCache::open(cache_dir.path(), limits).unwrap());
+    let mut messages = Vec::new();
+    for split in &plan.splits {
+        let level0: Vec<_> = split
+            .files
+            .iter()
+            .filter(|f| f.level == 0)
+            .cloned()
+            .collect();
+        let upgraded: Vec<_> = level0
+            .iter()
+            .cloned()
+            .map(|mut f| {
+                f.level = level;
+                f
+            })
+            .collect();
+        let changes = maintain_after_compaction(
+            table,
+            &base,
+            split,
+            cache.clone(),
+            &level0,
+            &upgraded,
+            level,
+        )
+        .await
+        .unwrap();
+        let mut message = CommitMessage {
+            partition: split.partition.clone(),
+            bucket: split.bucket,
+            total_buckets: split.total_buckets,
+            compact_before: level0,
+            compact_after: upgraded,
+            ..CommitMessage::default()
+        };
+        changes.apply_to(&mut message);
+        messages.push(message);
     }
+    messages
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletion_vector_tables_are_served_with_position_deletes() {
+async fn deletion_vectors_strata_wrote_are_served_as_position_deletes() {
     let (_dir, wh) = warehouse();
     let catalog = Catalog::open(wh.to_str().unwrap()).unwrap();
     let table = strata_table(
@@ -263,39 +244,22 @@ async fn deletion_vector_tables_are_served_with_position_deletes() {
         .map(|i| json!({"id": i, "v": format!("old{i}")}))
         .collect();
     write_rows(&table, &rows).await;
-    full_compact(&table).await;
+    // One file of unique keys: moved to the top level unchanged (Paimon's "upgrade").
+    let top = table.options().num_levels() - 1;
+    let messages = upgrade_level0(&table, top).await;
+    TableCommit::new(table.clone(), "upgrade")
+        .unwrap()
+        .commit(1, messages)
+        .await
+        .unwrap();
     write_rows(
         &table,
         &[json!({"id": 2, "v": "new2"}), json!({"id": 5, "v": "new5"})],
     )
     .await;
-    // Move the update file to level 1 unchanged, as a compaction out of level 0 would.
-    let plan = TableScan::new(table.clone()).plan().await.unwrap();
-    let mut messages = Vec::new();
-    for split in plan.splits {
-        let level0: Vec<_> = split
-            .files
-            .iter()
-            .filter(|f| f.level == 0)
-            .cloned()
-            .collect();
-        let upgraded = level0
-            .iter()
-            .cloned()
-            .map(|mut f| {
-                f.level = 1;
-                f
-            })
-            .collect();
-        messages.push(CommitMessage {
-            partition: split.partition,
-            bucket: split.bucket,
-            total_buckets: split.total_buckets,
-            compact_before: level0,
-            compact_after: upgraded,
-            ..CommitMessage::default()
-        });
-    }
+    // Move the update file to level 1 unchanged, as a compaction out of level 0 would, and
+    // let Strata's deletion-vector maintenance mark the old copies of keys 2 and 5.
+    let messages = upgrade_level0(&table, 1).await;
     let snapshot = *TableCommit::new(table.clone(), "upgrade")
         .unwrap()
         .commit(1, messages)
@@ -304,10 +268,18 @@ async fn deletion_vector_tables_are_served_with_position_deletes() {
         .last()
         .unwrap();
 
-    let service = CatalogService::open(wh.to_str().unwrap())
-        .unwrap()
-        .with_deletion_vectors(Arc::new(KeysInLowerLevels));
-    let server = Server::start_with(service, ServerConfig::default()).await;
+    let snap = table.snapshot_manager().snapshot(snapshot).await.unwrap();
+    let vectors = strata_format::deletion::snapshot_deletions(&table, &snap)
+        .await
+        .unwrap();
+    assert_eq!(
+        vectors
+            .iter()
+            .map(|v| v.vector.iter().count())
+            .sum::<usize>(),
+        2
+    );
+    let server = Server::start(&wh, ServerConfig::default()).await;
     let expected = json_rows(&merged_batches(&table, Some(snapshot)).await);
     assert_eq!(expected.len(), 10);
     assert!(expected.contains(&json!([2, "new2"])));
