@@ -4,6 +4,7 @@
 mod alloc;
 mod maintenance_cmd;
 mod render;
+mod serve_cmd;
 mod table_cmd;
 mod write_cmd;
 
@@ -48,6 +49,8 @@ enum Command {
     Table(table_cmd::TableCommand),
     /// Write rows from a file or stdin and commit them.
     Write(write_cmd::WriteArgs),
+    /// Serve the warehouse as an Iceberg REST catalog.
+    Serve(serve_cmd::ServeArgs),
     /// Print the merged rows of a table at the latest (or a given) snapshot.
     Read {
         /// DATABASE.TABLE
@@ -133,6 +136,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
         Command::Write(args) => write_cmd::run(&catalog, args).await,
+        Command::Serve(args) => serve_cmd::run(&cli.warehouse, args).await,
         Command::Read {
             table,
             snapshot,

@@ -7,5 +7,6 @@ mod io_cost;
 mod maintenance;
 mod pypaimon_buckets;
 mod pypaimon_read;
+mod rest_catalog;
 mod s3;
 mod writer;
