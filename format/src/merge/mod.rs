@@ -42,6 +42,8 @@
 //! has not seen yet keeps the accumulator).
 
 pub mod aggregate;
+mod bitmap64;
+mod sketches;
 mod cell;
 mod functions;
 mod nested;
