@@ -94,31 +94,55 @@ fn cardinality(w: &[u64; WORDS]) -> usize {
     w.iter().map(|x| x.count_ones() as usize).sum()
 }
 
-/// Maximal runs of a bitmap.
+/// Maximal runs of a bitmap (whole words at a time where they are empty or full).
 fn runs_of(w: &[u64; WORDS]) -> Vec<(u16, u16)> {
     let mut runs = Vec::new();
     let mut start: Option<u32> = None;
-    for v in 0..=u16::MAX as u32 {
-        let set = w[(v >> 6) as usize] >> (v & 63) & 1 == 1;
-        match (set, start) {
-            (true, None) => start = Some(v),
-            (false, Some(s)) => {
-                runs.push((s as u16, (v - 1 - s) as u16));
-                start = None;
+    let mut close = |runs: &mut Vec<(u16, u16)>, s: u32, end: u32| {
+        runs.push((s as u16, (end - s) as u16));
+    };
+    for (i, &word) in w.iter().enumerate() {
+        let base = (i as u32) << 6;
+        match word {
+            0 => {
+                if let Some(s) = start.take() {
+                    close(&mut runs, s, base - 1);
+                }
             }
-            _ => {}
+            u64::MAX => {
+                start.get_or_insert(base);
+            }
+            _ => {
+                for b in 0..64 {
+                    let set = word >> b & 1 == 1;
+                    match (set, start) {
+                        (true, None) => start = Some(base + b),
+                        (false, Some(s)) => {
+                            close(&mut runs, s, base + b - 1);
+                            start = None;
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
     }
     if let Some(s) = start {
-        runs.push((s as u16, (u16::MAX as u32 - s) as u16));
+        close(&mut runs, s, u32::from(u16::MAX));
     }
     runs
 }
 
 fn array_of(w: &[u64; WORDS]) -> Vec<u16> {
-    (0..=u16::MAX)
-        .filter(|&v| w[(v >> 6) as usize] >> (v & 63) & 1 == 1)
-        .collect()
+    let mut out = Vec::new();
+    for (i, &word) in w.iter().enumerate() {
+        let mut x = word;
+        while x != 0 {
+            out.push(((i as u32) << 6 | x.trailing_zeros()) as u16);
+            x &= x - 1;
+        }
+    }
+    out
 }
 
 /// Java's `RunContainer.serializedSizeInBytes`.
@@ -487,7 +511,10 @@ impl Store {
     }
 
     fn get(&self, idx: i64) -> Option<&Container> {
-        self.slots.as_ref()?.get(usize::try_from(idx).ok()?)?.as_ref()
+        self.slots
+            .as_ref()?
+            .get(usize::try_from(idx).ok()?)?
+            .as_ref()
     }
 
     fn take(&mut self, idx: i64) -> Option<Container> {
@@ -638,7 +665,9 @@ impl Bitmap64 {
         let mut index = HashMap::with_capacity(leaves.len());
         for (key, idx) in leaves {
             if containers.get(idx).is_none() {
-                return Err(corrupt(format_args!("a key refers to missing container {idx}")));
+                return Err(corrupt(format_args!(
+                    "a key refers to missing container {idx}"
+                )));
             }
             if index.values().any(|&i| i == idx) || index.insert(key, idx).is_some() {
                 return Err(corrupt("two keys share a container or a key repeats"));
@@ -646,7 +675,9 @@ impl Bitmap64 {
         }
         let live = containers.slots.iter().flatten().flatten().count();
         if key_count != index.len() as i64 || containers.size != live as i64 {
-            return Err(corrupt("key or container counts disagree with the contents"));
+            return Err(corrupt(
+                "key or container counts disagree with the contents",
+            ));
         }
         Ok(Bitmap64 {
             key_count,
@@ -710,8 +741,12 @@ fn encode_container(c: &Container, out: &mut Vec<u8>) {
     out.push(kind);
     out.extend_from_slice(&(c.cardinality() as i32).to_le_bytes());
     match c {
-        Container::Array(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Container::Bitmap(w) => w.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Container::Array(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Container::Bitmap(w) => w
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Container::Run(runs) => {
             out.extend_from_slice(&(runs.len() as u16).to_le_bytes());
             for (s, l) in runs {
@@ -857,7 +892,11 @@ fn decode_node(
             let mut keys = Vec::new();
             for g in 0..4 {
                 let mask = r.i64()? as u64;
-                keys.extend((0..64).filter(|b| mask >> b & 1 == 1).map(|b| (g * 64 + b) as u8));
+                keys.extend(
+                    (0..64)
+                        .filter(|b| mask >> b & 1 == 1)
+                        .map(|b| (g * 64 + b) as u8),
+                );
             }
             if n == 0 || keys.len() != n {
                 return Err(corrupt("bad Node256"));
@@ -880,7 +919,9 @@ fn decode_node(
 fn decode_store(r: &mut Reader<'_>) -> Result<Store> {
     let arrays = r.i32()?;
     if arrays != 1 {
-        return Err(corrupt(format_args!("{arrays} container arrays (expected 1)")));
+        return Err(corrupt(format_args!(
+            "{arrays} container arrays (expected 1)"
+        )));
     }
     r.u8()?;
     let len = usize::try_from(r.i32()?).map_err(|_| corrupt("negative capacity"))?;
@@ -899,8 +940,8 @@ fn decode_store(r: &mut Reader<'_>) -> Result<Store> {
     let first_level = r.i32()?;
     let second_level = r.i32()?;
     let last = slots.iter().rposition(Option::is_some);
-    let cursor_ok = usize::try_from(second_level)
-        .is_ok_and(|s| s < slots.len() && last.is_none_or(|l| l <= s));
+    let cursor_ok =
+        usize::try_from(second_level).is_ok_and(|s| s < slots.len() && last.is_none_or(|l| l <= s));
     if first_level != 0 || !cursor_ok {
         return Err(corrupt("container cursors are out of range"));
     }

@@ -10,9 +10,9 @@
 //!
 //! Where the crate's bytes differ from Java DataSketches' for the same sketch, this module
 //! adjusts them: Java rebuilds a compact HLL coupon set by re-inserting its coupons into a
-//! growing hash table (so the table order, which the result's bytes keep, is Java's), writes
-//! the aux table size of an `HLL_4` result, and marks Theta single-item sketches and the
-//! sampling probability `p` in Theta preambles.
+//! growing hash table (so the table order, which the result's bytes keep, is Java's), lays
+//! out an `HLL_4` result's aux table in Java's order and size, and marks Theta single-item
+//! sketches and the sampling probability `p` in Theta preambles.
 
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 use datasketches::theta::{CompactThetaSketch, ThetaUnionBuilder};
@@ -25,8 +25,19 @@ fn bad(function: &str, what: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// Runs a crate call on untrusted bytes: some malformed sketches make the crate panic, and
+/// a bad value must be an error, never a crash.
+fn guarded<T>(function: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(bad(function, "malformed sketch")))
+}
+
 /// `acc ∪ input` as Paimon's `hll_sketch` aggregate serializes it.
 pub(crate) fn hll_union(acc: &[u8], input: &[u8]) -> Result<Vec<u8>> {
+    guarded("hll_sketch", || hll_union_unguarded(acc, input))
+}
+
+fn hll_union_unguarded(acc: &[u8], input: &[u8]) -> Result<Vec<u8>> {
     let read = |bytes: &[u8]| {
         let java = java_set_layout(bytes);
         HllSketch::deserialize(java.as_deref().unwrap_or(bytes)).map_err(|e| bad("hll_sketch", e))
@@ -36,7 +47,7 @@ pub(crate) fn hll_union(acc: &[u8], input: &[u8]) -> Result<Vec<u8>> {
     union.update(&b);
     union.update(&a);
     let mut out = union.to_sketch(HllType::Hll4).serialize();
-    set_aux_lg_arr(&mut out);
+    java_aux_table(&mut out);
     Ok(out)
 }
 
@@ -117,31 +128,75 @@ fn java_set_layout(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Java writes an `HLL_4` sketch's aux table size (`lgAuxArrInts`) in byte 4 when it has
-/// aux entries: the initial size for its `lgK`, doubled while more than 3/4 full.
-fn set_aux_lg_arr(out: &mut [u8]) {
-    const LG_AUX_ARR_INTS: [u8; 27] = [
+/// Java's aux table of an `HLL_4` result: the entries (`slot | value << 26`) inserted in
+/// slot order (as `convertToHll4` adds them) into a table of `LG_AUX_ARR_INTS[lgK]` slots
+/// probed by `slot`, doubled past 3/4 full; the compact form lists them in table order and
+/// byte 4 holds the table's size.
+fn java_aux_table(out: &mut [u8]) {
+    const LG_AUX_ARR_INTS: [u32; 27] = [
         0, 2, 2, 2, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
     ];
-    if out.len() < 40 || out[HLL_MODE_BYTE] & 3 != HLL_MODE_HLL {
+    const HLL_4: u8 = 0;
+    if out.len() < 40
+        || out[HLL_MODE_BYTE] & 3 != HLL_MODE_HLL
+        || (out[HLL_MODE_BYTE] >> 2) & 3 != HLL_4
+    {
         return;
     }
-    let aux = le_u32(out, 36).unwrap_or(0) as u64;
-    let Some(&base) = LG_AUX_ARR_INTS.get(usize::from(out[3])) else {
+    let lg_k = u32::from(out[3]);
+    let (Some(&base), Some(count)) = (LG_AUX_ARR_INTS.get(lg_k as usize), le_u32(out, 36)) else {
         return;
     };
-    if aux == 0 {
+    let start = 40 + (1usize << lg_k) / 2;
+    let Some(region) = out.get(start..start + count as usize * 4) else {
+        return;
+    };
+    let slot_mask = (1u32 << lg_k) - 1;
+    let mut entries: Vec<u32> = region
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if entries.is_empty() {
         return;
     }
+    entries.sort_unstable_by_key(|e| e & slot_mask);
+    let insert = |table: &mut [u32], lg: u32, e: u32| {
+        let mask = (1u32 << lg) - 1;
+        let slot = e & slot_mask;
+        let mut probe = slot & mask;
+        while table[probe as usize] != 0 {
+            probe = (probe + ((slot >> lg) | 1)) & mask;
+        }
+        table[probe as usize] = e;
+    };
     let mut lg = base;
-    while 4 * aux > 3 * (1u64 << lg) {
-        lg += 1;
+    let mut table = vec![0u32; 1 << lg];
+    for (n, &e) in entries.iter().enumerate() {
+        insert(&mut table, lg, e);
+        if 4 * (n + 1) > 3 * table.len() {
+            lg += 1;
+            let mut grown = vec![0u32; 1 << lg];
+            for &old in table.iter().filter(|&&x| x != 0) {
+                insert(&mut grown, lg, old);
+            }
+            table = grown;
+        }
     }
-    out[4] = lg;
+    let ordered: Vec<u8> = table
+        .iter()
+        .filter(|&&e| e != 0)
+        .flat_map(|e| e.to_le_bytes())
+        .collect();
+    out[start..start + ordered.len()].copy_from_slice(&ordered);
+    out[4] = lg as u8;
 }
 
 /// `acc ∪ input` as Paimon's `theta_sketch` aggregate serializes it.
 pub(crate) fn theta_union(acc: &[u8], input: &[u8]) -> Result<Vec<u8>> {
+    guarded("theta_sketch", || theta_union_unguarded(acc, input))
+}
+
+fn theta_union_unguarded(acc: &[u8], input: &[u8]) -> Result<Vec<u8>> {
     let mut union = ThetaUnionBuilder::default()
         .build()
         .map_err(|e| Error::internal(format!("cannot build a theta union: {e}")))?;
