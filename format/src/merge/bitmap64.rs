@@ -98,7 +98,7 @@ fn cardinality(w: &[u64; WORDS]) -> usize {
 fn runs_of(w: &[u64; WORDS]) -> Vec<(u16, u16)> {
     let mut runs = Vec::new();
     let mut start: Option<u32> = None;
-    let mut close = |runs: &mut Vec<(u16, u16)>, s: u32, end: u32| {
+    let close = |runs: &mut Vec<(u16, u16)>, s: u32, end: u32| {
         runs.push((s as u16, (end - s) as u16));
     };
     for (i, &word) in w.iter().enumerate() {
