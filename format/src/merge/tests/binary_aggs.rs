@@ -170,9 +170,11 @@ fn retractions_fail_unless_ignored() {
     assert_eq!(bitmap64::values(&unhex(&got)).unwrap(), [1]);
 }
 
+type Union = fn(&[u8], &[u8]) -> Result<Vec<u8>>;
+
 #[test]
 fn bad_bytes_fail_with_a_clear_error() {
-    let cases: [(&str, Vec<u8>, fn(&[u8], &[u8]) -> Result<Vec<u8>>); 3] = [
+    let cases: [(&str, Vec<u8>, Union); 3] = [
         ("rbm64", rbm_of(&[1, 70_000, 1 << 33]), bitmap64::union),
         ("hll_sketch", hll_of(10, 0..2000), sketches::hll_union),
         ("theta_sketch", theta_of(0..5000), sketches::theta_union),
