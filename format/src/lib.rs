@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod compact;
 pub mod data;
 pub mod error;
 pub mod failpoint;

@@ -232,6 +232,8 @@ core_options! {
     compaction_min_file_num: i32 = "compaction.min.file-num", Some("5"), parse_int;
     /// Force a full compaction every N delta commits.
     full_compaction_delta_commits: Option<i32> = "full-compaction.delta-commits", None, parse_opt_int;
+    /// Force a full compaction when this long has passed since the last one.
+    compaction_optimization_interval: Option<Duration> = "compaction.optimization-interval", None, parse_opt_duration;
     /// Commit attempts before giving up.
     commit_max_retries: i32 = "commit.max-retries", Some("10"), parse_int;
     /// Shortest wait between commit attempts.
@@ -500,6 +502,10 @@ impl CoreOptions {
         self.full_compaction_delta_commits
     }
 
+    pub fn compaction_optimization_interval(&self) -> Option<Duration> {
+        self.compaction_optimization_interval
+    }
+
     pub fn commit_max_retries(&self) -> i32 {
         self.commit_max_retries
     }
@@ -655,6 +661,12 @@ fn parse_duration_option(key: &str, value: Option<&str>) -> Result<Duration> {
     let v = required(key, value)?;
     parse_duration(v)
         .map_err(|why| invalid!("option '{key}' must be a duration like '30 s', got '{v}': {why}"))
+}
+
+fn parse_opt_duration(key: &str, value: Option<&str>) -> Result<Option<Duration>> {
+    value
+        .map(|v| parse_duration_option(key, Some(v)))
+        .transpose()
 }
 
 fn parse_merge_engine(key: &str, value: Option<&str>) -> Result<MergeEngine> {

@@ -123,35 +123,122 @@ impl StatsCollector {
         collect(&self.value, batch)
     }
 
+    /// Running statistics for a file written batch by batch.
+    pub fn accumulator(&self) -> StatsAccumulator {
+        StatsAccumulator {
+            key: Running::new(&self.key),
+            value: Running::new(&self.value),
+        }
+    }
+
     /// `_VALUE_STATS_COLS`: `None` when value stats cover every column.
     pub fn value_stats_cols(&self) -> Option<Vec<String>> {
         self.value_stats_cols.clone()
     }
 }
 
+/// Key and value statistics of the batches seen so far; see [`StatsCollector::accumulator`].
+#[derive(Debug, Clone)]
+pub struct StatsAccumulator {
+    key: Running,
+    value: Running,
+}
+
+impl StatsAccumulator {
+    /// Adds a key-value batch (the same layout as [`StatsCollector`] reads).
+    pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.key.update(batch)?;
+        self.value.update(batch)
+    }
+
+    /// Key and value stats of everything added.
+    pub fn finish(&self) -> Result<(SimpleStats, SimpleStats)> {
+        Ok((self.key.encode()?, self.value.encode()?))
+    }
+}
+
+/// Per column: null count and the extremes so far (one-element arrays).
+#[derive(Debug, Clone)]
+struct Running {
+    columns: Vec<StatsColumn>,
+    null_counts: Vec<i64>,
+    extremes: Vec<Option<(ArrayRef, ArrayRef)>>,
+    /// Arrow type of each column, known after the first batch.
+    types: Vec<Option<ArrowType>>,
+}
+
+impl Running {
+    fn new(columns: &[StatsColumn]) -> Running {
+        Running {
+            columns: columns.to_vec(),
+            null_counts: vec![0; columns.len()],
+            extremes: vec![None; columns.len()],
+            types: vec![None; columns.len()],
+        }
+    }
+
+    fn update(&mut self, batch: &RecordBatch) -> Result<()> {
+        for (i, c) in self.columns.iter().enumerate() {
+            let array = batch
+                .columns()
+                .get(c.column)
+                .ok_or_else(|| invalid!("stats column {} is outside the batch", c.column))?;
+            self.null_counts[i] += array.null_count() as i64;
+            self.types[i].get_or_insert_with(|| array.data_type().clone());
+            if !matches!(c.mode, StatsMode::Full | StatsMode::Truncate(_)) {
+                continue;
+            }
+            let Some((lo, hi)) = extremes(array)? else {
+                continue;
+            };
+            self.extremes[i] = Some(match self.extremes[i].take() {
+                None => (lo, hi),
+                Some((old_lo, old_hi)) => {
+                    let los = arrow::compute::concat(&[old_lo.as_ref(), lo.as_ref()])?;
+                    let his = arrow::compute::concat(&[old_hi.as_ref(), hi.as_ref()])?;
+                    let lo = extremes(&los)?.map(|e| e.0).unwrap_or(old_lo);
+                    let hi = extremes(&his)?.map(|e| e.1).unwrap_or(old_hi);
+                    (lo, hi)
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn encode(&self) -> Result<SimpleStats> {
+        let mut stats = Vec::with_capacity(self.columns.len());
+        for i in 0..self.columns.len() {
+            let data_type = self.types[i].clone().unwrap_or(ArrowType::Null);
+            stats.push((self.null_counts[i], self.extremes[i].clone(), data_type));
+        }
+        encode(&self.columns, stats)
+    }
+}
+
 fn collect(columns: &[StatsColumn], batch: &RecordBatch) -> Result<SimpleStats> {
+    let mut running = Running::new(columns);
+    running.update(batch)?;
+    running.encode()
+}
+
+/// Encodes per-column (null count, extremes, Arrow type) as a stats row.
+type ColumnStats = (i64, Option<(ArrayRef, ArrayRef)>, ArrowType);
+
+fn encode(columns: &[StatsColumn], stats: Vec<ColumnStats>) -> Result<SimpleStats> {
     if columns.is_empty() {
         return Ok(SimpleStats::empty());
     }
     let mut mins = Vec::with_capacity(columns.len());
     let mut maxs = Vec::with_capacity(columns.len());
     let mut null_counts = Vec::with_capacity(columns.len());
-    for c in columns {
-        let array = batch
-            .columns()
-            .get(c.column)
-            .ok_or_else(|| invalid!("stats column {} is outside the batch", c.column))?;
-        null_counts.push(Some(array.null_count() as i64));
-        let (min, max) = match c.mode {
-            StatsMode::Full | StatsMode::Truncate(_) => extremes(array)?,
-            StatsMode::Counts | StatsMode::None => None,
-        }
-        .unwrap_or_else(|| {
-            let null = new_null_array(array.data_type(), 1);
+    for (c, (nulls, extremes, data_type)) in columns.iter().zip(stats) {
+        null_counts.push(Some(nulls));
+        let (min, max) = extremes.unwrap_or_else(|| {
+            let null = new_null_array(&data_type, 1);
             (null.clone(), null)
         });
         let (min, max) = match c.mode {
-            StatsMode::Truncate(n) if matches!(array.data_type(), ArrowType::Utf8) => {
+            StatsMode::Truncate(n) if matches!(data_type, ArrowType::Utf8) => {
                 truncate_strings(&min, &max, n)
             }
             _ => (min, max),
