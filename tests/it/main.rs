@@ -2,6 +2,7 @@
 
 mod architecture;
 mod commit;
+mod compact;
 mod io_cost;
 mod pypaimon_buckets;
 mod pypaimon_read;
