@@ -1,6 +1,7 @@
 //! `strata`: the command-line tool. The contract (names, flags, output formats) is
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
+mod compact_cmd;
 mod render;
 mod table_cmd;
 mod write_cmd;
@@ -44,6 +45,10 @@ enum Command {
     Table(table_cmd::TableCommand),
     /// Write rows from a file or stdin and commit them.
     Write(write_cmd::WriteArgs),
+    /// Compact one table now: buckets that need it, or every bucket with --full.
+    Compact(compact_cmd::CompactArgs),
+    /// Run the compaction daemon over every table of the warehouse.
+    Compactor(compact_cmd::CompactorArgs),
     /// Print the merged rows of a table at the latest (or a given) snapshot.
     Read {
         /// DATABASE.TABLE
@@ -116,6 +121,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
         Command::Write(args) => write_cmd::run(&catalog, args).await,
+        Command::Compact(args) => compact_cmd::compact(&catalog, args).await,
+        Command::Compactor(args) => compact_cmd::compactor(catalog, args).await,
         Command::Read {
             table,
             snapshot,

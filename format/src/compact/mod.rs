@@ -61,6 +61,8 @@ pub struct CompactReport {
     pub snapshot_id: i64,
     pub reason: Reason,
     pub output_level: i32,
+    /// The unit held every run: the bucket is one run at the last level now.
+    pub full: bool,
     /// Sorted runs of the bucket before and after.
     pub runs_before: usize,
     pub runs_after: usize,
@@ -70,6 +72,16 @@ pub struct CompactReport {
     /// Commit conflicts met (each followed by a fresh plan).
     pub conflicts: u32,
     pub elapsed: Duration,
+}
+
+/// What a caller asks of one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketRequest {
+    /// Compact everything into the last level.
+    pub full: bool,
+    /// Commits that touched the bucket since its last full compaction, as the caller
+    /// counted them (for `full-compaction.delta-commits`).
+    pub commits_since_full: u64,
 }
 
 /// Compacts the buckets of one table; see the module docs.
@@ -153,15 +165,21 @@ impl Compactor {
             .find(|s| s.partition == partition && s.bucket == bucket))
     }
 
-    /// A context for `split` with the current time and the bucket's last full compaction
-    /// as its files show it (the newest file at the last level).
-    pub fn context_for(&self, split: &Split, full_requested: bool) -> PlanContext {
+    /// The planner's context for `split`: the request, the current time, and the bucket's
+    /// last full compaction as its files show it (the newest file at the last level).
+    pub fn context_for(&self, split: &Split, request: BucketRequest) -> PlanContext {
         PlanContext {
-            full_requested,
+            full_requested: request.full,
             now_millis: self.now_millis(),
             last_full_millis: last_full_compaction(split, &self.options),
-            commits_since_full: 0,
+            commits_since_full: request.commits_since_full,
         }
+    }
+
+    /// Whether the bucket of `split` needs a compaction now.
+    pub fn plan(&self, split: &Split, request: BucketRequest) -> Option<CompactUnit> {
+        let runs = plan::level_runs(&split.files);
+        plan::pick(&runs, &self.options, &self.context_for(split, request))
     }
 
     /// Plans one bucket from the latest snapshot and, if it needs compaction, executes and
@@ -171,7 +189,7 @@ impl Compactor {
         &self,
         partition: &[u8],
         bucket: i32,
-        context: PlanContext,
+        request: BucketRequest,
     ) -> Result<Option<CompactReport>> {
         let started = Instant::now();
         let mut conflicts = 0;
@@ -179,8 +197,7 @@ impl Compactor {
             let Some(split) = self.split(partition, bucket).await? else {
                 return Ok(None);
             };
-            let runs = plan::level_runs(&split.files);
-            let Some(unit) = plan::pick(&runs, &self.options, &context) else {
+            let Some(unit) = self.plan(&split, request) else {
                 return Ok(None);
             };
             match self.run_unit(&split, &unit).await {
@@ -223,13 +240,17 @@ impl Compactor {
         }
     }
 
-    /// Compacts every bucket that needs it (all of them with `full`), one after another.
+    /// Compacts every bucket that needs it (all of them with `full`) once, one after
+    /// another.
     pub async fn compact_table(&self, full: bool) -> Result<Vec<CompactReport>> {
         let mut reports = Vec::new();
+        let request = BucketRequest {
+            full,
+            commits_since_full: 0,
+        };
         for split in self.splits().await? {
-            let context = self.context_for(&split, full);
             if let Some(r) = self
-                .compact_bucket(&split.partition, split.bucket, context)
+                .compact_bucket(&split.partition, split.bucket, request)
                 .await?
             {
                 reports.push(r);
@@ -308,6 +329,7 @@ impl Compactor {
             snapshot_id,
             reason: unit.reason,
             output_level: unit.output_level,
+            full: unit.drop_deletes,
             runs_before: plan::sorted_run_count(&split.files),
             runs_after: plan::sorted_run_count(after),
             files_before: out.before.len(),
