@@ -106,6 +106,8 @@ fn lsm_options<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         ("num-sorted-run.compaction-trigger", "3"),
         ("target-file-size", "4 kb"),
         ("file.compression", "none"),
+        // The compactor under test does the work, not the writer.
+        ("write-only", "true"),
     ];
     o.extend_from_slice(extra);
     o
