@@ -4,6 +4,7 @@
 
 mod engines;
 mod race;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
