@@ -2,6 +2,7 @@
 //! compactions (automatic and full) between them, and reads compared with the model after
 //! each; compactions racing writers.
 
+mod daemon;
 mod engines;
 mod race;
 mod writer;
