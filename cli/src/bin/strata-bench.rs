@@ -8,6 +8,8 @@
 //! Data: BIGINT key in random order, 3 strings of 10–40 chars, 3 BIGINT, 2 DOUBLE, 1
 //! TIMESTAMP(6). Baseline "parquet_floor": the same rows, already sorted, written to
 //! Parquet (zstd) with arrow-rs directly: the encoding cost no writer can avoid.
+//!
+//! Compaction (`compaction`, `write_amplification`): see `cli/src/bench/compaction.rs`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +22,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
+
+#[path = "../bench/compaction.rs"]
+mod compaction;
 
 /// A small deterministic generator (SplitMix64), so runs compare like with like.
 struct Rng(u64);
@@ -151,6 +156,8 @@ fn main() {
     let data = generate(rows, 8192, seed);
     let presorted = sorted(&data);
     let floor_secs = parquet_floor(&presorted);
+    drop(presorted);
+    let compaction = compaction::run(&data, seed);
     let report = json!({
         "rows": rows,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -158,6 +165,8 @@ fn main() {
             "seconds": floor_secs,
             "rows_per_sec": rows as f64 / floor_secs,
         },
+        "compaction": compaction["compaction"],
+        "write_amplification": compaction["write_amplification"],
     });
     println!(
         "{}",
