@@ -155,6 +155,15 @@ struct BucketState {
     stalled: bool,
 }
 
+/// A finished job: its table, partition, bucket, partition path and outcome.
+type JobResult = (
+    Identifier,
+    Vec<u8>,
+    i32,
+    String,
+    Result<Option<CompactReport>>,
+);
+
 /// One bucket to compact.
 struct Job {
     table: Identifier,
@@ -316,13 +325,7 @@ impl Daemon {
 
     async fn run_jobs(&mut self, jobs: Vec<Job>) {
         let mut queue = jobs.into_iter();
-        let mut running: JoinSet<(
-            Identifier,
-            Vec<u8>,
-            i32,
-            String,
-            Result<Option<CompactReport>>,
-        )> = JoinSet::new();
+        let mut running: JoinSet<JobResult> = JoinSet::new();
         loop {
             while running.len() < self.config.parallelism.max(1) && !self.stopped() {
                 let Some(job) = queue.next() else { break };

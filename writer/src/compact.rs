@@ -23,6 +23,8 @@ use strata_format::{Error, ErrorKind, Result};
 
 /// Commit attempts when admissions fail because others filled the bucket meanwhile.
 const MAX_ADMISSION_ATTEMPTS: u32 = 20;
+/// Compactions a writer runs to make room before it reports a stall it cannot clear.
+const MAX_ROOM_ROUNDS: u32 = 50;
 /// How long a `write-only` writer waits for a compactor before giving up.
 const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -98,6 +100,7 @@ impl WriterCompaction {
         let started = Instant::now();
         let mut wait = Duration::from_millis(20);
         let mut warned = false;
+        let mut rounds = 0;
         loop {
             let full = self.full_buckets(messages, options.stop_trigger).await?;
             if full.is_empty() {
@@ -105,6 +108,15 @@ impl WriterCompaction {
             }
             match &self.compactor {
                 Some(compactor) => {
+                    rounds += 1;
+                    if rounds > MAX_ROOM_ROUNDS {
+                        return Err(Error::internal(format!(
+                            "write stall: {} buckets of '{}' stay over \
+                             num-sorted-run.stop-trigger after {MAX_ROOM_ROUNDS} compactions",
+                            full.len(),
+                            self.table.identifier()
+                        )));
+                    }
                     for (partition, bucket) in &full {
                         let request = BucketRequest::default();
                         if let Err(e) = compactor.compact_bucket(partition, *bucket, request).await

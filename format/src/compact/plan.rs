@@ -14,7 +14,9 @@
 //!    run joins while it is no larger than the candidates so far plus
 //!    `compaction.size-ratio` percent; two or more candidates make a unit.
 //! 3. **Run count.** With more runs than the trigger, the newest `runs − trigger + 1` runs are
-//!    taken (and more by the size-ratio rule), so the count drops to the trigger.
+//!    taken (and more by the size-ratio rule), so the count drops to the trigger. A bucket at
+//!    `num-sorted-run.stop-trigger` always gets a unit (the newest two runs at least), even
+//!    when the stop trigger equals the compaction trigger, so stalled writers can go on.
 //!
 //! A unit always takes a prefix of the runs (the newest data). Its output level is the level
 //! of the first run left out minus one, or the last level (`num-levels − 1`) when nothing is
@@ -303,6 +305,12 @@ pub fn pick_universal(runs: &[LevelRun], options: &PlanOptions) -> Option<Compac
         .or_else(|| {
             (runs.len() > options.compaction_trigger).then(|| {
                 let count = runs.len() - options.compaction_trigger + 1;
+                pick_size_ratio(runs, options, count, Reason::RunCount)
+            })?
+        })
+        .or_else(|| {
+            (runs.len() >= options.stop_trigger).then(|| {
+                let count = (runs.len() + 2).saturating_sub(options.stop_trigger).max(2);
                 pick_size_ratio(runs, options, count, Reason::RunCount)
             })?
         })?;

@@ -253,6 +253,27 @@ fn run_count_brings_the_runs_down_to_the_trigger() {
 }
 
 #[test]
+fn a_bucket_at_the_stop_trigger_always_gets_a_unit() {
+    // Stop trigger = compaction trigger = 3: three growing runs defeat every other rule.
+    let o = PlanOptions {
+        compaction_trigger: 3,
+        stop_trigger: 3,
+        ..options()
+    };
+    let runs = vec![run(0, &[1]), run(2, &[100]), run(4, &[10_000])];
+    let unit = pick(&runs, &o, &auto()).unwrap();
+    assert_eq!(unit.reason, Reason::RunCount);
+    assert_eq!(levels_of(&unit), vec![0, 2]);
+    assert_eq!(unit.output_level, 3);
+    // Below the stop trigger the same shape is left alone.
+    let o = PlanOptions {
+        stop_trigger: 4,
+        ..o
+    };
+    assert_eq!(pick(&runs, &o, &auto()), None);
+}
+
+#[test]
 fn full_compaction_takes_everything_unless_one_run_is_at_the_last_level() {
     let full = PlanContext {
         full_requested: true,

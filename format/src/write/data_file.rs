@@ -127,7 +127,6 @@ impl DataFileWriter {
             return Ok(());
         }
         file.writer.write(rows)?;
-        file.stats.update(rows)?;
         let key_arity = self.key_types.len();
         let keys = rows.columns().get(..key_arity).unwrap_or_default();
         let mut key_writer = BinaryRowWriter::new(key_arity);
@@ -251,19 +250,37 @@ impl RollingWriter<'_> {
     pub async fn write(&mut self, kv: &RecordBatch) -> Result<()> {
         let rows = kv.num_rows();
         let mut start = 0;
+        // Rows of this batch in the open file not yet in its statistics: statistics are
+        // taken once per (batch, file) piece, not per chunk.
+        let mut piece = 0;
         while start < rows {
-            let len = CHUNK_ROWS.min(rows - start);
             let mut file = match self.open.take() {
                 Some(f) => f,
                 None => self.files.open_file(kv.schema())?,
             };
+            // Far from the target the rest goes in at once; near it, chunk by chunk so the
+            // file ends close to the target (Arrow's size bounds the encoded size).
+            let room = self.files.target_size.saturating_sub(file.size());
+            let rest = kv.slice(start, rows - start);
+            let len = if (rest.get_array_memory_size() as u64) < room {
+                rows - start
+            } else {
+                CHUNK_ROWS.min(rows - start)
+            };
             self.files.append(&mut file, &kv.slice(start, len))?;
             start += len;
             if file.size() >= self.files.target_size {
+                file.stats.update(&kv.slice(piece, start - piece))?;
+                piece = start;
                 let written = self.files.close(file, self.target).await?;
                 self.written.push(written);
             } else {
                 self.open = Some(file);
+            }
+        }
+        if let Some(file) = self.open.as_mut() {
+            if start > piece {
+                file.stats.update(&kv.slice(piece, start - piece))?;
             }
         }
         Ok(())

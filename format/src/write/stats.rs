@@ -266,6 +266,9 @@ fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
     if array.null_count() == array.len() {
         return Ok(None);
     }
+    if let Some(found) = extremes_by_kernel(array) {
+        return Ok(found);
+    }
     let first = |descending: bool| -> Result<ArrayRef> {
         let options = SortOptions {
             descending,
@@ -275,6 +278,68 @@ fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
         Ok(take(array, &index, None)?)
     };
     Ok(Some((first(false)?, first(true)?)))
+}
+
+/// The aggregate kernels for types whose order is plain (integers, decimals, dates, times,
+/// timestamps, strings, binaries, booleans): a single pass, no sort. Floats keep the sort
+/// for its order of -0.0 and NaN. `None` when the type has no kernel here.
+fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> {
+    use arrow::compute::{
+        max, max_binary, max_boolean, max_string, min, min_binary, min_boolean, min_string,
+    };
+    use arrow::datatypes::*;
+    use std::sync::Arc;
+    fn pair(lo: Option<ArrayRef>, hi: Option<ArrayRef>) -> Option<(ArrayRef, ArrayRef)> {
+        lo.zip(hi)
+    }
+    macro_rules! primitive {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            let one = |v: Option<<$t as ArrowPrimitiveType>::Native>| {
+                v.map(|v| {
+                    Arc::new(
+                        arrow::array::PrimitiveArray::<$t>::from(vec![v])
+                            .with_data_type(array.data_type().clone()),
+                    ) as ArrayRef
+                })
+            };
+            pair(one(min(a)), one(max(a)))
+        }};
+    }
+    Some(match array.data_type() {
+        ArrowType::Int8 => primitive!(Int8Type),
+        ArrowType::Int16 => primitive!(Int16Type),
+        ArrowType::Int32 => primitive!(Int32Type),
+        ArrowType::Int64 => primitive!(Int64Type),
+        ArrowType::Date32 => primitive!(Date32Type),
+        ArrowType::Time32(TimeUnit::Millisecond) => primitive!(Time32MillisecondType),
+        ArrowType::Time64(TimeUnit::Microsecond) => primitive!(Time64MicrosecondType),
+        ArrowType::Time64(TimeUnit::Nanosecond) => primitive!(Time64NanosecondType),
+        ArrowType::Timestamp(TimeUnit::Millisecond, _) => primitive!(TimestampMillisecondType),
+        ArrowType::Timestamp(TimeUnit::Microsecond, _) => primitive!(TimestampMicrosecondType),
+        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => primitive!(TimestampNanosecondType),
+        ArrowType::Decimal128(_, _) => primitive!(Decimal128Type),
+        ArrowType::Utf8 => {
+            let a = array.as_string::<i32>();
+            let one = |v: Option<&str>| v.map(|v| Arc::new(StringArray::from(vec![v])) as ArrayRef);
+            pair(one(min_string(a)), one(max_string(a)))
+        }
+        ArrowType::Binary => {
+            let a = array.as_binary::<i32>();
+            let one = |v: Option<&[u8]>| {
+                v.map(|v| Arc::new(arrow::array::BinaryArray::from(vec![v])) as ArrayRef)
+            };
+            pair(one(min_binary(a)), one(max_binary(a)))
+        }
+        ArrowType::Boolean => {
+            let a = array.as_boolean();
+            let one = |v: Option<bool>| {
+                v.map(|v| Arc::new(arrow::array::BooleanArray::from(vec![v])) as ArrayRef)
+            };
+            pair(one(min_boolean(a)), one(max_boolean(a)))
+        }
+        _ => return None,
+    })
 }
 
 /// `truncate(n)` for one-element string min/max arrays.
