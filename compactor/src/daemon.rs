@@ -224,7 +224,7 @@ impl Daemon {
         let watched = self.tables.len();
         self.metrics
             .set(metrics::TABLES, Vec::new(), watched as f64);
-        jobs.sort_by(|a, b| b.runs.cmp(&a.runs));
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.runs));
         jobs
     }
 

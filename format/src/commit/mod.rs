@@ -432,8 +432,9 @@ fn check_run_limit(
     delta: &[ManifestEntry],
     limit: usize,
 ) -> Result<()> {
-    let mut buckets: BTreeMap<(&[u8], i32), (Vec<&DataFileMeta>, Vec<&DataFileMeta>)> =
-        BTreeMap::new();
+    // (partition, bucket) → (files before, files added).
+    type Files<'a> = (Vec<&'a DataFileMeta>, Vec<&'a DataFileMeta>);
+    let mut buckets: BTreeMap<(&[u8], i32), Files> = BTreeMap::new();
     for e in delta.iter().filter(|e| e.kind == FileKind::Add) {
         buckets
             .entry((e.partition.as_slice(), e.bucket))

@@ -78,9 +78,9 @@ pub async fn execute(
     for step in steps(unit, &key_types, options) {
         let result = match step {
             Step::Upgrade(file) => {
-                let mut moved = file.clone();
+                let mut moved = (*file).clone();
                 moved.level = unit.output_level;
-                out.before.push(file);
+                out.before.push(*file);
                 out.after.push(moved);
                 out.stats.files_upgraded += 1;
                 Ok(())

@@ -424,7 +424,7 @@ pub enum Step {
     /// Merge these files into new files at the output level.
     Rewrite(Vec<DataFileMeta>),
     /// Move this file to the output level as it is.
-    Upgrade(DataFileMeta),
+    Upgrade(Box<DataFileMeta>),
 }
 
 /// Splits a unit into rewrites and upgrades (see the module docs), in key order. Files
@@ -477,7 +477,7 @@ fn upgrade(file: &DataFileMeta, out: &mut Vec<Step>, unit: &CompactUnit, options
         // The last level holds no retractions: rewrite the file to drop them.
         out.push(Step::Rewrite(vec![file.clone()]));
     } else {
-        out.push(Step::Upgrade(file.clone()));
+        out.push(Step::Upgrade(Box::new(file.clone())));
     }
 }
 

@@ -399,7 +399,7 @@ fn small_lone_files_are_rewritten_together_and_one_alone_is_upgraded() {
         &key_types(),
         &small_files(),
     );
-    assert_eq!(s, vec![Step::Upgrade(files[0].clone())]);
+    assert_eq!(s, vec![Step::Upgrade(Box::new(files[0].clone()))]);
 }
 
 #[test]
@@ -417,7 +417,7 @@ fn files_with_retractions_are_rewritten_into_the_last_level_and_others_stay() {
         vec![
             Step::Rewrite(vec![with_deletes.clone()]),
             Step::Rewrite(vec![unknown]),
-            Step::Upgrade(clean),
+            Step::Upgrade(Box::new(clean)),
         ]
     );
     // Below the last level retractions may move up as they are.
@@ -426,7 +426,7 @@ fn files_with_retractions_are_rewritten_into_the_last_level_and_others_stay() {
         &key_types(),
         &small_files(),
     );
-    assert_eq!(s, vec![Step::Upgrade(with_deletes)]);
+    assert_eq!(s, vec![Step::Upgrade(Box::new(with_deletes))]);
 }
 
 #[test]

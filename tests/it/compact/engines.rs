@@ -21,6 +21,10 @@ const KEYS: u64 = 600;
 
 /// A model row: display strings of every column, as `read_rows` renders them.
 type ModelRow = Vec<String>;
+/// Partial-update model: visible, (a, c), b.
+type PartialState = (bool, [Option<i64>; 2], Option<String>);
+/// Aggregation model: sum, max, last non-null.
+type AggState = (Option<i64>, Option<i32>, Option<String>);
 
 fn show_i64(v: Option<i64>) -> String {
     v.map_or("NULL".into(), |v| v.to_string())
@@ -300,7 +304,7 @@ async fn partial_update_reads_equal_the_model_through_compactions() {
     let compactor = compactor(&fx.table);
     let mut rng = Rng(0x5eed_0003);
     // Visible or not, and the row the merge holds (a delete resets it to nulls).
-    let mut state: BTreeMap<i64, (bool, [Option<i64>; 2], Option<String>)> = BTreeMap::new();
+    let mut state: BTreeMap<i64, PartialState> = BTreeMap::new();
     let mut seen = Seen::default();
     for round in 0..ROUNDS {
         let mut rows = BTreeMap::new();
@@ -394,7 +398,7 @@ async fn aggregation_reads_equal_the_model_through_compactions() {
     let mut committer = KvCommitter::new(&fx.table);
     let compactor = compactor(&fx.table);
     let mut rng = Rng(0x5eed_0004);
-    let mut state: BTreeMap<i64, (Option<i64>, Option<i32>, Option<String>)> = BTreeMap::new();
+    let mut state: BTreeMap<i64, AggState> = BTreeMap::new();
     let mut seen = Seen::default();
     for round in 0..ROUNDS {
         let mut rows = BTreeMap::new();
