@@ -28,7 +28,9 @@ from test_strata_written import check_snapshot, create_with_strata, render, stra
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Compaction after every commit: few runs trigger it, small files roll and get upgraded.
-LSM_OPTIONS = {"num-sorted-run.compaction-trigger": "2", "target-file-size": "16kb"}
+# write-only: `strata compact` does the compacting, not the writer.
+LSM_OPTIONS = {"num-sorted-run.compaction-trigger": "2", "target-file-size": "16kb",
+               "write-only": "true", "num-sorted-run.stop-trigger": "100"}
 CASES = ["types_b4", "part2_b2", "composite_b3", "nested_b2", "many_files_b2"]
 
 
@@ -143,7 +145,8 @@ FIRST_ROW_SCHEMA = {
     "fields": [{"name": "k", "type": "BIGINT NOT NULL"}, {"name": "v", "type": "STRING"},
                {"name": "n", "type": "INT"}],
     "primaryKeys": ["k"], "partitionKeys": [],
-    "options": {"bucket": "2", "merge-engine": "first-row", "ignore-delete": "true"},
+    "options": {"bucket": "2", "merge-engine": "first-row", "ignore-delete": "true",
+                "write-only": "true", "num-sorted-run.stop-trigger": "100"},
 }
 
 
