@@ -43,6 +43,12 @@ pub async fn compact(catalog: &Catalog, args: CompactArgs) -> Result<()> {
             "table '{id}' has no primary key; only primary-key tables are compacted"
         )));
     }
+    if table.options().bucket() < 1 {
+        return Err(Error::unsupported(format!(
+            "table '{id}' has 'bucket' = {}; Strata compacts only fixed buckets ('bucket' >= 1)",
+            table.options().bucket()
+        )));
+    }
     if args.parallelism == 0 {
         return Err(Error::data_invalid("--parallelism must be at least 1"));
     }
