@@ -2,6 +2,7 @@
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
 mod alloc;
+mod compact_cmd;
 mod maintenance_cmd;
 mod render;
 mod serve_cmd;
@@ -51,6 +52,10 @@ enum Command {
     Write(write_cmd::WriteArgs),
     /// Serve the warehouse as an Iceberg REST catalog.
     Serve(serve_cmd::ServeArgs),
+    /// Compact one table now: buckets that need it, or every bucket with --full.
+    Compact(compact_cmd::CompactArgs),
+    /// Run the compaction daemon over every table of the warehouse.
+    Compactor(compact_cmd::CompactorArgs),
     /// Print the merged rows of a table at the latest (or a given) snapshot.
     Read {
         /// DATABASE.TABLE
@@ -137,6 +142,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
         Command::Write(args) => write_cmd::run(&catalog, args).await,
         Command::Serve(args) => serve_cmd::run(&cli.warehouse, args).await,
+        Command::Compact(args) => compact_cmd::compact(&catalog, args).await,
+        Command::Compactor(args) => compact_cmd::compactor(catalog, args).await,
         Command::Read {
             table,
             snapshot,

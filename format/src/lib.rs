@@ -10,6 +10,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod compact;
 pub mod data;
 pub mod deletion;
 pub mod error;

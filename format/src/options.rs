@@ -285,6 +285,8 @@ core_options! {
     compaction_min_file_num: i32 = "compaction.min.file-num", Some("5"), parse_int;
     /// Force a full compaction every N delta commits.
     full_compaction_delta_commits: Option<i32> = "full-compaction.delta-commits", None, parse_opt_int;
+    /// Force a full compaction when this long has passed since the last one.
+    compaction_optimization_interval: Option<Duration> = "compaction.optimization-interval", None, parse_opt_duration;
     /// Commit attempts before giving up.
     commit_max_retries: i32 = "commit.max-retries", Some("10"), parse_int;
     /// Shortest wait between commit attempts.
@@ -586,6 +588,10 @@ impl CoreOptions {
 
     pub fn full_compaction_delta_commits(&self) -> Option<i32> {
         self.full_compaction_delta_commits
+    }
+
+    pub fn compaction_optimization_interval(&self) -> Option<Duration> {
+        self.compaction_optimization_interval
     }
 
     pub fn commit_max_retries(&self) -> i32 {

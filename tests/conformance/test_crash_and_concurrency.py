@@ -90,15 +90,18 @@ def test_four_writers_fifty_commits_each(strata_bin, tmp_path):
         assert proc.returncode == 0, err
         assert "snapshots" in out
     snaps = snapshots(warehouse)
-    assert sorted(snaps) == list(range(1, 201))
+    assert sorted(snaps) == list(range(1, len(snaps) + 1))
+    # The writers compact their buckets too (COMPACT snapshots); 200 APPENDs landed.
+    appends = [s for s in snaps.values() if s["commitKind"] == "APPEND"]
+    assert len(appends) == 200
     # Each writer's 50 commits landed once each: no snapshot was overwritten by another.
     by_user = {}
-    for s in snaps.values():
+    for s in appends:
         by_user.setdefault(s["commitUser"], []).append(s["commitIdentifier"])
     assert len(by_user) == 4
     for identifiers in by_user.values():
         assert sorted(identifiers) == sorted(set(identifiers)) and len(identifiers) == 50
-    assert snaps[200]["totalRecordCount"] == 200
+    assert snaps[max(snaps)]["totalRecordCount"] == 200
     rows = read_rows(strata_bin, warehouse)
     assert sorted((r["p"], r["k"]) for r in rows) == sorted(
         ("part-%d" % w, k) for w in range(4) for k in range(50))

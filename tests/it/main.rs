@@ -2,6 +2,7 @@
 
 mod architecture;
 mod commit;
+mod compact;
 mod deletion_vectors;
 mod io_cost;
 mod maintenance;

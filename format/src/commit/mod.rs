@@ -111,6 +111,9 @@ pub struct TableCommit {
     manifests: ManifestWriter,
     /// Identifiers this committer has tried before: only those can have landed already.
     attempted: std::sync::Mutex<HashSet<i64>>,
+    /// Most sorted runs an APPEND may leave in a bucket it adds to (writers that honour
+    /// `num-sorted-run.stop-trigger`).
+    run_limit: Option<usize>,
 }
 
 /// What one attempt ended with.
@@ -137,6 +140,7 @@ impl TableCommit {
             retry,
             manifests,
             attempted: Default::default(),
+            run_limit: None,
         })
     }
 
@@ -147,6 +151,15 @@ impl TableCommit {
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Rejects an APPEND that would leave more than `limit` sorted runs in a bucket it
+    /// adds files to (`CommitConflict`, nothing published), unless the bucket had at most
+    /// one run before: compaction cannot make room there. Checked against the exact base
+    /// of every attempt, so concurrent writers cannot overshoot together.
+    pub fn with_run_limit(mut self, limit: Option<usize>) -> Self {
+        self.run_limit = limit;
         self
     }
 
@@ -356,6 +369,9 @@ impl TableCommit {
         let index_manifest = self
             .next_index_manifest(latest.as_ref(), index, &base_entries, delta)
             .await?;
+        if let (CommitKind::Append, Some(limit)) = (kind, self.run_limit) {
+            check_run_limit(table, &base_entries, delta, limit)?;
+        }
 
         let base_metas = self.manifests.merge(previous_metas).await?;
         let base_list = self.manifests.write_list(&base_metas).await?;
@@ -470,6 +486,46 @@ impl TableCommit {
         index::check_vectors_reference_live_files(index, &live)?;
         Ok(Some(self.manifests.write_index_manifest(&combined).await?))
     }
+}
+
+/// The stop-trigger admission of [`TableCommit::with_run_limit`].
+fn check_run_limit(
+    table: &Table,
+    base: &[ManifestEntry],
+    delta: &[ManifestEntry],
+    limit: usize,
+) -> Result<()> {
+    // (partition, bucket) → (files before, files added).
+    type Files<'a> = (Vec<&'a DataFileMeta>, Vec<&'a DataFileMeta>);
+    let mut buckets: BTreeMap<(&[u8], i32), Files> = BTreeMap::new();
+    for e in delta.iter().filter(|e| e.kind == FileKind::Add) {
+        buckets
+            .entry((e.partition.as_slice(), e.bucket))
+            .or_default()
+            .1
+            .push(&e.file);
+    }
+    for e in base {
+        if let Some(b) = buckets.get_mut(&(e.partition.as_slice(), e.bucket)) {
+            b.0.push(&e.file);
+        }
+    }
+    for ((_, bucket), (before, added)) in buckets {
+        let runs_before = crate::compact::plan::sorted_run_count(before.iter().copied());
+        let runs_after =
+            crate::compact::plan::sorted_run_count(before.iter().chain(added.iter()).copied());
+        if runs_after > limit && runs_before > 1 {
+            return Err(Error::new(
+                ErrorKind::CommitConflict,
+                format!(
+                    "write stall: bucket {bucket} of '{}' would have {runs_after} sorted runs, \
+                     more than num-sorted-run.stop-trigger ({limit}); it must be compacted first",
+                    table.identifier()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How many recent snapshots a first attempt scans for an earlier landing of itself.
