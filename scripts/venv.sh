@@ -14,7 +14,7 @@ venv_ok() {
 
 deps_ok() {
     [ -f "$STAMP" ] && cmp -s "$STAMP" "$REQUIREMENTS" || return 1
-    "$VENV/bin/python" -c 'import pypaimon, pyarrow, pytest, moto, boto3, pypaimon_rust' >/dev/null 2>&1 || return 1
+    "$VENV/bin/python" -c 'import pypaimon, pyarrow, pytest, moto, boto3, pypaimon_rust, pyiceberg, duckdb, pyspark, schemathesis, snowpark_connect_deps_iceberg, datasketches' >/dev/null 2>&1 || return 1
 }
 
 ensure_venv() {

@@ -2,10 +2,12 @@
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
 mod alloc;
+mod compact_cmd;
 mod config;
 mod maintenance_cmd;
 mod progress;
 mod render;
+mod serve_cmd;
 mod sql_cmd;
 mod table_cmd;
 mod write_cmd;
@@ -50,6 +52,12 @@ enum Command {
     Table(table_cmd::TableCommand),
     /// Write rows from a file or stdin and commit them.
     Write(write_cmd::WriteArgs),
+    /// Serve the warehouse as an Iceberg REST catalog.
+    Serve(serve_cmd::ServeArgs),
+    /// Compact one table now: buckets that need it, or every bucket with --full.
+    Compact(compact_cmd::CompactArgs),
+    /// Run the compaction daemon over every table of the warehouse.
+    Compactor(compact_cmd::CompactorArgs),
     /// Print the merged rows of a table at the latest (or a given) snapshot.
     Read {
         /// DATABASE.TABLE
@@ -149,6 +157,9 @@ async fn run(cli: Cli, config: config::ConfigFile) -> Result<()> {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
         Command::Write(args) => write_cmd::run(&catalog, args).await,
+        Command::Serve(args) => serve_cmd::run(&warehouse, args).await,
+        Command::Compact(args) => compact_cmd::compact(&catalog, args).await,
+        Command::Compactor(args) => compact_cmd::compactor(catalog, args).await,
         Command::Read {
             table,
             snapshot,

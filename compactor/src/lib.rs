@@ -1,2 +1,30 @@
-//! Strata's compactor: plans and runs LSM compaction over `strata_format` tables.
-//! It never depends on the writer crate; both meet only in `strata_format`.
+//! Strata's compactor: *when* and *where* to compact; the mechanism (planning, the merge,
+//! the COMPACT commit) is `strata_format::compact`, shared with writers that compact their
+//! own buckets. It never depends on the writer crate; both meet only in `strata_format`.
+//!
+//! - [`compact_table`]: one table now (`strata compact DB.T [--full]`).
+//! - [`start`]: the daemon over a whole warehouse (`strata compactor`, and inside
+//!   `strata serve`): discovers tables, schedules buckets by need with bounded
+//!   parallelism, backs off on conflicts, keeps no state of its own on storage, logs with
+//!   `tracing`, and serves Prometheus metrics ([`metrics`]).
+//!
+//! ```no_run
+//! # async fn demo() -> strata_format::Result<()> {
+//! use strata_compactor::{start, DaemonConfig};
+//! use strata_format::catalog::Catalog;
+//!
+//! let catalog = Catalog::open("./warehouse")?;
+//! let daemon = start(catalog, DaemonConfig::default()).await?;
+//! // ... serve other things ...
+//! daemon.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod daemon;
+pub mod metrics;
+mod table;
+
+pub use daemon::{start, DaemonConfig, DaemonHandle};
+pub use metrics::Metrics;
+pub use table::{compact_table, compact_until_done, TableRequest, TableSummary};

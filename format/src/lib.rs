@@ -3,15 +3,19 @@
 //!
 //! This crate owns everything that touches persisted bytes: paths ([`paths`]), storage
 //! ([`storage`]), codecs ([`types`], [`data`], [`schema`], [`snapshot`], [`manifest`]),
-//! reads ([`scan`], [`read`]) and the maintenance that deletes what is no longer needed
+//! reads ([`scan`], [`read`]), deletion vectors ([`deletion`]), local key lookups
+//! ([`lookup`]) and the maintenance that deletes what is no longer needed
 //! ([`maintenance`]). Writers and the compactor are policy on top of it and never depend
 //! on each other.
 
 pub mod catalog;
 pub mod commit;
+pub mod compact;
 pub mod data;
+pub mod deletion;
 pub mod error;
 pub mod failpoint;
+pub mod lookup;
 pub mod maintenance;
 pub mod manifest;
 pub mod merge;
@@ -23,6 +27,8 @@ pub mod schema;
 pub mod snapshot;
 pub mod storage;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod test_table;
 pub mod types;
 pub mod write;
 

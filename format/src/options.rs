@@ -241,6 +241,12 @@ core_options! {
     deletion_vectors_bitmap64: bool = "deletion-vectors.bitmap64", Some("false"), parse_bool;
     /// Target size of a deletion vector index file.
     deletion_vector_index_file_target_size: u64 = "deletion-vector.index-file.target-size", Some("2 mb"), parse_memory;
+    /// Disk for local lookup files; unset means unbounded (Paimon shows "infinite").
+    lookup_cache_max_disk_size: Option<u64> = "lookup.cache-max-disk-size", None, parse_opt_memory;
+    /// Memory for the in-memory indexes of open lookup files.
+    lookup_cache_max_memory_size: u64 = "lookup.cache-max-memory-size", Some("256 mb"), parse_memory;
+    /// Lookup files unused for this long are removed.
+    lookup_cache_file_retention: Duration = "lookup.cache-file-retention", Some("1 h"), parse_duration_option;
     /// Write data files without the `_KEY_` columns.
     data_file_thin_mode: bool = "data-file.thin-mode", Some("false"), parse_bool;
     /// Data file format.
@@ -279,6 +285,8 @@ core_options! {
     compaction_min_file_num: i32 = "compaction.min.file-num", Some("5"), parse_int;
     /// Force a full compaction every N delta commits.
     full_compaction_delta_commits: Option<i32> = "full-compaction.delta-commits", None, parse_opt_int;
+    /// Force a full compaction when this long has passed since the last one.
+    compaction_optimization_interval: Option<Duration> = "compaction.optimization-interval", None, parse_opt_duration;
     /// Commit attempts before giving up.
     commit_max_retries: i32 = "commit.max-retries", Some("10"), parse_int;
     /// Shortest wait between commit attempts.
@@ -456,6 +464,19 @@ impl CoreOptions {
         self.deletion_vector_index_file_target_size
     }
 
+    /// `lookup.cache-max-disk-size`; `None` is unbounded.
+    pub fn lookup_cache_max_disk_size(&self) -> Option<u64> {
+        self.lookup_cache_max_disk_size
+    }
+
+    pub fn lookup_cache_max_memory_size(&self) -> u64 {
+        self.lookup_cache_max_memory_size
+    }
+
+    pub fn lookup_cache_file_retention(&self) -> Duration {
+        self.lookup_cache_file_retention
+    }
+
     pub fn data_file_thin_mode(&self) -> bool {
         self.data_file_thin_mode
     }
@@ -567,6 +588,10 @@ impl CoreOptions {
 
     pub fn full_compaction_delta_commits(&self) -> Option<i32> {
         self.full_compaction_delta_commits
+    }
+
+    pub fn compaction_optimization_interval(&self) -> Option<Duration> {
+        self.compaction_optimization_interval
     }
 
     pub fn commit_max_retries(&self) -> i32 {

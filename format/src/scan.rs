@@ -9,6 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::data::binary_row::BinaryRow;
 use crate::data::Datum;
+use crate::deletion::{self, DeletionFile};
 use crate::error::{Error, Result};
 use crate::manifest::{self, DataFileMeta, ManifestEntry, ManifestFileMeta};
 use crate::paths::PartitionPath;
@@ -24,7 +25,7 @@ const MANIFEST_CONCURRENCY: usize = 8;
 pub type PartitionFilter = Arc<dyn Fn(&[Option<Datum>]) -> bool + Send + Sync>;
 
 /// The live files of one bucket of one partition at one snapshot.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Split {
     /// Serialized partition BinaryRow, as manifests store it.
     pub partition: Vec<u8>,
@@ -33,6 +34,9 @@ pub struct Split {
     pub bucket: i32,
     pub total_buckets: i32,
     pub files: Vec<DataFileMeta>,
+    /// Where the deletion vectors of `files` live, by data file name (files without
+    /// deletions have no entry).
+    pub deletion_files: BTreeMap<String, DeletionFile>,
 }
 
 impl Split {
@@ -129,7 +133,11 @@ impl TableScan {
             });
         };
         let entries = self.live_entries(&snapshot).await?;
-        let splits = self.group(entries)?;
+        let mut splits = self.group(entries)?;
+        // Vectors apply wherever they exist, also if the option was switched off later.
+        if snapshot.index_manifest.is_some() {
+            self.attach_deletion_files(&snapshot, &mut splits).await?;
+        }
         Ok(Plan {
             snapshot: Some(snapshot),
             splits,
@@ -226,6 +234,23 @@ impl TableScan {
         }
         // Like Paimon's reader, a DELETE without its ADD is ignored here; commits reject it.
         manifest::live_entries(entries, manifest::UnmatchedDeletes::Ignore)
+    }
+
+    /// Records where each split file's deletion vector lives (one index manifest read).
+    async fn attach_deletion_files(&self, snapshot: &Snapshot, splits: &mut [Split]) -> Result<()> {
+        let entries = deletion::index_entries(&self.table, snapshot).await?;
+        let by_bucket = deletion::dv_index_files(&entries);
+        for split in splits {
+            let Some(index_files) = by_bucket.get(&(split.partition.clone(), split.bucket)) else {
+                continue;
+            };
+            let names: HashSet<&str> = split.files.iter().map(|f| f.file_name.as_str()).collect();
+            split.deletion_files = deletion::deletion_files(index_files)?
+                .into_iter()
+                .filter(|(name, _)| names.contains(name.as_str()))
+                .collect();
+        }
+        Ok(())
     }
 
     async fn read_manifest_list(&self, name: &str) -> Result<Vec<ManifestFileMeta>> {
@@ -347,6 +372,7 @@ impl TableScan {
                     bucket: e.bucket,
                     total_buckets: e.total_buckets,
                     files: vec![e.file],
+                    deletion_files: BTreeMap::new(),
                 },
             );
         }

@@ -10,8 +10,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch};
-use arrow::compute::{interleave, SortOptions};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
+};
+use arrow::compute::{concat_batches, interleave, take_record_batch, SortOptions};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
 use strata_format::merge::{
@@ -120,9 +122,22 @@ impl Survivors {
         self.kinds.push(kind.as_byte());
     }
 
-    /// The survivors' values (table schema), gathered from the buffered batches with one
-    /// `interleave` per column; computed values are extra one-row sources.
+    /// The survivors' values (table schema). Stored rows only: the buffered batches
+    /// concatenated, then one `take` (measured faster than an `interleave` across the many
+    /// small routed batches). With computed rows: one `interleave` per column, computed values
+    /// as extra one-row sources.
     fn materialize(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+        if self.computed.is_empty() {
+            let locate = Locator::new(batches);
+            let indices = UInt32Array::from_iter_values(
+                self.rows
+                    .iter()
+                    .flatten()
+                    .map(|&(b, r)| locate.start(b) + r as u32),
+            );
+            let all = concat_batches(schema, batches)?;
+            return Ok(take_record_batch(&all, &indices)?);
+        }
         let mut columns = Vec::with_capacity(schema.fields().len());
         for (c, field) in schema.fields().iter().enumerate() {
             let mut extra: Vec<ArrayRef> = Vec::new();
@@ -349,7 +364,11 @@ fn sorted_by_key(keys: &Rows) -> Vec<(u128, u32)> {
         .map(|i| (prefix(keys.row(i).as_ref()), i as u32))
         .collect();
     order.sort_unstable();
-    let exact = (0..keys.num_rows()).all(|i| keys.row(i).as_ref().len() <= 16);
+    // Rows of one length that fit the prefix order exactly by it (shorter rows are padded
+    // with zeros, which could tie with a longer row's real bytes).
+    let first_len = keys.row(0).as_ref().len();
+    let exact =
+        first_len <= 16 && (0..keys.num_rows()).all(|i| keys.row(i).as_ref().len() == first_len);
     if !exact {
         // Equal prefixes need the whole key; ties still by arrival.
         for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
@@ -389,6 +408,11 @@ impl Locator {
             at += b.num_rows() as u32;
         }
         Locator { starts }
+    }
+
+    /// Buffer row index of the first row of batch `b`.
+    fn start(&self, b: usize) -> u32 {
+        self.starts.get(b).copied().unwrap_or(0)
     }
 
     fn at(&self, row: u32) -> (usize, usize) {

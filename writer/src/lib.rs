@@ -38,6 +38,7 @@
 //! ```
 
 mod buffer;
+mod compact;
 mod conform;
 pub mod input;
 mod route;

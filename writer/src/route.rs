@@ -11,7 +11,7 @@ use arrow::array::{ArrayRef, RecordBatch};
 use strata_format::data::binary_row::{
     encode_arrow_row, serialize_with_arity, BinaryRow, BinaryRowWriter,
 };
-use strata_format::data::bucket::{bucket_hash, bucket_of};
+use strata_format::data::bucket::buckets_of_rows;
 use strata_format::paths::PartitionPath;
 use strata_format::table::Table;
 use strata_format::types::DataType;
@@ -110,23 +110,47 @@ impl Router {
         let partition_columns = pick(&self.partition_columns);
         let bucket_columns = pick(&self.bucket_columns);
         let mut groups: Vec<Group> = Vec::new();
-        // (partition, bucket) → index into `groups`.
+        // Group of each bucket of the partition seen last (rows of a batch mostly share
+        // one partition); other partitions' groups through the map.
+        let mut last_partition: Option<usize> = None;
+        let mut by_bucket: Vec<Option<usize>> = vec![None; self.buckets as usize];
         let mut group_of: HashMap<(usize, u32), usize> = HashMap::new();
+        let unpartitioned = self.partition_columns.is_empty();
+        let buckets = if self.buckets == 1 {
+            Vec::new()
+        } else {
+            buckets_of_rows(
+                &bucket_columns,
+                &self.bucket_types,
+                self.buckets,
+                &mut self.bucket_row,
+            )
+            .map_err(|e| e.context("bucket key"))?
+        };
         for row in 0..batch.num_rows() {
-            let partition = self.partition_of(&partition_columns, row)?;
-            let bucket = if self.buckets == 1 {
+            let partition = if unpartitioned && !self.partitions.is_empty() {
                 0
             } else {
-                encode_arrow_row(
-                    &bucket_columns,
-                    &self.bucket_types,
-                    row,
-                    &mut self.bucket_row,
-                )
-                .map_err(|e| e.context(format!("bucket key of row {row}")))?;
-                bucket_of(bucket_hash(self.bucket_row.finish()), self.buckets)
+                self.partition_of(&partition_columns, row)?
             };
-            let g = *group_of.entry((partition, bucket)).or_insert_with(|| {
+            let bucket = buckets.get(row).copied().unwrap_or(0);
+            if last_partition != Some(partition) {
+                if let Some(p) = last_partition {
+                    for (b, g) in by_bucket.iter_mut().enumerate() {
+                        if let Some(g) = g.take() {
+                            group_of.insert((p, b as u32), g);
+                        }
+                    }
+                }
+                for (b, g) in by_bucket.iter_mut().enumerate() {
+                    *g = group_of.get(&(partition, b as u32)).copied();
+                }
+                last_partition = Some(partition);
+            }
+            let slot = by_bucket
+                .get_mut(bucket as usize)
+                .ok_or_else(|| invalid!("bucket {bucket} out of range"))?;
+            let g = *slot.get_or_insert_with(|| {
                 groups.push(Group {
                     partition,
                     bucket,

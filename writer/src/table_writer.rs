@@ -24,6 +24,7 @@ use strata_format::table::Table;
 use strata_format::{invalid, Error, ErrorKind, Result};
 
 use crate::buffer::{Buffer, SortMerge};
+use crate::compact::WriterCompaction;
 use crate::conform::Conformer;
 use crate::route::Router;
 use strata_format::manifest::FileSource;
@@ -93,7 +94,10 @@ impl TableWriterBuilder {
         let commit_user = self
             .commit_user
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let commit = TableCommit::new(table.clone(), commit_user)?.with_clock(self.clock.clone());
+        let commit = TableCommit::new(table.clone(), commit_user)?
+            .with_clock(self.clock.clone())
+            .with_run_limit(crate::compact::run_limit(&table));
+        let compaction = WriterCompaction::new(&table, commit.commit_user())?;
         Ok(TableWriter {
             conformer: Conformer::new(&table)?,
             router: Router::new(&table, buckets)?,
@@ -103,6 +107,7 @@ impl TableWriterBuilder {
             buckets,
             table,
             commit,
+            compaction,
             writers: HashMap::new(),
             max_sequences: HashMap::new(),
             buffered_bytes: 0,
@@ -125,6 +130,8 @@ struct BucketWriter {
 pub struct TableWriter {
     table: Table,
     commit: TableCommit,
+    /// Stop-trigger admission and this writer's own compactions (see `compact.rs`).
+    compaction: WriterCompaction,
     conformer: Conformer,
     router: Router,
     sort: SortMerge,
@@ -380,7 +387,11 @@ impl TableWriter {
         if messages.is_empty() {
             return Ok(());
         }
-        match self.commit.commit(identifier, messages.clone()).await {
+        let committed = self
+            .compaction
+            .commit(&self.commit, identifier, messages.clone())
+            .await;
+        match committed {
             Ok(ids) => {
                 outcome.snapshot_ids.extend(ids);
                 for f in messages.iter().flat_map(|m| &m.new_files) {

@@ -10,10 +10,14 @@
 //! "parquet_floor": the same rows, already sorted, written to Parquet (zstd) with arrow-rs
 //! directly: the encoding cost no writer can avoid. Every time is CPU seconds of the
 //! process doing the work, so rates are per core. The writer benchmarks and their
-//! baselines are in `cli/src/bench/writer.rs`.
+//! baselines are in `cli/src/bench/writer.rs`; `dv_read` (deletion-vector reads ÷ plain
+//! reads) in `cli/src/bench/dv_read.rs`; compaction (`compaction`, `write_amplification`)
+//! in `cli/src/bench/compaction.rs`.
 
 #[path = "../bench/cpu.rs"]
 mod cpu;
+#[path = "../bench/dv_read.rs"]
+mod dv_read;
 #[path = "../bench/strata.rs"]
 mod strata;
 #[path = "../alloc.rs"]
@@ -33,6 +37,9 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+
+#[path = "../bench/compaction.rs"]
+mod compaction;
 
 /// A small deterministic generator (SplitMix64), so runs compare like with like.
 struct Rng(u64);
@@ -199,7 +206,19 @@ fn main() {
         .expect("tokio runtime");
     let result = match cfg.rss_child {
         Some(rows) => runtime.block_on(rss_child(rows, cfg.seed)),
-        None => runtime.block_on(run(&cfg)),
+        None => runtime
+            .block_on(async {
+                let mut report = run(&cfg).await?;
+                report["dv_read"] = dv_read::bench(cfg.rows, cfg.seed).await?;
+                Ok(report)
+            })
+            .map(|mut report: serde_json::Value| {
+                // Compaction runs its own (multi-threaded) runtime.
+                let c = compaction::run(&generate(cfg.rows, 8192, cfg.seed), cfg.seed);
+                report["compaction"] = c["compaction"].clone();
+                report["write_amplification"] = c["write_amplification"].clone();
+                report
+            }),
     };
     match result {
         Ok(report) => println!(

@@ -57,6 +57,12 @@ pub fn check_message(m: &CommitMessage) -> Result<()> {
             ));
         }
     }
+    for f in m.new_index_files.iter().chain(&m.deleted_index_files) {
+        let name = &f.file_name;
+        if name.is_empty() || name.contains('/') || name.contains("..") {
+            return Err(violated(6, format!("bad index file name {name:?}")));
+        }
+    }
     if m.new_files.iter().any(|f| f.level != 0) {
         return Err(violated(
             6,

@@ -12,7 +12,8 @@ use crate::data::binary_row::BinaryRow;
 use crate::data::Datum;
 use crate::error::Result;
 use crate::manifest::{
-    self, FileKind, ManifestCompression, ManifestEntry, ManifestFileMeta, SimpleStats,
+    self, FileKind, IndexManifestEntry, ManifestCompression, ManifestEntry, ManifestFileMeta,
+    SimpleStats,
 };
 use crate::paths::FileNames;
 use crate::table::Table;
@@ -94,6 +95,17 @@ impl ManifestWriter {
             .put(&self.table.paths().manifest_file(&name), Bytes::from(bytes))
             .await?;
         Ok((name, size))
+    }
+
+    /// Writes an index manifest holding `entries`; returns its name.
+    pub async fn write_index_manifest(&self, entries: &[IndexManifestEntry]) -> Result<String> {
+        let name = FileNames::index_manifest(&self.uuid, self.next());
+        let bytes = manifest::write_index_manifest(entries, self.compression)?;
+        self.table
+            .storage()
+            .put(&self.table.paths().manifest_file(&name), Bytes::from(bytes))
+            .await?;
+        Ok(name)
     }
 
     /// Removes a list that no snapshot will reference. Best effort: orphan cleanup

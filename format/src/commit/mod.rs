@@ -25,6 +25,7 @@
 //! A crash anywhere before the create leaves only unreferenced files (orphans); a crash
 //! after it leaves a complete snapshot. Nothing is ever renamed over an existing object.
 
+pub mod index;
 pub mod invariants;
 mod manifests;
 
@@ -37,12 +38,13 @@ use bytes::Bytes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoint;
 use crate::manifest::{
-    DataFileMeta, FileKind, ManifestCompression, ManifestEntry, ManifestFileMeta,
+    DataFileMeta, FileKind, IndexFileMeta, ManifestCompression, ManifestEntry, ManifestFileMeta,
 };
 use crate::scan::TableScan;
 use crate::snapshot::{CommitKind, Snapshot, SnapshotManager, SNAPSHOT_VERSION};
 use crate::table::Table;
 
+pub use index::IndexChanges;
 pub use manifests::ManifestWriter;
 
 /// Milliseconds since the epoch; injected so tests can be deterministic.
@@ -74,6 +76,11 @@ pub struct CommitMessage {
     pub compact_after: Vec<DataFileMeta>,
     /// Changelog files produced with the new files.
     pub changelog_files: Vec<DataFileMeta>,
+    /// Index files added to this bucket (e.g. its new deletion-vector file).
+    pub new_index_files: Vec<IndexFileMeta>,
+    /// Index files of this bucket that the new ones replace, as read from the base
+    /// snapshot; they must still be live when the commit lands (invariant I10).
+    pub deleted_index_files: Vec<IndexFileMeta>,
 }
 
 impl CommitMessage {
@@ -82,6 +89,8 @@ impl CommitMessage {
             && self.compact_before.is_empty()
             && self.compact_after.is_empty()
             && self.changelog_files.is_empty()
+            && self.new_index_files.is_empty()
+            && self.deleted_index_files.is_empty()
     }
 }
 
@@ -102,6 +111,9 @@ pub struct TableCommit {
     manifests: ManifestWriter,
     /// Identifiers this committer has tried before: only those can have landed already.
     attempted: std::sync::Mutex<HashSet<i64>>,
+    /// Most sorted runs an APPEND may leave in a bucket it adds to (writers that honour
+    /// `num-sorted-run.stop-trigger`).
+    run_limit: Option<usize>,
 }
 
 /// What one attempt ended with.
@@ -128,6 +140,7 @@ impl TableCommit {
             retry,
             manifests,
             attempted: Default::default(),
+            run_limit: None,
         })
     }
 
@@ -141,6 +154,15 @@ impl TableCommit {
         self
     }
 
+    /// Rejects an APPEND that would leave more than `limit` sorted runs in a bucket it
+    /// adds files to (`CommitConflict`, nothing published), unless the bucket had at most
+    /// one run before: compaction cannot make room there. Checked against the exact base
+    /// of every attempt, so concurrent writers cannot overshoot together.
+    pub fn with_run_limit(mut self, limit: Option<usize>) -> Self {
+        self.run_limit = limit;
+        self
+    }
+
     pub fn commit_user(&self) -> &str {
         &self.commit_user
     }
@@ -150,8 +172,9 @@ impl TableCommit {
     }
 
     /// Commits `messages` under `identifier`. Appends and compactions become separate
-    /// snapshots (APPEND first, then COMPACT), as Paimon does. Returns the ids created, or
-    /// the ids of an earlier attempt with the same (user, identifier) that already landed.
+    /// snapshots (APPEND first, then COMPACT), as Paimon does; index changes go with the
+    /// compaction (with the append when there is none). Returns the ids created, or the ids
+    /// of an earlier attempt with the same (user, identifier) that already landed.
     pub async fn commit(&self, identifier: i64, messages: Vec<CommitMessage>) -> Result<Vec<i64>> {
         let mut append = Vec::new();
         let mut changelog = Vec::new();
@@ -170,16 +193,23 @@ impl TableCommit {
             compact.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, f)));
             compact.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, f)));
         }
+        let index = IndexChanges::from_messages(&messages);
+        let index_with_append = compact.is_empty() && !append.is_empty();
         let mut created = Vec::new();
         if !append.is_empty() || !changelog.is_empty() {
+            let index = if index_with_append {
+                index.clone()
+            } else {
+                IndexChanges::default()
+            };
             created.push(
-                self.commit_kind(identifier, CommitKind::Append, append, changelog)
+                self.commit_kind(identifier, CommitKind::Append, append, changelog, index)
                     .await?,
             );
         }
-        if !compact.is_empty() {
+        if !compact.is_empty() || (!index.is_empty() && !index_with_append) {
             created.push(
-                self.commit_kind(identifier, CommitKind::Compact, compact, Vec::new())
+                self.commit_kind(identifier, CommitKind::Compact, compact, Vec::new(), index)
                     .await?,
             );
         }
@@ -192,6 +222,7 @@ impl TableCommit {
         kind: CommitKind,
         delta: Vec<ManifestEntry>,
         changelog: Vec<ManifestEntry>,
+        index: IndexChanges,
     ) -> Result<i64> {
         let sm = self.table.snapshot_manager();
         // The delta does not depend on the base: write it once, reuse it on every retry.
@@ -223,6 +254,7 @@ impl TableCommit {
                     &delta_metas,
                     &changelog,
                     &changelog_metas,
+                    &index,
                     latest,
                 )
                 .await?
@@ -308,6 +340,7 @@ impl TableCommit {
         delta_metas: &[ManifestFileMeta],
         changelog: &[ManifestEntry],
         changelog_metas: &[ManifestFileMeta],
+        index: &IndexChanges,
         latest: Option<Snapshot>,
     ) -> Result<Attempt> {
         let table = &self.table;
@@ -322,12 +355,23 @@ impl TableCommit {
         let mut previous_metas: Vec<ManifestFileMeta> = Vec::new();
         let mut base_entries: Vec<ManifestEntry> = Vec::new();
         if let Some(latest) = &latest {
-            let partitions: HashSet<Vec<u8>> = delta.iter().map(|e| e.partition.clone()).collect();
+            let partitions: HashSet<Vec<u8>> = delta
+                .iter()
+                .map(|e| &e.partition)
+                .chain(index.partitions())
+                .cloned()
+                .collect();
             let scan = TableScan::new(table.clone()).with_partitions(partitions);
             base_entries = scan.live_entries(latest).await?;
             previous_metas = scan.manifest_metas(latest).await?;
         }
         invariants::check_commit(table, kind, schema_id, &base_entries, delta)?;
+        let index_manifest = self
+            .next_index_manifest(latest.as_ref(), index, &base_entries, delta)
+            .await?;
+        if let (CommitKind::Append, Some(limit)) = (kind, self.run_limit) {
+            check_run_limit(table, &base_entries, delta, limit)?;
+        }
 
         let base_metas = self.manifests.merge(previous_metas).await?;
         let base_list = self.manifests.write_list(&base_metas).await?;
@@ -360,7 +404,7 @@ impl TableCommit {
             delta_manifest_list_size: Some(delta_list.1),
             changelog_manifest_list: changelog_list.as_ref().map(|l| l.0.clone()),
             changelog_manifest_list_size: changelog_list.as_ref().map(|l| l.1),
-            index_manifest: latest.as_ref().and_then(|s| s.index_manifest.clone()),
+            index_manifest: index_manifest.clone(),
             commit_user: self.commit_user.clone(),
             commit_identifier: identifier,
             commit_kind: kind,
@@ -400,6 +444,11 @@ impl TableCommit {
             if let Some(l) = &changelog_list {
                 self.manifests.discard_list(&l.0).await;
             }
+            if !index.is_empty() {
+                if let Some(name) = &index_manifest {
+                    self.manifests.discard_list(name).await;
+                }
+            }
             return Ok(Attempt::Lost);
         }
         failpoint::hit("commit.after-snapshot");
@@ -407,6 +456,76 @@ impl TableCommit {
         tracing::debug!(table = %table.identifier(), snapshot = id, ?kind, "committed");
         Ok(Attempt::Committed(id))
     }
+}
+
+impl TableCommit {
+    /// The index manifest of the next snapshot: inherited when `index` is empty, else the
+    /// previous state ⊕ the changes, checked against I10 and written as a new file.
+    async fn next_index_manifest(
+        &self,
+        latest: Option<&Snapshot>,
+        index: &IndexChanges,
+        base: &[ManifestEntry],
+        delta: &[ManifestEntry],
+    ) -> Result<Option<String>> {
+        let inherited = latest.and_then(|s| s.index_manifest.clone());
+        if index.is_empty() {
+            return Ok(inherited);
+        }
+        let previous = match latest {
+            Some(s) => crate::deletion::index_entries(&self.table, s).await?,
+            None => Vec::new(),
+        };
+        let combined = index::combine(&previous, index)?;
+        let live: HashSet<(Vec<u8>, i32, String)> =
+            crate::manifest::merge_entries(base.iter().chain(delta).cloned())?
+                .into_iter()
+                .filter(|e| e.kind == FileKind::Add)
+                .map(|e| (e.partition, e.bucket, e.file.file_name))
+                .collect();
+        index::check_vectors_reference_live_files(index, &live)?;
+        Ok(Some(self.manifests.write_index_manifest(&combined).await?))
+    }
+}
+
+/// The stop-trigger admission of [`TableCommit::with_run_limit`].
+fn check_run_limit(
+    table: &Table,
+    base: &[ManifestEntry],
+    delta: &[ManifestEntry],
+    limit: usize,
+) -> Result<()> {
+    // (partition, bucket) → (files before, files added).
+    type Files<'a> = (Vec<&'a DataFileMeta>, Vec<&'a DataFileMeta>);
+    let mut buckets: BTreeMap<(&[u8], i32), Files> = BTreeMap::new();
+    for e in delta.iter().filter(|e| e.kind == FileKind::Add) {
+        buckets
+            .entry((e.partition.as_slice(), e.bucket))
+            .or_default()
+            .1
+            .push(&e.file);
+    }
+    for e in base {
+        if let Some(b) = buckets.get_mut(&(e.partition.as_slice(), e.bucket)) {
+            b.0.push(&e.file);
+        }
+    }
+    for ((_, bucket), (before, added)) in buckets {
+        let runs_before = crate::compact::plan::sorted_run_count(before.iter().copied());
+        let runs_after =
+            crate::compact::plan::sorted_run_count(before.iter().chain(added.iter()).copied());
+        if runs_after > limit && runs_before > 1 {
+            return Err(Error::new(
+                ErrorKind::CommitConflict,
+                format!(
+                    "write stall: bucket {bucket} of '{}' would have {runs_after} sorted runs, \
+                     more than num-sorted-run.stop-trigger ({limit}); it must be compacted first",
+                    table.identifier()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How many recent snapshots a first attempt scans for an earlier landing of itself.

@@ -84,3 +84,88 @@ pub fn bucket_of_key_with(
     let bytes = writer.write_row(key, types)?;
     Ok(bucket_of(bucket_hash(bytes), num_buckets))
 }
+
+/// The bucket of every row of `columns` (the bucket key, one column per field, typed
+/// `types`), as [`bucket_of_key`] computes it row by row. A single non-null 8/16/32/64-bit
+/// integer column (BIGINT, INT, SMALLINT, TINYINT, DATE) is hashed straight from its values:
+/// its BinaryRow is a fixed header and one 8-byte slot, so only the slot changes per row.
+pub fn buckets_of_rows(
+    columns: &[arrow_array::ArrayRef],
+    types: &[DataType],
+    num_buckets: u32,
+    writer: &mut BinaryRowWriter,
+) -> Result<Vec<u32>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Date32Type, Int16Type, Int32Type, Int64Type, Int8Type};
+    use arrow_schema::DataType as ArrowType;
+
+    use crate::data::binary_row::{encode_arrow_row, null_bits_size};
+
+    let rows = columns.first().map_or(0, |c| c.len());
+    if rows == 0 {
+        return Ok(Vec::new());
+    }
+    if let [column] = columns {
+        if column.null_count() == 0 {
+            let slot = null_bits_size(1);
+            // One field: an 8-byte header, then the slot. Row 0 through the general encoder gives the exact header bytes.
+            encode_arrow_row(columns, types, 0, writer)?;
+            if let Ok(template) = <[u8; 16]>::try_from(writer.finish()) {
+                debug_assert_eq!(slot, 8);
+                let hash_with = |value: [u8; 8]| {
+                    let mut bytes = template;
+                    bytes[8..].copy_from_slice(&value);
+                    bucket_of(bucket_hash(&bytes), num_buckets)
+                };
+                // Narrower values sit in the slot's low bytes, the rest zero (as written).
+                let widen = |le: &[u8]| {
+                    let mut v = [0u8; 8];
+                    v[..le.len()].copy_from_slice(le);
+                    v
+                };
+                let fast: Option<Vec<u32>> = match column.data_type() {
+                    ArrowType::Int64 => column.as_primitive_opt::<Int64Type>().map(|a| {
+                        a.values()
+                            .iter()
+                            .map(|v| hash_with(v.to_le_bytes()))
+                            .collect()
+                    }),
+                    ArrowType::Int32 => column.as_primitive_opt::<Int32Type>().map(|a| {
+                        a.values()
+                            .iter()
+                            .map(|v| hash_with(widen(&v.to_le_bytes())))
+                            .collect()
+                    }),
+                    ArrowType::Date32 => column.as_primitive_opt::<Date32Type>().map(|a| {
+                        a.values()
+                            .iter()
+                            .map(|v| hash_with(widen(&v.to_le_bytes())))
+                            .collect()
+                    }),
+                    ArrowType::Int16 => column.as_primitive_opt::<Int16Type>().map(|a| {
+                        a.values()
+                            .iter()
+                            .map(|v| hash_with(widen(&v.to_le_bytes())))
+                            .collect()
+                    }),
+                    ArrowType::Int8 => column.as_primitive_opt::<Int8Type>().map(|a| {
+                        a.values()
+                            .iter()
+                            .map(|v| hash_with(widen(&v.to_le_bytes())))
+                            .collect()
+                    }),
+                    _ => None,
+                };
+                if let Some(buckets) = fast {
+                    return Ok(buckets);
+                }
+            }
+        }
+    }
+    (0..rows)
+        .map(|row| {
+            encode_arrow_row(columns, types, row, writer)?;
+            Ok(bucket_of(bucket_hash(writer.finish()), num_buckets))
+        })
+        .collect()
+}

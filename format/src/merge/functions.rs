@@ -43,6 +43,9 @@ pub(crate) enum Func {
         count_limit: usize,
     },
     Rbm32,
+    Rbm64,
+    HllSketch,
+    ThetaSketch,
     /// Primary key columns: the input as is.
     PrimaryKey,
 }
@@ -148,22 +151,16 @@ impl FieldAgg {
                 Func::MergeMap
             }
             "nested_update" => nested_update(name, field, options)?,
-            "rbm32" => {
+            "rbm32" | "rbm64" | "hll_sketch" | "theta_sketch" => {
                 if !matches!(t.kind, TypeKind::VarBinary(_)) {
                     return Err(bad_type("VARBINARY / BYTES"));
                 }
-                Func::Rbm32
-            }
-            "rbm64" | "hll_sketch" | "theta_sketch" => {
-                return Err(Error::unsupported(format!(
-                    "aggregate function '{name}' (column '{f}') is not supported by Strata: \
-                     Paimon stores {} and Strata cannot yet produce byte-identical values",
-                    match name {
-                        "rbm64" => "Java Roaring64Bitmap's unspecified ART serialization",
-                        "hll_sketch" => "Apache DataSketches HLL_4 sketches",
-                        _ => "Apache DataSketches compact Theta sketches",
-                    }
-                )))
+                match name {
+                    "rbm32" => Func::Rbm32,
+                    "rbm64" => Func::Rbm64,
+                    "hll_sketch" => Func::HllSketch,
+                    _ => Func::ThetaSketch,
+                }
             }
             "merge_map_with_keytime" | "nested_partial_update" => {
                 return Err(Error::unsupported(format!(
@@ -267,6 +264,9 @@ impl FieldAgg {
                         nested::nested_update(x, y, key, *count_limit, acc.clone())
                     }
                     Func::Rbm32 => rbm32(x, y),
+                    Func::Rbm64 => binary(x, y, super::bitmap64::union),
+                    Func::HllSketch => binary(x, y, super::sketches::hll_union),
+                    Func::ThetaSketch => binary(x, y, super::sketches::theta_union),
                     _ => Err(Error::internal("aggregate function dispatch")),
                 }
             }
@@ -480,6 +480,18 @@ fn rbm32(x: cell::Cell<'_>, y: cell::Cell<'_>) -> Result<Acc> {
     let mut out = Vec::with_capacity(a.serialized_size());
     a.serialize_into(&mut out)
         .map_err(|e| Error::internal(format!("cannot serialize a roaring bitmap: {e}")))?;
+    Ok(Acc::Owned(
+        Arc::new(BinaryArray::from_vec(vec![out.as_slice()])) as ArrayRef,
+    ))
+}
+
+/// A binary union of two non-null cells as a one-row BYTES array.
+fn binary(
+    x: cell::Cell<'_>,
+    y: cell::Cell<'_>,
+    union: fn(&[u8], &[u8]) -> Result<Vec<u8>>,
+) -> Result<Acc> {
+    let out = union(cell::read_bytes(x)?, cell::read_bytes(y)?)?;
     Ok(Acc::Owned(
         Arc::new(BinaryArray::from_vec(vec![out.as_slice()])) as ArrayRef,
     ))

@@ -35,17 +35,21 @@
 //! Merging runs separately and then merging their results gives the same row as one merge
 //! over everything for: `deduplicate`, `first-row` (with `ignore-delete`), `partial-update`
 //! without retractions (or with `remove-record-on-delete`), and `aggregation` inserts with
-//! every function except float `sum`/`product` (rounding) — with retractions only for `sum`
+//! every function except float `sum`/`product` (rounding; and `rbm64`/`hll_sketch`/
+//! `theta_sketch` give the same set or sketch in bytes that, as Paimon's, depend on the
+//! merge order) — with retractions only for `sum`
 //! on exact types, `last_value`, and `ignore-retract` fields other than `last_value` and
 //! `first_value` (a flush of ignored retractions is a row of nulls). Elsewhere the result, like
 //! Paimon's, depends on where the write buffer flushed (e.g. `product` retracting a value it
 //! has not seen yet keeps the accumulator).
 
 pub mod aggregate;
+mod bitmap64;
 mod cell;
 mod functions;
 mod nested;
 pub mod partial;
+mod sketches;
 #[cfg(test)]
 mod tests;
 

@@ -62,6 +62,50 @@ pub async fn read_kv_file(
     layout: &KvLayout,
     batch_size: usize,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    read_file(
+        storage,
+        path,
+        file_size,
+        file_schema,
+        layout,
+        true,
+        batch_size,
+    )
+    .await
+}
+
+/// Opens a data file and streams only the layout's table columns (no `_SEQUENCE_NUMBER`
+/// or `_VALUE_KIND`): for reads that need no merge. Batches have `layout.fields` as
+/// columns, every row of the file in order.
+pub async fn read_value_file(
+    storage: &Storage,
+    path: &object_store::path::Path,
+    file_size: i64,
+    file_schema: &TableSchema,
+    layout: &KvLayout,
+    batch_size: usize,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    read_file(
+        storage,
+        path,
+        file_size,
+        file_schema,
+        layout,
+        false,
+        batch_size,
+    )
+    .await
+}
+
+async fn read_file(
+    storage: &Storage,
+    path: &object_store::path::Path,
+    file_size: i64,
+    file_schema: &TableSchema,
+    layout: &KvLayout,
+    system_columns: bool,
+    batch_size: usize,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     let shown = storage.display(path);
     let reader = ParquetObjectReader::new(storage.object_store().clone(), path.clone())
         .with_file_size(file_size.max(0) as u64);
@@ -101,7 +145,11 @@ pub async fn read_kv_file(
             .map(|f| f.name.as_str());
         sources.push(name_in_file.and_then(column_index));
     }
-    let mut roots: Vec<usize> = vec![seq_idx, kind_idx];
+    let mut roots: Vec<usize> = if system_columns {
+        vec![seq_idx, kind_idx]
+    } else {
+        Vec::new()
+    };
     roots.extend(sources.iter().flatten().copied());
     roots.sort_unstable();
     roots.dedup();
@@ -113,7 +161,19 @@ pub async fn read_kv_file(
         .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
     // Position of each parquet root inside the projected batch.
     let projected_pos = move |root: usize| roots.iter().position(|r| *r == root);
-    let schema = layout.schema.clone();
+    let schema = if system_columns {
+        layout.schema.clone()
+    } else {
+        Arc::new(Schema::new(
+            layout
+                .schema
+                .fields()
+                .iter()
+                .skip(2)
+                .cloned()
+                .collect::<Vec<_>>(),
+        ))
+    };
     let seq_pos = projected_pos(seq_idx);
     let kind_pos = projected_pos(kind_idx);
     let value_pos: Vec<Option<usize>> =
@@ -122,7 +182,8 @@ pub async fn read_kv_file(
     Ok(stream
         .map_err(move |e| Error::data_invalid(format!("cannot read data file {shown2}: {e}")))
         .and_then(move |batch| {
-            let out = reshape(&batch, &schema, seq_pos, kind_pos, &value_pos)
+            let system = system_columns.then_some([seq_pos, kind_pos]);
+            let out = reshape(&batch, &schema, system, &value_pos)
                 .map_err(|e| e.context(format!("data file {shown}")));
             futures::future::ready(out)
         })
@@ -132,15 +193,15 @@ pub async fn read_kv_file(
 fn reshape(
     batch: &RecordBatch,
     schema: &SchemaRef,
-    seq_pos: Option<usize>,
-    kind_pos: Option<usize>,
+    system: Option<[Option<usize>; 2]>,
     value_pos: &[Option<usize>],
 ) -> Result<RecordBatch> {
     let rows = batch.num_rows();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     let wanted = schema.fields();
-    let sources = [seq_pos, kind_pos]
+    let sources = system
         .into_iter()
+        .flatten()
         .chain(value_pos.iter().copied());
     for (target, source) in wanted.iter().zip(sources) {
         let column = match source.and_then(|p| batch.columns().get(p)) {

@@ -6,6 +6,11 @@
 //! a new row, or drops the key; retractions are not shown. Output rows are gathered by
 //! index (computed values as extra one-row sources) and materialized with `interleave`
 //! once a batch is full, so memory grows with the number of runs, not the table.
+//!
+//! The same merge serves compaction ([`MergeRead::key_values`]): the output is then full
+//! key-value batches (`_KEY_*`, `_SEQUENCE_NUMBER`, `_VALUE_KIND`, every column) as data
+//! files store them, and retraction results are kept, unless the caller may drop them
+//! (nothing older exists outside the merged files).
 
 use std::collections::VecDeque;
 
@@ -24,7 +29,7 @@ use crate::read::file::{read_kv_file, KvLayout};
 use crate::read::runs::sorted_runs;
 use crate::scan::Split;
 use crate::table::Table;
-use crate::types::arrow::to_arrow_field;
+use crate::types::arrow::{to_arrow_field, to_arrow_schema};
 use crate::types::DataField;
 
 /// The merge of one split, before it starts streaming.
@@ -33,6 +38,16 @@ pub struct MergeRead {
     split: Split,
     output: Vec<DataField>,
     batch_size: usize,
+    mode: Mode,
+}
+
+/// What the merge produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The visible rows, in the requested columns (reads).
+    Rows,
+    /// Key-value batches in the data-file layout (compaction).
+    KeyValues { keep_retractions: bool },
 }
 
 impl MergeRead {
@@ -47,6 +62,27 @@ impl MergeRead {
             split,
             output,
             batch_size,
+            mode: Mode::Rows,
+        })
+    }
+
+    /// The merge of `split`'s files as key-value batches laid out as data files are
+    /// (`TableSchema::key_value_fields`), for compaction. A result that is a retraction is
+    /// written when `keep_retractions` (it must still shadow older files) and dropped
+    /// otherwise.
+    pub fn key_values(
+        table: Table,
+        split: Split,
+        batch_size: usize,
+        keep_retractions: bool,
+    ) -> Result<Self> {
+        let output = table.schema().fields.clone();
+        Ok(MergeRead {
+            table,
+            split,
+            output,
+            batch_size,
+            mode: Mode::KeyValues { keep_retractions },
         })
     }
 
@@ -82,6 +118,13 @@ enum OutRow {
     Computed(Vec<Src>),
 }
 
+/// The key-value columns of picked rows (compaction only).
+#[derive(Default)]
+struct KvPicks {
+    sequence: Vec<i64>,
+    kind: Vec<i8>,
+}
+
 enum Src {
     Ref((usize, usize)),
     Value(ArrayRef),
@@ -108,11 +151,17 @@ struct MergeState {
     cursors: Vec<Cursor>,
     arena: Vec<RecordBatch>,
     picks: Vec<OutRow>,
+    mode: Mode,
+    kv: KvPicks,
+    /// Output column of each trimmed primary key field (key-value mode).
+    key_outputs: Vec<usize>,
     group: Vec<KeyVersion>,
     group_refs: Vec<(usize, usize)>,
     /// Arena size that triggers the next compaction.
     compact_at: usize,
     done: bool,
+    /// Deletion vectors of the split's files, applied as each file is opened.
+    deletions: Option<std::sync::Arc<crate::deletion::BucketVectors>>,
 }
 
 impl MergeState {
@@ -122,6 +171,7 @@ impl MergeState {
             split,
             output,
             batch_size,
+            mode,
         } = read;
         let schema = table.schema().clone();
         let key_fields: Vec<DataField> = schema.trimmed_primary_key_fields();
@@ -198,11 +248,31 @@ impl MergeState {
                     .collect(),
             )?)
         };
-        let output_schema = std::sync::Arc::new(Schema::new(
-            output.iter().map(to_arrow_field).collect::<Vec<_>>(),
-        ));
+        let key_outputs = key_fields
+            .iter()
+            .map(|k| {
+                output
+                    .iter()
+                    .position(|o| o.id == k.id)
+                    .ok_or_else(|| Error::internal(format!("key '{}' is not an output", k.name)))
+            })
+            .collect::<Result<Vec<_>>>();
+        let (output_schema, key_outputs) = match mode {
+            Mode::Rows => (
+                std::sync::Arc::new(Schema::new(
+                    output.iter().map(to_arrow_field).collect::<Vec<_>>(),
+                )),
+                Vec::new(),
+            ),
+            Mode::KeyValues { .. } => (to_arrow_schema(&schema.key_value_fields()), key_outputs?),
+        };
         let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
-        let files = merge.filter_files(split.files);
+        let deletions = crate::read::deletion::split_vectors(&table, &split).await?;
+        // Compaction must carry every file forward; only reads may skip some.
+        let files = match mode {
+            Mode::Rows => merge.filter_files(split.files),
+            Mode::KeyValues { .. } => split.files,
+        };
         let cursors = sorted_runs(files, &key_types)
             .into_iter()
             .map(|run| Cursor {
@@ -229,10 +299,14 @@ impl MergeState {
             cursors,
             arena: Vec::new(),
             picks: Vec::new(),
+            mode,
+            kv: KvPicks::default(),
+            key_outputs,
             group: Vec::new(),
             group_refs: Vec::new(),
             compact_at: 16,
             done: false,
+            deletions,
         };
         for i in 0..state.cursors.len() {
             state.fill(i).await?;
@@ -284,7 +358,7 @@ impl MergeState {
             .table
             .paths()
             .data_file(&self.partition_path, self.bucket, &file.file_name);
-        read_kv_file(
+        let stream = read_kv_file(
             self.table.storage(),
             &path,
             file.file_size,
@@ -292,7 +366,12 @@ impl MergeState {
             &self.layout,
             self.batch_size,
         )
-        .await
+        .await?;
+        let dv = self
+            .deletions
+            .as_ref()
+            .and_then(|d| d.get(&file.file_name).cloned());
+        Ok(crate::read::deletion::skip_deleted(stream, dv))
     }
 
     fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
@@ -417,8 +496,21 @@ impl MergeState {
                 self.bucket
             ))
         })?;
-        if !result.is_visible(&input) {
+        let keep = match self.mode {
+            Mode::Rows => result.is_visible(&input),
+            Mode::KeyValues { keep_retractions } => keep_retractions || result.is_visible(&input),
+        };
+        if !keep {
             return Ok(());
+        }
+        if let Mode::KeyValues { .. } = self.mode {
+            let (sequence, kind) = match &result {
+                MergeResult::Gone => return Ok(()),
+                MergeResult::Row(i) => (self.group[*i].sequence, self.group[*i].kind),
+                MergeResult::Computed { sequence, kind, .. } => (*sequence, *kind),
+            };
+            self.kv.sequence.push(sequence);
+            self.kv.kind.push(kind.as_byte());
         }
         match result {
             MergeResult::Gone => {}
@@ -449,7 +541,7 @@ impl MergeState {
                 Some(RecordBatch::new_empty(self.output_schema.clone()))
             });
         }
-        let mut columns = Vec::with_capacity(self.output_columns.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.output_columns.len());
         for (k, &c) in self.output_columns.iter().enumerate() {
             // Computed values and nulls become extra sources after the arena's batches.
             let mut extra: Vec<ArrayRef> = Vec::new();
@@ -485,6 +577,21 @@ impl MergeState {
         }
         self.picks.clear();
         let rows = columns.first().map_or(0, |c| c.len());
+        if let Mode::KeyValues { .. } = self.mode {
+            let mut kv: Vec<ArrayRef> =
+                Vec::with_capacity(columns.len() + 2 + self.key_outputs.len());
+            for &k in &self.key_outputs {
+                kv.push(columns[k].clone());
+            }
+            kv.push(std::sync::Arc::new(Int64Array::from(std::mem::take(
+                &mut self.kv.sequence,
+            ))));
+            kv.push(std::sync::Arc::new(Int8Array::from(std::mem::take(
+                &mut self.kv.kind,
+            ))));
+            kv.extend(columns);
+            columns = kv;
+        }
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
         // Old files may hold nulls in columns now declared NOT NULL; keep those rows.
         let has_unexpected_nulls = columns

@@ -2,6 +2,7 @@
 //! merged rows (merge-on-read over each bucket's sorted runs): by selection for engines
 //! that keep stored rows ([`select`]), else by a key-ordered merge ([`merge`]).
 
+pub mod deletion;
 pub mod file;
 pub mod merge;
 pub mod runs;
@@ -144,11 +145,12 @@ impl TableRead {
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
         let keeps_stored_rows =
             crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
+        let dv = deletion::uses_deletion_vectors(&self.table);
         if self.row_kinds {
-            if !keeps_stored_rows {
+            if !keeps_stored_rows || dv {
                 return Err(Error::unsupported(format!(
                     "row kinds (audit log) of table '{}': only deduplicate and first-row \
-                     tables are supported",
+                     tables without deletion vectors are supported",
                     self.table.identifier()
                 )));
             }
@@ -161,7 +163,11 @@ impl TableRead {
             )
             .await;
         }
-        let selects = !self.key_order && keeps_stored_rows;
+        if dv {
+            return deletion::read_split(&self.table, split, output, self.batch_size).await;
+        }
+        // Selection does not apply deletion vectors; the key-ordered merge does.
+        let selects = !self.key_order && split.deletion_files.is_empty() && keeps_stored_rows;
         if selects {
             return select::select_split(self.table.clone(), split, output, self.batch_size).await;
         }

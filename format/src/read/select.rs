@@ -9,6 +9,7 @@
 //! a key that is the smallest of its heap and not repeated in its run (the common case) is
 //! decided without touching other runs.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -68,6 +69,11 @@ struct Cursor {
 struct Current {
     slot: usize,
     keys: Rows,
+    /// The first 16 bytes of each key row, big-endian: most comparisons end there.
+    prefixes: Vec<u128>,
+    /// `Some(n)` when every key row is `n ≤ 16` bytes long: equal prefixes of rows of
+    /// the same length are equal keys.
+    exact: Option<usize>,
     user_seq: Option<Rows>,
     seq: Int64Array,
     kind: Int8Array,
@@ -95,8 +101,9 @@ struct Select {
     seq_converter: Option<RowConverter>,
     merge: MergeFunction,
     cursors: Vec<Cursor>,
-    /// Cursors with rows left, a min-heap by (current key, cursor index).
-    heap: Vec<usize>,
+    /// Cursors with rows left with their current key prefix, a min-heap by (current key,
+    /// cursor index).
+    heap: Vec<(u128, usize)>,
     slots: Vec<Option<Slot>>,
     free_slots: Vec<usize>,
     /// Slots whose cursor moved past them, to emit in this order.
@@ -201,8 +208,8 @@ impl Select {
         };
         for i in 0..state.cursors.len() {
             state.load(i).await?;
-            if state.cursors[i].current.is_some() {
-                state.heap.push(i);
+            if let Some(p) = state.prefix_of(i) {
+                state.heap.push((p, i));
             }
         }
         state.heapify();
@@ -304,6 +311,10 @@ impl Select {
             .cloned()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
         let len = batch.num_rows();
+        let prefixes: Vec<u128> = (0..len).map(|r| prefix(keys.row(r).as_ref())).collect();
+        let first_len = keys.row(0).as_ref().len();
+        let exact = (first_len <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first_len))
+            .then_some(first_len);
         let mut mask = BooleanBufferBuilder::new(len);
         mask.append_n(len, false);
         let slot = Slot { batch, mask };
@@ -320,6 +331,8 @@ impl Select {
         Ok(Current {
             slot: index,
             keys,
+            prefixes,
+            exact,
             user_seq,
             seq,
             kind,
@@ -333,12 +346,36 @@ impl Select {
         Some(cur.keys.row(cur.row))
     }
 
-    /// Whether heap entry `a` orders before `b`: by key, then by cursor index.
-    fn before(&self, a: usize, b: usize) -> bool {
-        match (self.key_of(a), self.key_of(b)) {
-            (Some(x), Some(y)) => (x, a) < (y, b),
-            _ => false,
-        }
+    fn prefix_of(&self, cursor: usize) -> Option<u128> {
+        let cur = self.cursors.get(cursor)?.current.as_ref()?;
+        cur.prefixes.get(cur.row).copied()
+    }
+
+    fn exact_len(&self, cursor: usize) -> Option<usize> {
+        self.cursors.get(cursor)?.current.as_ref()?.exact
+    }
+
+    /// Whether equal prefixes of these cursors' current keys mean equal keys.
+    fn both_exact(&self, a: usize, b: usize) -> bool {
+        matches!((self.exact_len(a), self.exact_len(b)), (Some(x), Some(y)) if x == y)
+    }
+
+    /// Order of two heap entries: by key (prefix first), then by cursor index.
+    fn compare(&self, a: (u128, usize), b: (u128, usize)) -> Ordering {
+        a.0.cmp(&b.0)
+            .then_with(|| {
+                if self.both_exact(a.1, b.1) {
+                    Ordering::Equal
+                } else {
+                    self.key_of(a.1).cmp(&self.key_of(b.1))
+                }
+            })
+            .then(a.1.cmp(&b.1))
+    }
+
+    /// Whether the keys of two heap entries are equal.
+    fn same_key(&self, a: (u128, usize), b: (u128, usize)) -> bool {
+        a.0 == b.0 && (self.both_exact(a.1, b.1) || self.key_of(a.1) == self.key_of(b.1))
     }
 
     fn sift_down(&mut self, mut at: usize) {
@@ -346,10 +383,10 @@ impl Select {
         loop {
             let (l, r) = (2 * at + 1, 2 * at + 2);
             let mut smallest = at;
-            if l < n && self.before(self.heap[l], self.heap[smallest]) {
+            if l < n && self.compare(self.heap[l], self.heap[smallest]).is_lt() {
                 smallest = l;
             }
-            if r < n && self.before(self.heap[r], self.heap[smallest]) {
+            if r < n && self.compare(self.heap[r], self.heap[smallest]).is_lt() {
                 smallest = r;
             }
             if smallest == at {
@@ -367,29 +404,38 @@ impl Select {
     }
 
     /// Whether the smallest cursor's key also appears in another run or later in its own
-    /// (then all versions must be gathered), or is alone (the common case).
+    /// (then all versions must be gathered), or is alone (the common case). Another run
+    /// holding the smallest key would be a child of the root.
     fn top_is_alone(&self) -> bool {
         let Some(&top) = self.heap.first() else {
             return false;
         };
-        let Some(cur) = self.cursors[top].current.as_ref() else {
+        let Some(cur) = self.cursors[top.1].current.as_ref() else {
             return false;
         };
         // At the end of a batch, the next batch may repeat the key.
-        if cur.row + 1 >= cur.len || cur.keys.row(cur.row + 1) == cur.keys.row(cur.row) {
+        let next = cur.row + 1;
+        if next >= cur.len {
             return false;
         }
-        let key = cur.keys.row(cur.row);
-        self.heap
-            .iter()
-            .skip(1)
-            .take(2)
-            .all(|&c| self.key_of(c).is_none_or(|k| k != key))
+        let repeats = match cur.prefixes.get(next) {
+            Some(p) if *p == top.0 => {
+                cur.exact.is_some() || cur.keys.row(next) == cur.keys.row(cur.row)
+            }
+            _ => false,
+        };
+        !repeats
+            && self
+                .heap
+                .iter()
+                .skip(1)
+                .take(2)
+                .all(|&other| !self.same_key(top, other))
     }
 
     async fn decide_next_key(&mut self) -> Result<()> {
         if self.top_is_alone() {
-            let top = self.heap[0];
+            let top = self.heap[0].1;
             let cur = self.cursors[top]
                 .current
                 .as_mut()
@@ -398,6 +444,7 @@ impl Select {
             let (slot, row) = (cur.slot, cur.row);
             cur.row += 1;
             let row_kinds = self.row_kinds;
+            let next = cur.prefixes.get(cur.row).copied().unwrap_or(u128::MAX);
             match RowKind::from_byte(byte) {
                 Some(kind) if kind.is_add() || row_kinds => {
                     if let Some(Some(s)) = self.slots.get_mut(slot) {
@@ -407,6 +454,7 @@ impl Select {
                 Some(_) => {}
                 None => return Err(self.bad_kind(byte)),
             }
+            self.heap[0].0 = next;
             self.sift_down(0);
             return Ok(());
         }
@@ -415,7 +463,7 @@ impl Select {
 
     /// Gathers every version of the smallest key across runs and marks the survivor.
     async fn decide_group(&mut self) -> Result<()> {
-        let Some(&top) = self.heap.first() else {
+        let Some(&(_, top)) = self.heap.first() else {
             return Ok(());
         };
         let key = match self.key_of(top) {
@@ -427,7 +475,7 @@ impl Select {
         let members: Vec<usize> = self
             .heap
             .iter()
-            .copied()
+            .map(|&(_, c)| c)
             .filter(|&c| self.key_of(c).is_some_and(|k| k == key.row()))
             .collect();
         for c in members {
@@ -471,8 +519,10 @@ impl Select {
                 s.mask.set_bit(row, true);
             }
         }
-        let cursors = &self.cursors;
-        self.heap.retain(|&c| cursors[c].current.is_some());
+        let live: Vec<(u128, usize)> = (0..self.cursors.len())
+            .filter_map(|c| self.prefix_of(c).map(|p| (p, c)))
+            .collect();
+        self.heap = live;
         self.heapify();
         Ok(())
     }
@@ -492,7 +542,7 @@ impl Select {
         let exhausted: Vec<usize> = self
             .heap
             .iter()
-            .copied()
+            .map(|&(_, c)| c)
             .filter(|&c| {
                 self.cursors[c]
                     .current
@@ -543,4 +593,13 @@ impl Select {
             &options,
         )?)
     }
+}
+
+/// The first 16 bytes, big-endian, zero-padded: orders like the bytes when they differ
+/// within the prefix.
+fn prefix(bytes: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = bytes.len().min(16);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u128::from_be_bytes(buf)
 }

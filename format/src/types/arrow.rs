@@ -114,13 +114,16 @@ fn arrow_field(
 }
 
 // Java computes these in int arithmetic; wrapping keeps the same values for huge ids.
-fn array_element_id(column_id: i32, depth: i32) -> i32 {
+/// The Parquet field id of a list element (and of a map value) at `depth` below column
+/// `column_id`; the Iceberg catalog presents the same ids.
+pub fn array_element_id(column_id: i32, depth: i32) -> i32 {
     STRUCTURED_ID_BASE
         .wrapping_add(column_id.wrapping_mul(STRUCTURED_DEPTH_LIMIT))
         .wrapping_add(depth)
 }
 
-fn map_key_id(column_id: i32, depth: i32) -> i32 {
+/// The Parquet field id of a map key at `depth` below column `column_id`.
+pub fn map_key_id(column_id: i32, depth: i32) -> i32 {
     STRUCTURED_ID_BASE
         .wrapping_sub(column_id.wrapping_mul(STRUCTURED_DEPTH_LIMIT))
         .wrapping_sub(depth)

@@ -30,12 +30,14 @@ use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use super::stats::StatsCollector;
+use super::stats::{StatsAccumulator, StatsCollector};
 
 /// Rows written between two size checks: large chunks keep the encoder fast, and a quarter
 /// of a target file's rows at most keeps small targets (tests, tiny tables) accurate.
 const MAX_CHUNK_ROWS: usize = 8192;
 const MIN_CHUNK_ROWS: usize = 64;
+/// Largest encoder buffer reserved before writing.
+const MAX_PRESIZE: usize = 64 << 20;
 
 /// Rolls sorted key-value batches into uploaded Parquet files; see the module docs.
 pub struct DataFileWriter {
@@ -95,76 +97,61 @@ impl DataFileWriter {
         target: FileTarget<'_>,
         kv: &RecordBatch,
     ) -> Result<Vec<WrittenFile>> {
-        let mut files = Vec::new();
-        let rows = kv.num_rows();
-        let mut start = 0;
-        while start < rows {
-            // Sized up front (pages are only touched as written) so the buffer never moves.
-            let capacity = usize::try_from(self.target_size)
-                .unwrap_or(usize::MAX)
-                .min(kv.get_array_memory_size())
-                .saturating_add(1 << 16);
-            let mut writer = ArrowWriter::try_new(
-                Vec::with_capacity(capacity),
-                kv.schema(),
-                Some(self.properties.clone()),
-            )?;
-            let row_bytes = (kv.get_array_memory_size() / rows.max(1)).max(1);
-            let chunk = (usize::try_from(self.target_size).unwrap_or(usize::MAX) / row_bytes / 4)
-                .clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
-            let mut end = start;
-            while end < rows {
-                let len = chunk.min(rows - end);
-                writer.write(&kv.slice(end, len))?;
-                end += len;
-                let size = writer.bytes_written() + writer.in_progress_size();
-                if size as u64 >= self.target_size {
-                    break;
-                }
-            }
-            let bytes = writer.into_inner()?;
-            let file = self
-                .upload(target, &kv.slice(start, end - start), bytes)
-                .await?;
-            files.push(file);
-            start = end;
+        let mut rolling = self.rolling(target);
+        rolling.write(kv).await?;
+        rolling.finish().await
+    }
+
+    /// A writer that takes sorted key-value batches one after another (e.g. the output of a
+    /// merge) and rolls files at `target-file-size` across batch boundaries. Batches must
+    /// continue the key order of the ones before.
+    pub fn rolling<'a>(&'a mut self, target: FileTarget<'a>) -> RollingWriter<'a> {
+        RollingWriter {
+            files: self,
+            target,
+            open: None,
+            written: Vec::new(),
         }
-        Ok(files)
     }
 
-    async fn upload(
-        &mut self,
-        target: FileTarget<'_>,
-        rows: &RecordBatch,
-        bytes: Vec<u8>,
-    ) -> Result<WrittenFile> {
-        let name = FileNames::data_file(&self.prefix, &self.uuid, self.next_file, "parquet");
-        self.next_file += 1;
-        let bucket = i32::try_from(target.bucket)
-            .map_err(|_| invalid!("bucket {} is too large", target.bucket))?;
-        let meta = self.meta(name.clone(), bytes.len(), rows, target)?;
-        let path = self.paths.data_file(target.partition, bucket, &name);
-        self.storage.put(&path, Bytes::from(bytes)).await?;
-        Ok(WrittenFile { path, meta })
+    fn open_file(&self, schema: arrow::datatypes::SchemaRef) -> Result<OpenFile> {
+        // Sized up front (pages are only touched as written) so the buffer rarely moves.
+        let capacity = usize::try_from(self.target_size)
+            .unwrap_or(usize::MAX)
+            .min(MAX_PRESIZE);
+        Ok(OpenFile {
+            writer: ArrowWriter::try_new(
+                Vec::with_capacity(capacity),
+                schema,
+                Some(self.properties.clone()),
+            )?,
+            stats: self.stats.accumulator(),
+            min_key: None,
+            max_key: Vec::new(),
+            rows: 0,
+            sequences: None,
+            deletes: 0,
+        })
     }
 
-    fn meta(
-        &self,
-        file_name: String,
-        size: usize,
-        rows: &RecordBatch,
-        target: FileTarget<'_>,
-    ) -> Result<DataFileMeta> {
-        let key_arity = self.key_types.len();
+    /// Adds rows to an open file and keeps what its metadata needs.
+    fn append(&self, file: &mut OpenFile, rows: &RecordBatch) -> Result<()> {
         let n = rows.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        file.writer.write(rows)?;
+        let key_arity = self.key_types.len();
         let keys = rows.columns().get(..key_arity).unwrap_or_default();
         let mut key_writer = BinaryRowWriter::new(key_arity);
         let mut key_at = |row: usize| -> Result<Vec<u8>> {
             encode_arrow_row(keys, &self.key_types, row, &mut key_writer)?;
             Ok(serialize_with_arity(key_writer.finish(), key_arity))
         };
-        let min_key = key_at(0)?;
-        let max_key = key_at(n.saturating_sub(1))?;
+        if file.min_key.is_none() {
+            file.min_key = Some(key_at(0)?);
+        }
+        file.max_key = key_at(n - 1)?;
         let column = |i: usize, what: &str| {
             rows.columns()
                 .get(i)
@@ -176,31 +163,49 @@ impl DataFileWriter {
         let kinds = column(key_arity + 1, "_VALUE_KIND")?
             .as_primitive_opt::<arrow::datatypes::Int8Type>()
             .ok_or_else(|| Error::internal("_VALUE_KIND is not TINYINT"))?;
-        let (min_sequence_number, max_sequence_number) =
-            match (arrow::compute::min(seq), arrow::compute::max(seq)) {
-                (Some(lo), Some(hi)) => (lo, hi),
-                _ => return Err(Error::internal("a data file without rows")),
-            };
-        let deletes = kinds
+        if let (Some(lo), Some(hi)) = (arrow::compute::min(seq), arrow::compute::max(seq)) {
+            file.sequences = Some(match file.sequences {
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+            });
+        }
+        file.deletes += kinds
             .values()
             .iter()
             .filter(|k| matches!(**k, 1 | 3))
             .count();
-        Ok(DataFileMeta {
-            file_name,
-            file_size: i64::try_from(size).unwrap_or(i64::MAX),
-            row_count: n as i64,
+        file.rows += n;
+        Ok(())
+    }
+
+    /// Finishes an open file, uploads it and describes it.
+    async fn close(&mut self, file: OpenFile, target: FileTarget<'_>) -> Result<WrittenFile> {
+        let name = FileNames::data_file(&self.prefix, &self.uuid, self.next_file, "parquet");
+        self.next_file += 1;
+        let bucket = i32::try_from(target.bucket)
+            .map_err(|_| invalid!("bucket {} is too large", target.bucket))?;
+        let (key_stats, value_stats) = file.stats.finish()?;
+        let (Some(min_key), Some((min_sequence_number, max_sequence_number))) =
+            (file.min_key, file.sequences)
+        else {
+            return Err(Error::internal("a data file without rows"));
+        };
+        let bytes = file.writer.into_inner()?;
+        let meta = DataFileMeta {
+            file_name: name.clone(),
+            file_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            row_count: file.rows as i64,
             min_key,
-            max_key,
-            key_stats: self.stats.key_stats(rows)?,
-            value_stats: self.stats.value_stats(rows)?,
+            max_key: file.max_key,
+            key_stats,
+            value_stats,
             min_sequence_number,
             max_sequence_number,
             schema_id: self.schema_id,
             level: target.level,
             extra_files: Vec::new(),
             creation_time: Some(local_millis(self.clock.now_millis())),
-            delete_row_count: Some(deletes as i64),
+            delete_row_count: Some(file.deletes as i64),
             embedded_index: None,
             file_source: Some(target.source),
             value_stats_cols: self.stats.value_stats_cols(),
@@ -208,7 +213,10 @@ impl DataFileWriter {
             first_row_id: None,
             write_cols: None,
             write_cols_sequences: None,
-        })
+        };
+        let path = self.paths.data_file(target.partition, bucket, &name);
+        self.storage.put(&path, Bytes::from(bytes)).await?;
+        Ok(WrittenFile { path, meta })
     }
 
     /// Deletes uploaded files that will never be committed; failures are only logged, since
@@ -222,8 +230,105 @@ impl DataFileWriter {
     }
 }
 
+/// A file being encoded, with what its metadata needs.
+struct OpenFile {
+    writer: ArrowWriter<Vec<u8>>,
+    stats: StatsAccumulator,
+    min_key: Option<Vec<u8>>,
+    max_key: Vec<u8>,
+    rows: usize,
+    /// (min, max) `_SEQUENCE_NUMBER`.
+    sequences: Option<(i64, i64)>,
+    deletes: usize,
+}
+
+impl OpenFile {
+    /// Encoded bytes so far, including what the encoder still buffers.
+    fn size(&self) -> u64 {
+        (self.writer.bytes_written() + self.writer.in_progress_size()) as u64
+    }
+}
+
+/// Rolls sorted key-value batches into files of one bucket; see [`DataFileWriter::rolling`].
+/// Files are uploaded as they fill up; those not yet committed can be deleted with
+/// [`DataFileWriter::discard`] through [`RollingWriter::written`].
+pub struct RollingWriter<'a> {
+    files: &'a mut DataFileWriter,
+    target: FileTarget<'a>,
+    open: Option<OpenFile>,
+    written: Vec<WrittenFile>,
+}
+
+impl RollingWriter<'_> {
+    /// Appends rows, closing and uploading files as they reach the target size.
+    pub async fn write(&mut self, kv: &RecordBatch) -> Result<()> {
+        let rows = kv.num_rows();
+        let mut start = 0;
+        // Rows of this batch in the open file not yet in its statistics: statistics are
+        // taken once per (batch, file) piece, not per chunk.
+        let mut piece = 0;
+        while start < rows {
+            let mut file = match self.open.take() {
+                Some(f) => f,
+                None => self.files.open_file(kv.schema())?,
+            };
+            // Far from the target the rest goes in at once; near it, chunk by chunk so the
+            // file ends close to the target (Arrow's size bounds the encoded size).
+            let room = self.files.target_size.saturating_sub(file.size());
+            let rest = kv.slice(start, rows - start);
+            let len = if (rest.get_array_memory_size() as u64) < room {
+                rows - start
+            } else {
+                // A slice reports its whole buffers: size rows by the full batch.
+                let row_bytes = (kv.get_array_memory_size() / rows.max(1)).max(1);
+                let chunk =
+                    (usize::try_from(self.files.target_size).unwrap_or(usize::MAX) / row_bytes / 4)
+                        .clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
+                chunk.min(rows - start)
+            };
+            self.files.append(&mut file, &kv.slice(start, len))?;
+            start += len;
+            if file.size() >= self.files.target_size {
+                file.stats.update(&kv.slice(piece, start - piece))?;
+                piece = start;
+                let written = self.files.close(file, self.target).await?;
+                self.written.push(written);
+            } else {
+                self.open = Some(file);
+            }
+        }
+        if let Some(file) = self.open.as_mut() {
+            if start > piece {
+                file.stats.update(&kv.slice(piece, start - piece))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Files uploaded so far.
+    pub fn written(&self) -> &[WrittenFile] {
+        &self.written
+    }
+
+    /// Closes the last file and returns every file written.
+    pub async fn finish(mut self) -> Result<Vec<WrittenFile>> {
+        if let Some(file) = self.open.take() {
+            if file.rows > 0 {
+                let written = self.files.close(file, self.target).await?;
+                self.written.push(written);
+            }
+        }
+        Ok(self.written)
+    }
+
+    /// Drops the open file and deletes every file uploaded (none was committed).
+    pub async fn abort(self) {
+        self.files.discard(&self.written).await;
+    }
+}
+
 /// `_CREATION_TIME` is the writer's local wall clock read as UTC millis, as Java writes it.
-fn local_millis(utc_millis: i64) -> i64 {
+pub fn local_millis(utc_millis: i64) -> i64 {
     let offset = chrono::Local::now().offset().local_minus_utc();
     utc_millis.saturating_add(i64::from(offset) * 1000)
 }

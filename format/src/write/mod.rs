@@ -4,4 +4,4 @@
 pub mod data_file;
 pub mod stats;
 
-pub use data_file::{DataFileWriter, FileTarget, WrittenFile};
+pub use data_file::{DataFileWriter, FileTarget, RollingWriter, WrittenFile};

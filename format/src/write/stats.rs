@@ -18,11 +18,7 @@ use crate::{invalid, Result};
 use std::sync::Arc;
 
 use arrow::array::{
-    downcast_primitive, new_null_array, Array, ArrayRef, ArrowPrimitiveType, AsArray, BinaryArray,
-    PrimitiveArray, RecordBatch, StringArray, UInt32Array,
-};
-use arrow::compute::kernels::aggregate::{
-    max, max_binary, max_string, min, min_binary, min_string,
+    new_null_array, Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::compute::{sort_to_indices, take, SortOptions};
 use arrow::datatypes::DataType as ArrowType;
@@ -129,35 +125,122 @@ impl StatsCollector {
         collect(&self.value, batch)
     }
 
+    /// Running statistics for a file written batch by batch.
+    pub fn accumulator(&self) -> StatsAccumulator {
+        StatsAccumulator {
+            key: Running::new(&self.key),
+            value: Running::new(&self.value),
+        }
+    }
+
     /// `_VALUE_STATS_COLS`: `None` when value stats cover every column.
     pub fn value_stats_cols(&self) -> Option<Vec<String>> {
         self.value_stats_cols.clone()
     }
 }
 
+/// Key and value statistics of the batches seen so far; see [`StatsCollector::accumulator`].
+#[derive(Debug, Clone)]
+pub struct StatsAccumulator {
+    key: Running,
+    value: Running,
+}
+
+impl StatsAccumulator {
+    /// Adds a key-value batch (the same layout as [`StatsCollector`] reads).
+    pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.key.update(batch)?;
+        self.value.update(batch)
+    }
+
+    /// Key and value stats of everything added.
+    pub fn finish(&self) -> Result<(SimpleStats, SimpleStats)> {
+        Ok((self.key.encode()?, self.value.encode()?))
+    }
+}
+
+/// Per column: null count and the extremes so far (one-element arrays).
+#[derive(Debug, Clone)]
+struct Running {
+    columns: Vec<StatsColumn>,
+    null_counts: Vec<i64>,
+    extremes: Vec<Option<(ArrayRef, ArrayRef)>>,
+    /// Arrow type of each column, known after the first batch.
+    types: Vec<Option<ArrowType>>,
+}
+
+impl Running {
+    fn new(columns: &[StatsColumn]) -> Running {
+        Running {
+            columns: columns.to_vec(),
+            null_counts: vec![0; columns.len()],
+            extremes: vec![None; columns.len()],
+            types: vec![None; columns.len()],
+        }
+    }
+
+    fn update(&mut self, batch: &RecordBatch) -> Result<()> {
+        for (i, c) in self.columns.iter().enumerate() {
+            let array = batch
+                .columns()
+                .get(c.column)
+                .ok_or_else(|| invalid!("stats column {} is outside the batch", c.column))?;
+            self.null_counts[i] += array.null_count() as i64;
+            self.types[i].get_or_insert_with(|| array.data_type().clone());
+            if !matches!(c.mode, StatsMode::Full | StatsMode::Truncate(_)) {
+                continue;
+            }
+            let Some((lo, hi)) = extremes(array)? else {
+                continue;
+            };
+            self.extremes[i] = Some(match self.extremes[i].take() {
+                None => (lo, hi),
+                Some((old_lo, old_hi)) => {
+                    let los = arrow::compute::concat(&[old_lo.as_ref(), lo.as_ref()])?;
+                    let his = arrow::compute::concat(&[old_hi.as_ref(), hi.as_ref()])?;
+                    let lo = extremes(&los)?.map(|e| e.0).unwrap_or(old_lo);
+                    let hi = extremes(&his)?.map(|e| e.1).unwrap_or(old_hi);
+                    (lo, hi)
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn encode(&self) -> Result<SimpleStats> {
+        let mut stats = Vec::with_capacity(self.columns.len());
+        for i in 0..self.columns.len() {
+            let data_type = self.types[i].clone().unwrap_or(ArrowType::Null);
+            stats.push((self.null_counts[i], self.extremes[i].clone(), data_type));
+        }
+        encode(&self.columns, stats)
+    }
+}
+
 fn collect(columns: &[StatsColumn], batch: &RecordBatch) -> Result<SimpleStats> {
+    let mut running = Running::new(columns);
+    running.update(batch)?;
+    running.encode()
+}
+
+/// Encodes per-column (null count, extremes, Arrow type) as a stats row.
+type ColumnStats = (i64, Option<(ArrayRef, ArrayRef)>, ArrowType);
+
+fn encode(columns: &[StatsColumn], stats: Vec<ColumnStats>) -> Result<SimpleStats> {
     if columns.is_empty() {
         return Ok(SimpleStats::empty());
     }
     let mut mins = Vec::with_capacity(columns.len());
     let mut maxs = Vec::with_capacity(columns.len());
     let mut null_counts = Vec::with_capacity(columns.len());
-    for c in columns {
-        let array = batch
-            .columns()
-            .get(c.column)
-            .ok_or_else(|| invalid!("stats column {} is outside the batch", c.column))?;
-        null_counts.push(Some(array.null_count() as i64));
-        let (min, max) = match c.mode {
-            StatsMode::Full | StatsMode::Truncate(_) => extremes(array)?,
-            StatsMode::Counts | StatsMode::None => None,
-        }
-        .unwrap_or_else(|| {
-            let null = new_null_array(array.data_type(), 1);
+    for (c, (nulls, extremes, data_type)) in columns.iter().zip(stats) {
+        null_counts.push(Some(nulls));
+        let (min, max) = extremes.unwrap_or_else(|| {
+            let null = new_null_array(&data_type, 1);
             (null.clone(), null)
         });
         let (min, max) = match c.mode {
-            StatsMode::Truncate(n) if matches!(array.data_type(), ArrowType::Utf8) => {
+            StatsMode::Truncate(n) if matches!(data_type, ArrowType::Utf8) => {
                 truncate_strings(&min, &max, n)
             }
             _ => (min, max),
@@ -186,28 +269,8 @@ fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
     if array.null_count() == array.len() {
         return Ok(None);
     }
-    let one_string = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
-    let one_binary = |v: Option<&[u8]>| -> ArrayRef { Arc::new(BinaryArray::from(vec![v])) };
-    if let Some(a) = array.as_string_opt::<i32>() {
-        return Ok(Some((one_string(min_string(a)), one_string(max_string(a)))));
-    }
-    if let Some(a) = array.as_binary_opt::<i32>() {
-        return Ok(Some((one_binary(min_binary(a)), one_binary(max_binary(a)))));
-    }
-    macro_rules! primitive {
-        ($t:ty) => {{
-            let a = array.as_primitive::<$t>();
-            let one = |v: Option<<$t as ArrowPrimitiveType>::Native>| -> ArrayRef {
-                Arc::new(
-                    PrimitiveArray::<$t>::from(vec![v]).with_data_type(array.data_type().clone()),
-                )
-            };
-            return Ok(Some((one(min(a)), one(max(a)))));
-        }};
-    }
-    downcast_primitive! {
-        array.data_type() => (primitive),
-        _ => {}
+    if let Some(found) = extremes_by_kernel(array) {
+        return Ok(found);
     }
     let first = |descending: bool| -> Result<ArrayRef> {
         let options = SortOptions {
@@ -218,6 +281,68 @@ fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
         Ok(take(array, &index, None)?)
     };
     Ok(Some((first(false)?, first(true)?)))
+}
+
+/// The aggregate kernels for types whose order is plain (integers, decimals, dates, times,
+/// timestamps, strings, binaries, booleans): a single pass, no sort. Floats keep the sort
+/// for its order of -0.0 and NaN. `None` when the type has no kernel here.
+fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> {
+    use arrow::compute::{
+        max, max_binary, max_boolean, max_string, min, min_binary, min_boolean, min_string,
+    };
+    use arrow::datatypes::*;
+    use std::sync::Arc;
+    fn pair(lo: Option<ArrayRef>, hi: Option<ArrayRef>) -> Option<(ArrayRef, ArrayRef)> {
+        lo.zip(hi)
+    }
+    macro_rules! primitive {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            let one = |v: Option<<$t as ArrowPrimitiveType>::Native>| {
+                v.map(|v| {
+                    Arc::new(
+                        arrow::array::PrimitiveArray::<$t>::from(vec![v])
+                            .with_data_type(array.data_type().clone()),
+                    ) as ArrayRef
+                })
+            };
+            pair(one(min(a)), one(max(a)))
+        }};
+    }
+    Some(match array.data_type() {
+        ArrowType::Int8 => primitive!(Int8Type),
+        ArrowType::Int16 => primitive!(Int16Type),
+        ArrowType::Int32 => primitive!(Int32Type),
+        ArrowType::Int64 => primitive!(Int64Type),
+        ArrowType::Date32 => primitive!(Date32Type),
+        ArrowType::Time32(TimeUnit::Millisecond) => primitive!(Time32MillisecondType),
+        ArrowType::Time64(TimeUnit::Microsecond) => primitive!(Time64MicrosecondType),
+        ArrowType::Time64(TimeUnit::Nanosecond) => primitive!(Time64NanosecondType),
+        ArrowType::Timestamp(TimeUnit::Millisecond, _) => primitive!(TimestampMillisecondType),
+        ArrowType::Timestamp(TimeUnit::Microsecond, _) => primitive!(TimestampMicrosecondType),
+        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => primitive!(TimestampNanosecondType),
+        ArrowType::Decimal128(_, _) => primitive!(Decimal128Type),
+        ArrowType::Utf8 => {
+            let a = array.as_string::<i32>();
+            let one = |v: Option<&str>| v.map(|v| Arc::new(StringArray::from(vec![v])) as ArrayRef);
+            pair(one(min_string(a)), one(max_string(a)))
+        }
+        ArrowType::Binary => {
+            let a = array.as_binary::<i32>();
+            let one = |v: Option<&[u8]>| {
+                v.map(|v| Arc::new(arrow::array::BinaryArray::from(vec![v])) as ArrayRef)
+            };
+            pair(one(min_binary(a)), one(max_binary(a)))
+        }
+        ArrowType::Boolean => {
+            let a = array.as_boolean();
+            let one = |v: Option<bool>| {
+                v.map(|v| Arc::new(arrow::array::BooleanArray::from(vec![v])) as ArrayRef)
+            };
+            pair(one(min_boolean(a)), one(max_boolean(a)))
+        }
+        _ => return None,
+    })
 }
 
 /// `truncate(n)` for one-element string min/max arrays.

@@ -128,6 +128,10 @@ async fn run(partitioned: bool, buckets: &str, seed: u64) {
         ("bucket", buckets),
         ("write-buffer-size", "8 kb"),
         ("target-file-size", "2 kb"),
+        // Level-0 files only: the writer must not compact them away, nor wait for a
+        // compactor at the stop trigger.
+        ("write-only", "true"),
+        ("num-sorted-run.stop-trigger", "1000"),
     ];
     let fx = Fixture::new(&columns, &keys, &partition_keys, &options).await;
     let partitions: &[&str] = if partitioned {

@@ -2,6 +2,7 @@
 //! Paimon behaviour it pins down.
 
 mod aggregation;
+mod binary_aggs;
 mod props;
 mod validation;
 

@@ -75,19 +75,19 @@ fn rejected_option_combinations_name_the_problem() {
             "needs VARBINARY / BYTES",
         ),
         (
-            vec![("k", "INT"), ("v", "BYTES")],
+            vec![("k", "INT"), ("v", "BIGINT")],
             vec![AGG, ("fields.v.aggregate-function", "rbm64")],
-            "'rbm64' (column 'v') is not supported by Strata",
+            "aggregate function 'rbm64' of column 'v' needs VARBINARY / BYTES, but the column is BIGINT",
         ),
         (
-            vec![("k", "INT"), ("v", "BYTES")],
+            vec![("k", "INT"), ("v", "STRING")],
             vec![AGG, ("fields.v.aggregate-function", "hll_sketch")],
-            "'hll_sketch' (column 'v') is not supported by Strata",
+            "aggregate function 'hll_sketch' of column 'v' needs VARBINARY / BYTES, but the column is STRING",
         ),
         (
-            vec![("k", "INT"), ("v", "BYTES")],
+            vec![("k", "INT"), ("v", "INT")],
             vec![AGG, ("fields.v.aggregate-function", "theta_sketch")],
-            "'theta_sketch' (column 'v') is not supported by Strata",
+            "aggregate function 'theta_sketch' of column 'v' needs VARBINARY / BYTES, but the column is INT",
         ),
         (
             kv.to_vec(),

@@ -1,0 +1,169 @@
+//! Reads of tables with `deletion-vectors.enabled`, as Paimon reads them: level-0 files are
+//! not visible yet (the compaction that moves them up also writes the vectors), and every
+//! level ≥ 1 file is read as is, minus the rows its deletion vector marks, with no merge.
+//!
+//! A level ≥ 1 file may still hold retractions when it was written before deletion vectors
+//! were maintained (its `deleteRowCount` is not 0, or unknown). Such splits fall back to
+//! the merge read over the same level ≥ 1 files, with vectors applied, which is what
+//! Paimon's reader does for splits that are not "raw convertible".
+
+use std::sync::Arc;
+
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::{Schema, SchemaRef};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::deletion::{self, BucketVectors, DeletionVector};
+use crate::error::Result;
+use crate::manifest::DataFileMeta;
+use crate::read::file::{read_value_file, KvLayout};
+use crate::read::merge::MergeRead;
+use crate::scan::Split;
+use crate::table::Table;
+use crate::types::arrow::to_arrow_field;
+use crate::types::DataField;
+
+/// Whether reads of `table` follow the deletion-vector rule.
+pub fn uses_deletion_vectors(table: &Table) -> bool {
+    table.options().deletion_vectors_enabled()
+}
+
+/// The files a deletion-vector read returns rows from: every file above level 0.
+pub fn visible_files(split: &Split) -> Vec<DataFileMeta> {
+    split
+        .files
+        .iter()
+        .filter(|f| f.level > 0)
+        .cloned()
+        .collect()
+}
+
+/// Whether every visible file is known to hold only inserts, so rows can be read
+/// without merging (Paimon's "raw convertible").
+fn raw_convertible(files: &[DataFileMeta]) -> bool {
+    files.iter().all(|f| f.delete_row_count == Some(0))
+}
+
+/// Streams one split of a deletion-vector table with the given output fields.
+pub async fn read_split(
+    table: &Table,
+    split: Split,
+    output: Vec<DataField>,
+    batch_size: usize,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let files = visible_files(&split);
+    if !raw_convertible(&files) {
+        let split = Split { files, ..split };
+        return MergeRead::new(table.clone(), split, output, batch_size)?
+            .into_stream()
+            .await;
+    }
+    let vectors = Arc::new(deletion::load_vectors(table, &split.deletion_files).await?);
+    let schema: SchemaRef = Arc::new(Schema::new(
+        output.iter().map(to_arrow_field).collect::<Vec<_>>(),
+    ));
+    let layout = KvLayout::new(output);
+    let table = table.clone();
+    let partition_path = split.partition_path.clone();
+    let bucket = split.bucket;
+    Ok(futures::stream::iter(files)
+        .then(move |file| {
+            let table = table.clone();
+            let layout = layout.clone();
+            let schema = schema.clone();
+            let vectors = vectors.clone();
+            let partition_path = partition_path.clone();
+            async move {
+                let file_schema = table.schema_manager().schema(file.schema_id).await?;
+                let path = table
+                    .paths()
+                    .data_file(&partition_path, bucket, &file.file_name);
+                let stream = read_value_file(
+                    table.storage(),
+                    &path,
+                    file.file_size,
+                    &file_schema,
+                    &layout,
+                    batch_size,
+                )
+                .await?;
+                let dv = vectors.get(&file.file_name).cloned();
+                Ok::<_, crate::Error>(
+                    skip_deleted(stream, dv)
+                        .and_then(move |b| futures::future::ready(with_schema(&b, &schema)))
+                        .boxed(),
+                )
+            }
+        })
+        .try_flatten()
+        .boxed())
+}
+
+/// Drops the rows of a file stream that `dv` marks deleted; positions count every row of
+/// the file in order, so the stream must be the whole file, unfiltered.
+pub fn skip_deleted(
+    stream: BoxStream<'static, Result<RecordBatch>>,
+    dv: Option<Arc<DeletionVector>>,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    let Some(dv) = dv.filter(|d| !d.is_empty()) else {
+        return stream;
+    };
+    let mut position: u64 = 0;
+    stream
+        .map(move |batch| {
+            let batch = batch?;
+            let start = position;
+            let rows = batch.num_rows() as u64;
+            position += rows;
+            if dv.count_in(start, start + rows) == 0 {
+                return Ok(batch);
+            }
+            let mut keep = vec![true; batch.num_rows()];
+            for p in dv.iter_range(start, start + rows) {
+                if let Some(k) = keep.get_mut((p - start) as usize) {
+                    *k = false;
+                }
+            }
+            Ok(arrow_select::filter::filter_record_batch(
+                &batch,
+                &BooleanArray::from(keep),
+            )?)
+        })
+        .boxed()
+}
+
+/// A file batch with the output schema's nullability (relaxed where old files hold nulls).
+fn with_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns: Vec<_> = batch.columns().to_vec();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    // Old files may hold nulls in columns now declared NOT NULL; keep those rows.
+    let nulls_where_not_allowed = columns
+        .iter()
+        .zip(schema.fields())
+        .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
+    let schema = if nulls_where_not_allowed {
+        Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        schema.clone()
+    };
+    Ok(RecordBatch::try_new_with_options(
+        schema, columns, &options,
+    )?)
+}
+
+/// Loads the vectors of a split's files (for the merge read's fallback path).
+pub async fn split_vectors(table: &Table, split: &Split) -> Result<Option<Arc<BucketVectors>>> {
+    if split.deletion_files.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(
+        deletion::load_vectors(table, &split.deletion_files).await?,
+    )))
+}
