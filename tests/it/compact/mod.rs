@@ -3,6 +3,7 @@
 //! each; compactions racing writers.
 
 mod daemon;
+mod dv;
 mod engines;
 mod race;
 mod writer;
