@@ -5,6 +5,7 @@
 mod daemon;
 mod dv;
 mod engines;
+mod maintain;
 mod race;
 mod writer;
 
