@@ -2,8 +2,7 @@
 iceberg extension, Spark 3.5 with the Iceberg 1.10.2 runtime (one session for the module),
 and a schemathesis run against the REST spec.
 
-Strata tables are compared with `strata read` after `strata compact DB.T --full`; those
-cases are skipped (with the reason) when the binary has no `compact` command yet.
+Strata tables are compared with `strata read` after `strata compact DB.T --full`.
 """
 
 import json
@@ -25,18 +24,20 @@ SPEC = os.path.join(HERE, "..", "..", "..", "shared", "spec", "iceberg-rest-cata
 
 
 class Served:
-    def __init__(self, proc, url, warehouse):
+    def __init__(self, proc, url, warehouse, log=None):
         self.proc = proc
         self.url = url
         self.warehouse = warehouse
+        self.log = log
 
 
-def start_server(strata_bin, warehouse, *extra):
-    """Starts `strata serve` on a free port; returns once it printed its address."""
+def start_server(strata_bin, warehouse, *extra, compactor=False):
+    """Starts `strata serve` on a free port (without its compactor unless `compactor`);
+    returns once it printed its address."""
     log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
-        [strata_bin, "--warehouse", str(warehouse), "serve", "--bind", "127.0.0.1:0",
-         "--no-compactor"] + list(extra),
+        [strata_bin, "--warehouse", str(warehouse), "serve", "--bind", "127.0.0.1:0"]
+        + ([] if compactor else ["--no-compactor"]) + list(extra),
         stdout=subprocess.PIPE, stderr=log, text=True, env=strata_env(),
         stdin=subprocess.DEVNULL)
     lines = queue.Queue()
@@ -50,7 +51,7 @@ def start_server(strata_bin, warehouse, *extra):
         proc.kill()
         log.seek(0)
         pytest.fail("strata serve did not start: %r %s" % (line, log.read()), pytrace=False)
-    return Served(proc, line.strip().rsplit(" on ", 1)[1], str(warehouse))
+    return Served(proc, line.strip().rsplit(" on ", 1)[1], str(warehouse), log)
 
 
 def stop_server(served):
@@ -83,11 +84,6 @@ def strata(strata_bin, warehouse, *args, stdin=None):
                           encoding="utf-8", errors="replace", timeout=300)
     assert proc.returncode == 0, "%s failed: %s" % (" ".join(args), proc.stderr)
     return proc.stdout
-
-
-def has_compact(strata_bin):
-    proc = run_strata(strata_bin, ["compact", "--help"])
-    return proc.returncode == 0
 
 
 def sorted_rows(rows):
@@ -254,9 +250,6 @@ def _strata_table(strata_bin, warehouse, tmp_path, name, options):
 
 
 def test_strata_tables_of_each_merge_engine_read_like_strata(strata_bin, server, spark, tmp_path):
-    if not has_compact(strata_bin):
-        pytest.skip("this strata has no `compact` command yet: Strata tables reach Iceberg "
-                    "readers after a full compaction (tests/it/rest_catalog covers them)")
     strata(strata_bin, server.warehouse, "db", "create", "strata", "--if-not-exists")
     cat = iceberg_clients.pyiceberg_catalog(server.url, server.warehouse)
     con = iceberg_clients.duckdb_connection(server.url, server.warehouse)

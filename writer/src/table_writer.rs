@@ -3,8 +3,10 @@
 //! ```text
 //!  write(batch) ─► conform (schema, nulls, row kinds) ─► route (partition, bucket)
 //!       ─► bucket buffers (+ sequence numbers) ─► [buffers over write-buffer-size]
-//!       ─► flush: sort + merge ─► level-0 Parquet files
-//!  commit(id) ─► flush every buffer ─► CommitMessage per bucket ─► format::commit
+//!       ─► spill: sort + merge ─► local run (see `spill.rs`; or, not spillable, flush:
+//!          sort + merge ─► level-0 Parquet files)
+//!  commit(id) ─► flush every buffer (merged with its spilled runs) ─► CommitMessage per
+//!          bucket ─► format::commit
 //! ```
 //!
 //! A batch is conformed and routed completely before any of it is buffered, so a batch that
@@ -18,8 +20,9 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
+use strata_format::manifest::DataFileMeta;
 use strata_format::merge::MergeFunction;
-use strata_format::scan::TableScan;
+use strata_format::scan::{Split, TableScan};
 use strata_format::table::Table;
 use strata_format::{invalid, Error, ErrorKind, Result};
 
@@ -27,6 +30,7 @@ use crate::buffer::{Buffer, SortMerge};
 use crate::compact::WriterCompaction;
 use crate::conform::Conformer;
 use crate::route::Router;
+use crate::spill::Spill;
 use strata_format::manifest::FileSource;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
 
@@ -102,7 +106,10 @@ impl TableWriterBuilder {
             conformer: Conformer::new(&table)?,
             router: Router::new(&table, buckets)?,
             sort: SortMerge::new(schema, merge)?,
-            files: DataFileWriter::new(&table, self.clock)?,
+            files: DataFileWriter::new(&table, self.clock.clone())?,
+            spillable: options.write_buffer_spillable(),
+            spill: None,
+            clock: self.clock,
             buffer_limit: usize::try_from(options.write_buffer_size()).unwrap_or(usize::MAX),
             buckets,
             table,
@@ -124,6 +131,8 @@ struct BucketWriter {
     buffer: Buffer,
     /// Flushed, not yet handed to a commit.
     files: Vec<WrittenFile>,
+    /// Runs spilled to local disk since the last flush, oldest first.
+    spilled: Vec<DataFileMeta>,
 }
 
 /// Writes batches into a table and commits them; see the module docs.
@@ -136,6 +145,10 @@ pub struct TableWriter {
     router: Router,
     sort: SortMerge,
     files: DataFileWriter,
+    /// `write-buffer-spillable`, and the local spill area once used.
+    spillable: bool,
+    spill: Option<Spill>,
+    clock: Arc<dyn Clock>,
     buckets: u32,
     buffer_limit: usize,
     buffered_bytes: usize,
@@ -236,6 +249,7 @@ impl TableWriter {
                 .max_by_key(|(_, w)| w.buffer.bytes())
                 .map(|(k, _)| *k);
             match largest {
+                Some(key) if self.spillable => self.spill(key).await?,
                 Some(key) => self.flush(key).await?,
                 None => break,
             }
@@ -289,11 +303,46 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Sorts, merges and writes one bucket's buffer as level-0 files.
+    /// Sorts and merges one bucket's buffer into a local run, or flushes it when the
+    /// spill area is full.
+    async fn spill(&mut self, key: (usize, u32)) -> Result<()> {
+        let Some(writer) = self.writers.get_mut(&key) else {
+            return Ok(());
+        };
+        let spill = match &mut self.spill {
+            Some(spill) => spill,
+            None => self
+                .spill
+                .insert(Spill::new(&self.table, self.clock.clone())?),
+        };
+        // A full spill area: this bucket's runs and buffer become level-0 files.
+        if spill.full() {
+            return self.flush(key).await;
+        }
+        let buffer = writer.buffer.take();
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
+        let Some(kv) = self.sort.run(buffer)? else {
+            return Ok(());
+        };
+        let path = &self
+            .router
+            .partition(key.0)
+            .ok_or_else(|| Error::internal("unknown partition index"))?
+            .path;
+        let runs = spill.write(path, key.1, &kv).await?;
+        writer.spilled.extend(runs);
+        Ok(())
+    }
+
+    /// Sorts, merges and writes one bucket's buffer, with the runs it spilled, as level-0
+    /// files.
     async fn flush(&mut self, key: (usize, u32)) -> Result<()> {
         let Some(writer) = self.writers.get_mut(&key) else {
             return Ok(());
         };
+        if !writer.spilled.is_empty() {
+            return self.flush_spilled(key).await;
+        }
         let buffer = writer.buffer.take();
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
         let Some(kv) = self.sort.run(buffer)? else {
@@ -317,13 +366,43 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Merges a bucket's spilled runs and its buffer into level-0 files.
+    async fn flush_spilled(&mut self, key: (usize, u32)) -> Result<()> {
+        let (Some(writer), Some(spill)) = (self.writers.get_mut(&key), self.spill.as_mut()) else {
+            return Err(Error::internal("spilled runs without a spill area"));
+        };
+        let partition = self
+            .router
+            .partition(key.0)
+            .ok_or_else(|| Error::internal("unknown partition index"))?;
+        let buffer = writer.buffer.take();
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
+        if let Some(kv) = self.sort.run(buffer)? {
+            let runs = spill.write(&partition.path, key.1, &kv).await?;
+            writer.spilled.extend(runs);
+        }
+        let split = Split {
+            partition: partition.bytes.clone(),
+            partition_values: Vec::new(),
+            partition_path: partition.path.clone(),
+            bucket: key.1 as i32,
+            total_buckets: self.buckets as i32,
+            files: Vec::new(),
+            deletion_files: Default::default(),
+        };
+        let runs = std::mem::take(&mut writer.spilled);
+        let written = spill.merge_into(runs, split, &mut self.files).await?;
+        writer.files.extend(written);
+        Ok(())
+    }
+
     /// Flushes every buffer and returns one message per bucket with new files. The files
     /// are no longer this writer's: commit the messages or they stay orphans.
     pub async fn prepare_commit(&mut self) -> Result<Vec<CommitMessage>> {
         let mut keys: Vec<(usize, u32)> = self
             .writers
             .iter()
-            .filter(|(_, w)| !w.buffer.is_empty())
+            .filter(|(_, w)| !w.buffer.is_empty() || !w.spilled.is_empty())
             .map(|(k, _)| *k)
             .collect();
         keys.sort_unstable();
@@ -420,9 +499,15 @@ impl TableWriter {
     /// have landed after all.
     pub async fn abort(&mut self) {
         let mut files = Vec::new();
-        for writer in self.writers.values_mut() {
+        for (key, writer) in &mut self.writers {
             writer.buffer.take();
             files.append(&mut writer.files);
+            let spilled = std::mem::take(&mut writer.spilled);
+            if let (Some(spill), Some(partition)) =
+                (self.spill.as_mut(), self.router.partition(key.0))
+            {
+                spill.discard(&partition.path, key.1, &spilled).await;
+            }
         }
         self.buffered_bytes = 0;
         self.pending = None;

@@ -143,17 +143,23 @@ impl TableRead {
         split: Split,
         output: Vec<DataField>,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let keeps_stored_rows =
-            crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
+        let merge = crate::merge::MergeFunction::from_table(&self.table)?;
         let dv = deletion::uses_deletion_vectors(&self.table);
+        if self.row_kinds && (!merge.keeps_stored_rows() || dv) {
+            return Err(Error::unsupported(format!(
+                "row kinds (audit log) of table '{}': only deduplicate and first-row tables \
+                 without deletion vectors are supported",
+                self.table.identifier()
+            )));
+        }
+        if dv {
+            return deletion::read_split(&self.table, split, output, self.batch_size).await;
+        }
+        let split = Split {
+            files: merge.filter_files(split.files),
+            ..split
+        };
         if self.row_kinds {
-            if !keeps_stored_rows || dv {
-                return Err(Error::unsupported(format!(
-                    "row kinds (audit log) of table '{}': only deduplicate and first-row \
-                     tables without deletion vectors are supported",
-                    self.table.identifier()
-                )));
-            }
             return select::select_split_with_kinds(
                 self.table.clone(),
                 split,
@@ -163,11 +169,9 @@ impl TableRead {
             )
             .await;
         }
-        if dv {
-            return deletion::read_split(&self.table, split, output, self.batch_size).await;
-        }
         // Selection does not apply deletion vectors; the key-ordered merge does.
-        let selects = !self.key_order && split.deletion_files.is_empty() && keeps_stored_rows;
+        let selects =
+            !self.key_order && split.deletion_files.is_empty() && merge.keeps_stored_rows();
         if selects {
             return select::select_split(self.table.clone(), split, output, self.batch_size).await;
         }
