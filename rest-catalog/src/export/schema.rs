@@ -80,7 +80,8 @@ pub fn convert(schema: &TableSchema, format_version: u8) -> Result<IcebergSchema
     Ok(IcebergSchema {
         schema: iceberg,
         spec,
-        last_column_id: last,
+        // Dropped columns keep their ids reserved, as in Paimon's highestFieldId.
+        last_column_id: last.max(schema.highest_field_id),
         omitted,
     })
 }
