@@ -19,6 +19,7 @@ use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
 use strata_format::merge::MergeFunction;
+use strata_format::options::ChangelogProducer;
 use strata_format::scan::TableScan;
 use strata_format::table::Table;
 use strata_format::{invalid, Error, ErrorKind, Result};
@@ -39,6 +40,8 @@ pub struct CommitOutcome {
     pub files: usize,
     /// Rows in those files (after merging duplicates within each flush).
     pub records: i64,
+    /// Changelog files committed (`changelog-producer` = `input`).
+    pub changelog_files: usize,
 }
 
 /// Builds a [`TableWriter`].
@@ -84,12 +87,12 @@ impl TableWriterBuilder {
                 )))
             }
         };
-        if options.changelog_producer() == strata_format::options::ChangelogProducer::Input {
-            return Err(Error::unsupported(format!(
-                "table '{id}' has 'changelog-producer' = 'input', which needs changelog files \
-                 Strata's writer does not produce yet"
-            )));
-        }
+        let changelog = match options.changelog_producer() {
+            ChangelogProducer::Input => {
+                Some(DataFileWriter::for_changelog(&table, self.clock.clone())?)
+            }
+            _ => None,
+        };
         let merge = MergeFunction::from_table(&table)?;
         let commit_user = self
             .commit_user
@@ -103,6 +106,7 @@ impl TableWriterBuilder {
             router: Router::new(&table, buckets)?,
             sort: SortMerge::new(schema, merge)?,
             files: DataFileWriter::new(&table, self.clock)?,
+            changelog,
             buffer_limit: usize::try_from(options.write_buffer_size()).unwrap_or(usize::MAX),
             buckets,
             table,
@@ -124,6 +128,8 @@ struct BucketWriter {
     buffer: Buffer,
     /// Flushed, not yet handed to a commit.
     files: Vec<WrittenFile>,
+    /// Changelog files flushed with them (`input` producer).
+    changelog_files: Vec<WrittenFile>,
 }
 
 /// Writes batches into a table and commits them; see the module docs.
@@ -136,6 +142,8 @@ pub struct TableWriter {
     router: Router,
     sort: SortMerge,
     files: DataFileWriter,
+    /// Writes every input row to changelog files (`changelog-producer` = `input`).
+    changelog: Option<DataFileWriter>,
     buckets: u32,
     buffer_limit: usize,
     buffered_bytes: usize,
@@ -296,9 +304,10 @@ impl TableWriter {
         };
         let buffer = writer.buffer.take();
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        let Some(kv) = self.sort.run(buffer)? else {
+        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
+        if kv.is_none() && raw.is_none() {
             return Ok(());
-        };
+        }
         let partition = self
             .router
             .partition(key.0)
@@ -310,9 +319,18 @@ impl TableWriter {
             level: 0,
             source: FileSource::Append,
         };
-        let written = self.files.write(target, &kv).await?;
-        if let Some(writer) = self.writers.get_mut(&key) {
-            writer.files.extend(written);
+        if let Some(kv) = kv {
+            let written = self.files.write(target, &kv).await?;
+            if let Some(writer) = self.writers.get_mut(&key) {
+                writer.files.extend(written);
+            }
+        }
+        // Paimon's input changelog: the raw rows of the flush, at level 0 beside its files.
+        if let (Some(raw), Some(changelog)) = (raw, self.changelog.as_mut()) {
+            let written = changelog.write(target, &raw).await?;
+            if let Some(writer) = self.writers.get_mut(&key) {
+                writer.changelog_files.extend(written);
+            }
         }
         Ok(())
     }
@@ -332,7 +350,7 @@ impl TableWriter {
         }
         let mut messages = Vec::new();
         for ((partition, bucket), writer) in &mut self.writers {
-            if writer.files.is_empty() {
+            if writer.files.is_empty() && writer.changelog_files.is_empty() {
                 continue;
             }
             let partition = self
@@ -344,6 +362,10 @@ impl TableWriter {
                 bucket: *bucket as i32,
                 total_buckets: self.buckets as i32,
                 new_files: std::mem::take(&mut writer.files)
+                    .into_iter()
+                    .map(|f| f.meta)
+                    .collect(),
+                changelog_files: std::mem::take(&mut writer.changelog_files)
                     .into_iter()
                     .map(|f| f.meta)
                     .collect(),
@@ -398,6 +420,10 @@ impl TableWriter {
                     outcome.files += 1;
                     outcome.records += f.row_count;
                 }
+                outcome.changelog_files += messages
+                    .iter()
+                    .map(|m| m.changelog_files.len())
+                    .sum::<usize>();
                 Ok(())
             }
             Err(e) => {
@@ -423,6 +449,7 @@ impl TableWriter {
         for writer in self.writers.values_mut() {
             writer.buffer.take();
             files.append(&mut writer.files);
+            files.append(&mut writer.changelog_files);
         }
         self.buffered_bytes = 0;
         self.pending = None;
