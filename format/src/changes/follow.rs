@@ -25,7 +25,8 @@ pub enum StartMode {
     /// Only the changes of snapshots committed after the start (`latest`); on a table
     /// without snapshots, from the first one.
     Latest,
-    /// The rows of the earliest retained snapshot as `+I`, then every change after it.
+    /// The rows of the earliest retained snapshot as `+I`, then every change after it; on
+    /// a table without snapshots, every change from the first one.
     EarliestFull,
     /// The changes of snapshot N and later (`from-snapshot`); N below the earliest retained
     /// snapshot starts at the earliest, as in Paimon.
@@ -247,9 +248,10 @@ impl ChangeFollower {
                 Some(id) => Resolved::Full(id),
                 None => Resolved::Pending,
             },
+            // An empty table is its own earliest state: its changes start at snapshot 1.
             StartMode::EarliestFull => match sm.earliest_id().await? {
                 Some(id) => Resolved::Full(id),
-                None => Resolved::Pending,
+                None => Resolved::Next(1),
             },
             StartMode::Latest => Resolved::Next(latest.map_or(1, |l| l + 1)),
             StartMode::FromSnapshot(n) => match earliest {
