@@ -249,7 +249,7 @@ def write_some(strata_bin, warehouse, tmp_path, producer, commits, compact_every
     return source
 
 
-@pytest.mark.parametrize("producer", ["input"])
+@pytest.mark.parametrize("producer", ["input", "none"])
 def test_pypaimon_streams_the_changelog_strata_wrote(strata_bin, tmp_path, producer):
     from pypaimon import CatalogFactory
 
@@ -300,7 +300,7 @@ def test_pypaimon_streams_the_changelog_strata_wrote(strata_bin, tmp_path, produ
     assert got == want
 
 
-@pytest.mark.parametrize("producer", ["input"])
+@pytest.mark.parametrize("producer", ["input", "none"])
 def test_paimon_crate_reads_the_changelog_strata_wrote(strata_bin, tmp_path, producer):
     from pypaimon_rust.datafusion import PaimonCatalog
 
@@ -311,7 +311,8 @@ def test_paimon_crate_reads_the_changelog_strata_wrote(strata_bin, tmp_path, pro
     got = {}
     for s in snapshot_ids(warehouse):
         builder = table.new_read_builder().with_include_row_kind(True)
-        splits = builder.new_incremental_scan(s - 1, s, mode="changelog").plan().splits()
+        mode = "delta" if producer == "none" else "changelog"
+        splits = builder.new_incremental_scan(s - 1, s, mode=mode).plan().splits()
         batches = builder.new_read().read(splits) if splits else []
         rows = pa.Table.from_batches(batches).to_pylist() if batches else []
         if rows:
