@@ -140,7 +140,13 @@ impl WriterCompaction {
                         )));
                     }
                     for (partition, bucket) in &full {
-                        let request = BucketRequest::default();
+                        // Universal picks first; a bucket still over after two rounds (its
+                        // new files alone nearly fill the allowance) is compacted fully,
+                        // which leaves one run, always admitted.
+                        let request = BucketRequest {
+                            full: rounds > 2,
+                            ..BucketRequest::default()
+                        };
                         if let Err(e) = compactor.compact_bucket(partition, *bucket, request).await
                         {
                             // Someone else compacting the same bucket is progress too.

@@ -297,7 +297,8 @@ impl RollingWriter<'_> {
             let len = if (rest.get_array_memory_size() as u64) < room {
                 rows - start
             } else {
-                let row_bytes = (rest.get_array_memory_size() / rest.num_rows().max(1)).max(1);
+                // A slice reports its whole buffers: size rows by the full batch.
+                let row_bytes = (kv.get_array_memory_size() / rows.max(1)).max(1);
                 let chunk =
                     (usize::try_from(self.files.target_size).unwrap_or(usize::MAX) / row_bytes / 4)
                         .clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);

@@ -54,10 +54,13 @@ struct State {
 }
 
 async fn run(seed: u64) {
+    // The model makes its own compactions; writers must not add COMPACT snapshots.
     let fx = fixture(&[
         ("bucket", "2"),
         ("write-buffer-size", "4 kb"),
         ("target-file-size", "4 kb"),
+        ("write-only", "true"),
+        ("num-sorted-run.stop-trigger", "1000"),
     ])
     .await;
     let table = fx.table.clone();
