@@ -28,6 +28,7 @@
 //! `compact.before-commit` (all uploaded, nothing committed), besides the commit's own.
 //! Either leaves only unreferenced files; the next run plans from storage again.
 
+pub mod changelog;
 pub mod execute;
 pub mod plan;
 
