@@ -1,25 +1,33 @@
 //! The changelog a compaction produces (`changelog-producer` = `lookup` or
 //! `full-compaction`; rules in `spec/changelog.md`).
 //!
-//! The merge ([`crate::read::merge::MergeRead`]) knows, for each key, the version the key
-//! had before (the *before-image*: the key's version above level 0 for `lookup`, at the
-//! last level for `full-compaction`) and the merged result. [`ChangelogRule::decide`]
-//! turns the two into changelog rows, and [`RowEqualiser`] implements
-//! `changelog-producer.row-deduplicate`. Files a full compaction moves to the last level
-//! without rewriting are new there as a whole: [`inserts_of_file`] gives their `+I` rows.
+//! Each producer's changelog *covers* a part of the bucket: the files above level 0 for
+//! `lookup`, the files at the last level for `full-compaction` (what a reader's full phase
+//! reads, see `format::changes`). A compaction changes that part; [`produce`] reads the
+//! merged value of every key in the covered files before and after the compaction and
+//! writes the difference, so the full phase before plus the changelog is the full phase
+//! after, for every merge engine (merging is associative: keys the compaction did not
+//! touch keep their merged value and produce nothing). [`ChangelogRule::decide`] turns a
+//! key's before-image and result into rows, and [`RowEqualiser`] implements
+//! `changelog-producer.row-deduplicate`.
+//!
+//! Both sides are held in memory (one bucket's covered rows, twice) and read in full:
+//! simple and exact, at the cost of reading the covered files at every producing
+//! compaction.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Int8Array, RecordBatch};
 use arrow_row::{RowConverter, SortField};
-use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::TryStreamExt;
 
+use crate::compact::plan::CompactUnit;
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::RowKind;
 use crate::options::{ChangelogProducer, MergeEngine};
-use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::merge::MergeRead;
 use crate::scan::Split;
 use crate::table::Table;
 use crate::types::arrow::to_arrow_type;
@@ -50,11 +58,15 @@ pub enum Emit {
 }
 
 impl ChangelogRule {
-    /// The rule of a compaction into `output_level` of `table`, if it produces changelog.
-    pub fn for_compaction(table: &Table, output_level: i32, max_level: i32) -> Option<Self> {
+    /// The rule of a compaction into `output_level` of `table`, if it produces changelog
+    /// (`lookup`: only when level-0 files go up).
+    pub fn for_compaction(table: &Table, unit: &CompactUnit, max_level: i32) -> Option<Self> {
         let options = table.options();
+        let output_level = unit.output_level;
         match options.changelog_producer() {
-            ChangelogProducer::Lookup if output_level > 0 => {
+            ChangelogProducer::Lookup
+                if output_level > 0 && unit.files.iter().any(|f| f.level == 0) =>
+            {
                 Some(if options.merge_engine() == MergeEngine::FirstRow {
                     ChangelogRule::FirstRow
                 } else {
@@ -65,6 +77,14 @@ impl ChangelogRule {
                 Some(ChangelogRule::FullCompaction { max_level })
             }
             _ => None,
+        }
+    }
+
+    /// Whether a file at `level` is covered by this producer's changelog.
+    pub fn covers(self, level: i32) -> bool {
+        match self {
+            ChangelogRule::Lookup | ChangelogRule::FirstRow => level > 0,
+            ChangelogRule::FullCompaction { max_level } => level == max_level,
         }
     }
 
@@ -136,81 +156,202 @@ impl RowEqualiser {
     }
 }
 
-/// The additions of one data file as `+I` changelog rows (key-value layout), for a file a
-/// full compaction moves to the last level unchanged.
-pub async fn inserts_of_file(
+/// The changelog of one compaction: the difference between the merged covered files of
+/// the bucket before (`split`, its live files) and after (`before` replaced by `after`),
+/// in key order, as key-value batches (`_VALUE_KIND` set to the change's kind).
+pub async fn produce(
+    table: &Table,
+    rule: ChangelogRule,
+    split: &Split,
+    before: &[DataFileMeta],
+    after: &[DataFileMeta],
+    batch_size: usize,
+) -> Result<Option<RecordBatch>> {
+    let replaced: HashSet<(&str, i32)> = before
+        .iter()
+        .map(|f| (f.file_name.as_str(), f.level))
+        .collect();
+    let old: Vec<DataFileMeta> = split
+        .files
+        .iter()
+        .filter(|f| rule.covers(f.level))
+        .cloned()
+        .collect();
+    let new: Vec<DataFileMeta> = split
+        .files
+        .iter()
+        .filter(|f| !replaced.contains(&(f.file_name.as_str(), f.level)))
+        .chain(after)
+        .filter(|f| rule.covers(f.level))
+        .cloned()
+        .collect();
+    let old = merged(table, split, old, batch_size).await?;
+    let new = merged(table, split, new, batch_size).await?;
+    let equaliser = RowEqualiser::for_table(table)?;
+    let keys = table.schema().trimmed_primary_key_fields();
+    let key_count = keys.len();
+    let converter = RowConverter::new(
+        keys.iter()
+            .map(|k| SortField::new(to_arrow_type(&k.data_type)))
+            .collect(),
+    )?;
+    let key_rows = |b: &Option<RecordBatch>| -> Result<Option<arrow_row::Rows>> {
+        b.as_ref()
+            .map(|b| converter.convert_columns(&b.columns()[..key_count]))
+            .transpose()
+            .map_err(Into::into)
+    };
+    let (old_keys, new_keys) = (key_rows(&old)?, key_rows(&new)?);
+    let kinds = |b: &Option<RecordBatch>| -> Result<Vec<bool>> {
+        let Some(b) = b else { return Ok(Vec::new()) };
+        let kinds = b
+            .column(key_count + 1)
+            .as_any()
+            .downcast_ref::<Int8Array>()
+            .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
+        Ok(kinds.values().iter().map(|k| *k == 0 || *k == 2).collect())
+    };
+    let (old_adds, new_adds) = (kinds(&old)?, kinds(&new)?);
+    let values = |b: &RecordBatch, row: usize| -> Vec<ArrayRef> {
+        b.columns()[key_count + 2..]
+            .iter()
+            .map(|c| c.slice(row, 1))
+            .collect()
+    };
+    // (side: 0 old, 1 new; row; kind)
+    let mut picks: Vec<(usize, usize, RowKind)> = Vec::new();
+    let mut emit = |emit: Emit, o: Option<usize>, n: Option<usize>| match (emit, o, n) {
+        (Emit::Insert, _, Some(n)) => picks.push((1, n, RowKind::Insert)),
+        (Emit::Delete, Some(o), _) => picks.push((0, o, RowKind::Delete)),
+        (Emit::Update, Some(o), Some(n)) => {
+            picks.push((0, o, RowKind::UpdateBefore));
+            picks.push((1, n, RowKind::UpdateAfter));
+        }
+        _ => {}
+    };
+    let (mut i, mut j) = (0, 0);
+    let (old_len, new_len) = (old_adds.len(), new_adds.len());
+    let mut failure = None;
+    while i < old_len || j < new_len {
+        let order = match (&old_keys, &new_keys) {
+            _ if i >= old_len => std::cmp::Ordering::Greater,
+            _ if j >= new_len => std::cmp::Ordering::Less,
+            (Some(ok), Some(nk)) => ok.row(i).cmp(&nk.row(j)),
+            _ => return Err(Error::internal("changelog sides without keys")),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                emit(decide_one(old_adds[i], false), Some(i), None);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                emit(decide_one(false, new_adds[j]), None, Some(j));
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let decision = ChangelogRule::decide(old_adds[i], new_adds[j], || {
+                    match (&equaliser, &old, &new) {
+                        (Some(e), Some(o), Some(n)) => {
+                            e.equal(&values(o, i), &values(n, j)).unwrap_or_else(|err| {
+                                failure = Some(err);
+                                false
+                            })
+                        }
+                        _ => false,
+                    }
+                });
+                emit(decision, Some(i), Some(j));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if picks.is_empty() {
+        return Ok(None);
+    }
+    let sides: Vec<&RecordBatch> = [&old, &new].into_iter().flatten().collect();
+    let side_of = |side: usize| if old.is_none() { 0 } else { side };
+    let indices: Vec<(usize, usize)> = picks.iter().map(|(s, r, _)| (side_of(*s), *r)).collect();
+    let schema = sides[0].schema();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for c in 0..schema.fields().len() {
+        if c == key_count + 1 {
+            columns.push(Arc::new(Int8Array::from_iter_values(
+                picks.iter().map(|p| p.2.as_byte()),
+            )) as ArrayRef);
+            continue;
+        }
+        let arrays: Vec<&dyn Array> = sides.iter().map(|b| b.column(c).as_ref()).collect();
+        columns.push(arrow::compute::interleave(&arrays, &indices)?);
+    }
+    Ok(Some(RecordBatch::try_new(
+        relaxed(&schema, &columns),
+        columns,
+    )?))
+}
+
+fn decide_one(before: bool, after: bool) -> Emit {
+    ChangelogRule::decide(before, after, || false)
+}
+
+/// `schema` with columns that hold nulls marked nullable (one side's schema may be
+/// stricter than the other's rows).
+fn relaxed(schema: &arrow_schema::SchemaRef, columns: &[ArrayRef]) -> arrow_schema::SchemaRef {
+    if columns
+        .iter()
+        .zip(schema.fields())
+        .all(|(c, f)| f.is_nullable() || c.null_count() == 0)
+    {
+        return schema.clone();
+    }
+    Arc::new(arrow_schema::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .zip(columns)
+            .map(|(f, c)| {
+                let nullable = f.is_nullable() || c.null_count() > 0;
+                f.as_ref().clone().with_nullable(nullable)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The merged key-value rows of `files` (retraction results kept, so a key whose result
+/// is a retraction is known to be gone), as one batch; `None` without rows.
+async fn merged(
     table: &Table,
     split: &Split,
-    file: &DataFileMeta,
+    files: Vec<DataFileMeta>,
     batch_size: usize,
-) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-    let schema = table.schema().clone();
-    let keys = schema.trimmed_primary_key_fields();
-    // Key fields are table fields: the layout of every column holds them.
-    let layout = KvLayout::new(schema.fields.clone());
-    let key_columns: Vec<usize> = keys
-        .iter()
-        .map(|k| {
-            layout
-                .column_of(k.id)
-                .ok_or_else(|| Error::internal("a key column missing from the layout"))
+) -> Result<Option<RecordBatch>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let input = Split {
+        files,
+        ..split.clone()
+    };
+    let batches: Vec<RecordBatch> = MergeRead::key_values(table.clone(), input, batch_size, true)?
+        .into_stream()
+        .await?
+        .try_collect()
+        .await?;
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let columns: Vec<ArrayRef> = (0..first.num_columns())
+        .map(|c| {
+            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            arrow::compute::concat(&arrays)
         })
-        .collect::<Result<_>>()?;
-    let value_columns = schema.fields.len();
-    let kv_schema = crate::types::arrow::to_arrow_schema(&schema.key_value_fields());
-    let file_schema = table.schema_manager().schema(file.schema_id).await?;
-    let path = table
-        .paths()
-        .data_file(&split.partition_path, split.bucket, &file.file_name);
-    let stream = read_kv_file(
-        table.storage(),
-        &path,
-        file.file_size,
-        &file_schema,
-        &layout,
-        batch_size,
-    )
-    .await?;
-    Ok(stream
-        .map(move |batch| {
-            let batch = batch?;
-            let kinds = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<Int8Array>()
-                .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
-            let adds = arrow::compute::kernels::cmp::eq(kinds, &Int8Array::new_scalar(0))?;
-            let updates = arrow::compute::kernels::cmp::eq(kinds, &Int8Array::new_scalar(2))?;
-            let keep = arrow::compute::or(&adds, &updates)?;
-            let batch = arrow::compute::filter_record_batch(&batch, &keep)?;
-            let mut columns: Vec<ArrayRef> = Vec::with_capacity(value_columns + 2 + 4);
-            for c in &key_columns {
-                columns.push(batch.column(*c).clone());
-            }
-            columns.push(batch.column(0).clone());
-            columns.push(Arc::new(Int8Array::from(vec![
-                RowKind::Insert.as_byte();
-                batch.num_rows()
-            ])));
-            columns.extend(batch.columns()[2..2 + value_columns].iter().cloned());
-            let nullable = columns
-                .iter()
-                .zip(kv_schema.fields())
-                .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
-            let schema = if nullable {
-                Arc::new(arrow_schema::Schema::new(
-                    kv_schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.as_ref().clone().with_nullable(true))
-                        .collect::<Vec<_>>(),
-                ))
-            } else {
-                kv_schema.clone()
-            };
-            Ok(RecordBatch::try_new(schema, columns)?)
-        })
-        .boxed())
+        .collect::<std::result::Result<_, _>>()?;
+    let schema = relaxed(&first.schema(), &columns);
+    let batch = RecordBatch::try_new(schema, columns)?;
+    Ok((batch.num_rows() > 0).then_some(batch))
 }
 
 #[cfg(test)]

@@ -278,6 +278,7 @@ impl Compactor {
             total_buckets: split.total_buckets,
             compact_before: out.before.clone(),
             compact_after: out.after.clone(),
+            compact_changelog_files: out.changelog.clone(),
             ..CommitMessage::default()
         };
         let identifier = self.next_identifier.fetch_add(1, Ordering::Relaxed);

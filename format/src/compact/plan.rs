@@ -43,7 +43,7 @@ use crate::data::Datum;
 use crate::error::Result;
 use crate::invalid;
 use crate::manifest::DataFileMeta;
-use crate::options::CoreOptions;
+use crate::options::{ChangelogProducer, CoreOptions};
 use crate::read::runs::compare_rows;
 use crate::types::DataType;
 
@@ -123,8 +123,12 @@ pub struct PlanOptions {
     pub compaction_file_size: u64,
     /// `compaction.optimization-interval`.
     pub optimization_interval: Option<Duration>,
-    /// `full-compaction.delta-commits`.
+    /// `full-compaction.delta-commits` (1 when unset with `changelog-producer` =
+    /// `full-compaction`, so each commit's changes appear with it).
     pub full_compaction_delta_commits: Option<u64>,
+    /// `changelog-producer` = `lookup`: level 0 is compacted whenever it holds a run, so
+    /// every commit's changelog is produced by the compaction after it.
+    pub force_up_level0: bool,
 }
 
 impl PlanOptions {
@@ -153,7 +157,9 @@ impl PlanOptions {
         let non_negative = |key: &str, v: i32| {
             u64::try_from(v).map_err(|_| invalid!("option '{key}' must not be negative, got {v}"))
         };
+        let full_producer = options.changelog_producer() == ChangelogProducer::FullCompaction;
         let delta_commits = match options.full_compaction_delta_commits() {
+            None if full_producer => Some(1),
             None => None,
             Some(n) => Some(u64::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
                 invalid!("option 'full-compaction.delta-commits' must be at least 1, got {n}")
@@ -169,8 +175,14 @@ impl PlanOptions {
             )?,
             size_ratio: non_negative("compaction.size-ratio", options.compaction_size_ratio())?,
             compaction_file_size: options.target_file_size(true) / 10 * 7,
-            optimization_interval: options.compaction_optimization_interval(),
+            optimization_interval: shortest(
+                options.compaction_optimization_interval(),
+                options
+                    .changelog_producer_compaction_interval()
+                    .filter(|d| full_producer && !d.is_zero()),
+            ),
             full_compaction_delta_commits: delta_commits,
+            force_up_level0: options.changelog_producer() == ChangelogProducer::Lookup,
         })
     }
 
@@ -201,6 +213,8 @@ pub enum Reason {
     SizeAmplification,
     SizeRatio,
     RunCount,
+    /// `changelog-producer` = `lookup`: level 0 goes up whenever it holds a run.
+    ForceUpLevel0,
 }
 
 impl Reason {
@@ -212,6 +226,7 @@ impl Reason {
             Reason::SizeAmplification => "size-amplification",
             Reason::SizeRatio => "size-ratio",
             Reason::RunCount => "run-count",
+            Reason::ForceUpLevel0 => "force-up-level0",
         }
     }
 
@@ -283,7 +298,23 @@ pub fn pick(
             return None;
         }
     }
-    pick_universal(runs, options)
+    pick_universal(runs, options).or_else(|| pick_level0(runs, options))
+}
+
+/// `lookup`: every level-0 run (with the next run when it is at level 1) into level 1 or
+/// above, when the other rules pick nothing.
+fn pick_level0(runs: &[LevelRun], options: &PlanOptions) -> Option<CompactUnit> {
+    let level0 = runs.iter().take_while(|r| r.level == 0).count();
+    (options.force_up_level0 && level0 > 0)
+        .then(|| output_unit(runs, level0, options, Reason::ForceUpLevel0))
+}
+
+/// The shorter of two optional intervals.
+fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Every run into the last level; `None` when there is nothing or one run there already.

@@ -109,6 +109,13 @@ impl DataFileWriter {
         Ok(writer)
     }
 
+    /// Never rolls: every `write` is one file (a compaction's changelog, whose `-U`/`+U`
+    /// pairs must not be split across files read in sequence-number order).
+    pub fn single_file(mut self) -> Self {
+        self.target_size = u64::MAX;
+        self
+    }
+
     /// Writes a sorted, merged key-value batch as one or more files of the target bucket.
     pub async fn write(
         &mut self,

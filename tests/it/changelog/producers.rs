@@ -201,3 +201,136 @@ async fn none_delta_has_no_before_images_and_skips_compactions() {
     }
     assert_ne!(replay.sums, sums(&table_at(&table, 4).await));
 }
+
+/// Whether the changelog covers every live file at `snapshot` (then its full phase is the
+/// whole table): `lookup` covers levels above 0, `full-compaction` the last level.
+async fn covers_everything(table: &Table, snapshot: i64, last_level_only: bool) -> bool {
+    let plan = TableScan::new(table.clone())
+        .with_snapshot(Some(snapshot))
+        .plan()
+        .await
+        .unwrap();
+    let last = table.options().num_levels() - 1;
+    plan.splits.iter().flat_map(|s| &s.files).all(|f| {
+        if last_level_only {
+            f.level == last
+        } else {
+            f.level > 0
+        }
+    })
+}
+
+/// A compaction producer (`lookup` or `full-compaction`) under random CDC: the writer
+/// compacts after each commit, a separate compactor now and then. Replaying the changes
+/// (strictly: every retraction retracts the current row, every `+I` is new) gives each
+/// snapshot's full phase, and after every commit (the writer's compaction included) the
+/// whole table, whose `sum(v) group by g` equals the one kept from the changes.
+async fn check_compacting(fx: &Fixture, seed: u64, commits: i64, cdc: bool, source: bool) {
+    let last_level_only = fx.table.options().changelog_producer()
+        == strata_format::options::ChangelogProducer::FullCompaction;
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    let compactor = Compactor::new(fx.table.clone(), "test-compactor").unwrap();
+    let mut work = Workload::new(seed, cdc);
+    let mut after_commit = Vec::new();
+    for c in 1..=commits {
+        let n = 1 + work.rng.below(12) as usize;
+        let ops = work.ops(n);
+        write_commit(&mut writer, &ops, c).await;
+        after_commit.push(latest(&fx.table).await);
+        match work.rng.below(8) {
+            0 => {
+                compactor.compact_table(true).await.unwrap();
+            }
+            1 => {
+                compactor.compact_table(false).await.unwrap();
+            }
+            _ => {}
+        }
+    }
+    let table = fx.reload().await;
+    let last = latest(&table).await;
+    let per_snapshot = changes_between(&table, 0, last).await;
+    let mut replay = Replay::strict();
+    let mut compact_changelogs = 0;
+    for s in 1..=last {
+        let snapshot = table.snapshot_manager().snapshot(s).await.unwrap();
+        if let Some(changes) = per_snapshot.get(&s) {
+            assert_eq!(
+                snapshot.commit_kind,
+                CommitKind::Compact,
+                "seed {seed}: only compactions produce changes (snapshot {s})"
+            );
+            compact_changelogs += 1;
+            replay.apply(changes);
+        }
+        assert_eq!(
+            replay.rows,
+            full_rows(&table, s).await,
+            "seed {seed}: replay after snapshot {s}"
+        );
+        if after_commit.contains(&s) {
+            assert!(
+                covers_everything(&table, s, last_level_only).await,
+                "seed {seed}: the writer's compaction left uncovered files at snapshot {s}"
+            );
+            let whole = table_at(&table, s).await;
+            assert_eq!(replay.rows, whole, "seed {seed}: table at snapshot {s}");
+            assert_eq!(replay.sums, sums(&whole), "seed {seed}: sums at {s}");
+        }
+    }
+    assert!(
+        compact_changelogs > commits / 2,
+        "seed {seed}: {compact_changelogs} changelogs"
+    );
+    if source {
+        assert_eq!(replay.rows, work.source, "seed {seed}: the source");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_changelog_replays_to_every_snapshot() {
+    for (seed, cdc) in [(11, true), (12, false), (13, true)] {
+        let buffer = if seed == 13 { "2 kb" } else { "64 mb" };
+        let fx = fixture(&[
+            ("changelog-producer", "lookup"),
+            ("num-sorted-run.compaction-trigger", "3"),
+            ("write-buffer-size", buffer),
+        ])
+        .await;
+        check_compacting(&fx, seed, 25, cdc, true).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_compaction_changelog_replays_to_every_snapshot() {
+    for (seed, cdc) in [(21, true), (22, false)] {
+        let fx = fixture(&[
+            ("changelog-producer", "full-compaction"),
+            ("num-sorted-run.compaction-trigger", "3"),
+        ])
+        .await;
+        check_compacting(&fx, seed, 25, cdc, true).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_changelogs_of_partial_update_and_aggregation_tables() {
+    for producer in ["lookup", "full-compaction"] {
+        // Upserts with null values keep the old value; -D removes the row.
+        let fx = fixture(&[
+            ("changelog-producer", producer),
+            ("merge-engine", "partial-update"),
+            ("partial-update.remove-record-on-delete", "true"),
+        ])
+        .await;
+        check_compacting(&fx, 31, 20, false, false).await;
+        // -U/-D subtract from the sum; the row stays.
+        let fx = fixture(&[
+            ("changelog-producer", producer),
+            ("merge-engine", "aggregation"),
+            ("fields.v.aggregate-function", "sum"),
+        ])
+        .await;
+        check_compacting(&fx, 32, 20, true, false).await;
+    }
+}
