@@ -5,7 +5,7 @@
   CDC and ``strata compact`` compacts in between, prints every change exactly once: its
   output equals a one-shot ``strata changes --from 0``; replayed onto an empty table it
   gives ``strata read``; a ``sum(v) group by g`` kept from it equals the table's (for the
-  producers that give before-images).
+  producers that give before-images), for `input`, `none`, `lookup` and `full-compaction`.
 - pypaimon 2.1.0's streaming read and the ``paimon`` crate's incremental changelog scan
   (pypaimon-rust) read the same changes from the changelog files (and ``none`` deltas)
   Strata wrote; ``strata changes`` reads the changelog pypaimon wrote as pypaimon does.
@@ -31,7 +31,7 @@ SCHEMA = {"fields": [{"name": "id", "type": "BIGINT NOT NULL"}, {"name": "g", "t
           "primaryKeys": ["id"], "partitionKeys": [], "options": {"bucket": "2"}}
 
 # Producers whose changes carry before-images when the input does (Debezium does).
-COMPLETE = {"input"}
+COMPLETE = {"input", "lookup", "full-compaction"}
 
 
 def create_table(strata_bin, warehouse, tmp_path, options):
@@ -179,7 +179,7 @@ def wait_caught_up(warehouse, consumer, timeout=120):
                 % (snapshot_ids(warehouse)[-1], consumer_next(warehouse, consumer)), pytrace=False)
 
 
-PRODUCERS = ["input", "none"]
+PRODUCERS = ["input", "none", "lookup", "full-compaction"]
 
 
 @pytest.mark.parametrize("producer", PRODUCERS)
@@ -236,6 +236,10 @@ def strata_changes_by_snapshot(strata_bin, warehouse):
     return out
 
 
+# The compaction producers' changelog comes with `strata compact` (the tables are write-only).
+COMPACT_EVERY = {"lookup": 2, "full-compaction": 2}
+
+
 def write_some(strata_bin, warehouse, tmp_path, producer, commits, compact_every=0):
     # write-only: no COMPACT snapshots unless asked (pypaimon catches up over more than 10
     # snapshots with a diff, not the changelog).
@@ -250,12 +254,14 @@ def write_some(strata_bin, warehouse, tmp_path, producer, commits, compact_every
     return source
 
 
-@pytest.mark.parametrize("producer", ["input", "none"])
+@pytest.mark.parametrize("producer", PRODUCERS)
 def test_pypaimon_streams_the_changelog_strata_wrote(strata_bin, tmp_path, producer):
     from pypaimon import CatalogFactory
 
     warehouse = tmp_path / "warehouse"
-    write_some(strata_bin, warehouse, tmp_path, producer, 6)
+    # At most 10 snapshots (a COMPACT snapshot per bucket for the compaction producers).
+    commits = 4 if producer in COMPACT_EVERY else 6
+    write_some(strata_bin, warehouse, tmp_path, producer, commits, COMPACT_EVERY.get(producer, 0))
     want = strata_changes_by_snapshot(strata_bin, warehouse)
     # pypaimon's streaming read resumes a consumer: start it at snapshot 1.
     consumer_dir = os.path.join(table_dir(warehouse), "consumer")
@@ -301,12 +307,12 @@ def test_pypaimon_streams_the_changelog_strata_wrote(strata_bin, tmp_path, produ
     assert got == want
 
 
-@pytest.mark.parametrize("producer", ["input", "none"])
+@pytest.mark.parametrize("producer", PRODUCERS)
 def test_paimon_crate_reads_the_changelog_strata_wrote(strata_bin, tmp_path, producer):
     from pypaimon_rust.datafusion import PaimonCatalog
 
     warehouse = tmp_path / "warehouse"
-    write_some(strata_bin, warehouse, tmp_path, producer, 8)
+    write_some(strata_bin, warehouse, tmp_path, producer, 8, COMPACT_EVERY.get(producer, 0))
     want = strata_changes_by_snapshot(strata_bin, warehouse)
     table = PaimonCatalog({"warehouse": str(warehouse)}).get_table(TABLE)
     got = {}
