@@ -25,9 +25,14 @@ async fn drain(follower: &mut ChangeFollower) -> Vec<(i64, bool, Vec<Change>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_restarted_with_a_consumer_sees_every_change_once() {
-    for seed in [11, 12] {
+    for (seed, producer) in [
+        (11, "input"),
+        (12, "input"),
+        (13, "lookup"),
+        (14, "full-compaction"),
+    ] {
         let fx = fixture(&[
-            ("changelog-producer", "input"),
+            ("changelog-producer", producer),
             ("num-sorted-run.compaction-trigger", "3"),
         ])
         .await;
@@ -106,7 +111,7 @@ async fn a_follower_restarted_with_a_consumer_sees_every_change_once() {
             .into_iter()
             .map(|(id, c)| (id, false, c))
             .collect();
-        assert_eq!(seen, expected, "seed {seed}");
+        assert_eq!(seen, expected, "seed {seed}, {producer}");
         assert_eq!(replay.rows, table_at(&table, last).await);
         assert_eq!(replay.sums, sums(&work.source));
         let consumer = ConsumerManager::new(table.clone())

@@ -334,3 +334,104 @@ async fn compaction_changelogs_of_partial_update_and_aggregation_tables() {
         check_compacting(&fx, 32, 20, true, false).await;
     }
 }
+
+/// The changes of the snapshots after `from`, sorted by key within each snapshot.
+async fn changes_after(table: &Table, from: i64) -> Vec<(i64, Vec<Change>)> {
+    let last = latest(table).await;
+    changes_between(table, from, last)
+        .await
+        .into_iter()
+        .map(|(s, mut c)| {
+            c.sort_by_key(|c| (c.1, c.0.as_byte()));
+            (s, c)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_deduplicate_drops_unchanged_updates() {
+    let row = |g, v| (Some(g), Some(v));
+    for producer in ["lookup", "full-compaction"] {
+        for (dedup, ignore) in [("false", ""), ("true", ""), ("true", "v")] {
+            let mut options = vec![
+                ("changelog-producer", producer),
+                ("changelog-producer.row-deduplicate", dedup),
+            ];
+            if !ignore.is_empty() {
+                options.push(("changelog-producer.row-deduplicate-ignore-fields", ignore));
+            }
+            let fx = fixture(&options).await;
+            let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+            let first = [
+                (RowKind::Insert, 1, row(1, 10)),
+                (RowKind::Insert, 2, row(1, 5)),
+            ];
+            write_commit(&mut writer, &first, 1).await;
+            let after_first = latest(&fx.table).await;
+            // Key 1 rewritten unchanged, key 2 with a new v only.
+            let second = [
+                (RowKind::Insert, 1, row(1, 10)),
+                (RowKind::Insert, 2, row(1, 6)),
+            ];
+            write_commit(&mut writer, &second, 2).await;
+            let table = fx.reload().await;
+            let got: Vec<Change> = changes_after(&table, after_first)
+                .await
+                .into_iter()
+                .flat_map(|(_, c)| c)
+                .collect();
+            let key2 = vec![
+                (RowKind::UpdateBefore, 2, row(1, 5)),
+                (RowKind::UpdateAfter, 2, row(1, 6)),
+            ];
+            let want = match (dedup, ignore) {
+                ("false", _) => [
+                    vec![
+                        (RowKind::UpdateBefore, 1, row(1, 10)),
+                        (RowKind::UpdateAfter, 1, row(1, 10)),
+                    ],
+                    key2,
+                ]
+                .concat(),
+                (_, "") => key2,
+                _ => vec![],
+            };
+            assert_eq!(
+                got, want,
+                "{producer}, row-deduplicate {dedup}, ignore '{ignore}'"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_wait_false_defers_the_changelog_to_the_next_commit() {
+    let fx = fixture(&[("changelog-producer", "lookup"), ("lookup-wait", "false")]).await;
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    let row = |v| (Some(1), Some(v));
+    write_commit(&mut writer, &[(RowKind::Insert, 1, row(10))], 1).await;
+    let table = fx.reload().await;
+    assert_eq!(
+        latest(&table).await,
+        1,
+        "no compaction right after the commit"
+    );
+    assert!(changes_after(&table, 0).await.is_empty());
+    write_commit(&mut writer, &[(RowKind::Insert, 1, row(20))], 2).await;
+    let table = fx.reload().await;
+    let kinds = |s| {
+        let table = table.clone();
+        async move {
+            let snapshot = table.snapshot_manager().snapshot(s).await.unwrap();
+            snapshot.commit_kind
+        }
+    };
+    // The second commit first compacts the first one's level 0: its changelog, then data.
+    assert_eq!(latest(&table).await, 3);
+    assert_eq!(kinds(2).await, CommitKind::Compact);
+    assert_eq!(kinds(3).await, CommitKind::Append);
+    assert_eq!(
+        changes_after(&table, 0).await,
+        vec![(2, vec![(RowKind::Insert, 1, row(10))])]
+    );
+}
