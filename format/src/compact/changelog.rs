@@ -18,20 +18,23 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int8Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, Int64Array, Int8Array, RecordBatch};
 use arrow_row::{RowConverter, SortField};
 use futures::TryStreamExt;
 
 use crate::compact::plan::CompactUnit;
+use crate::data::binary_row::BinaryRow;
+use crate::data::Datum;
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::RowKind;
 use crate::options::{ChangelogProducer, MergeEngine};
 use crate::read::merge::MergeRead;
+use crate::read::runs::compare_rows;
 use crate::scan::Split;
 use crate::table::Table;
 use crate::types::arrow::to_arrow_type;
-use crate::types::DataField;
+use crate::types::{DataField, DataType};
 
 /// Which changelog a merge produces, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +161,9 @@ impl RowEqualiser {
 
 /// The changelog of one compaction: the difference between the merged covered files of
 /// the bucket before (`split`, its live files) and after (`before` replaced by `after`),
-/// in key order, as key-value batches (`_VALUE_KIND` set to the change's kind).
+/// in key order, as key-value batches (`_VALUE_KIND` set to the change's kind). Only keys
+/// of the compacted files can change, so covered files outside their key range are not
+/// read.
 pub async fn produce(
     table: &Table,
     rule: ChangelogRule,
@@ -167,6 +172,7 @@ pub async fn produce(
     after: &[DataFileMeta],
     batch_size: usize,
 ) -> Result<Option<RecordBatch>> {
+    let in_range = key_range_filter(table, before);
     let replaced: HashSet<(&str, i32)> = before
         .iter()
         .map(|f| (f.file_name.as_str(), f.level))
@@ -174,7 +180,7 @@ pub async fn produce(
     let old: Vec<DataFileMeta> = split
         .files
         .iter()
-        .filter(|f| rule.covers(f.level))
+        .filter(|f| rule.covers(f.level) && in_range(f))
         .cloned()
         .collect();
     let new: Vec<DataFileMeta> = split
@@ -182,7 +188,7 @@ pub async fn produce(
         .iter()
         .filter(|f| !replaced.contains(&(f.file_name.as_str(), f.level)))
         .chain(after)
-        .filter(|f| rule.covers(f.level))
+        .filter(|f| rule.covers(f.level) && in_range(f))
         .cloned()
         .collect();
     let old = merged(table, split, old, batch_size).await?;
@@ -202,16 +208,28 @@ pub async fn produce(
             .map_err(Into::into)
     };
     let (old_keys, new_keys) = (key_rows(&old)?, key_rows(&new)?);
-    let kinds = |b: &Option<RecordBatch>| -> Result<Vec<bool>> {
+    // Per row: (is an addition, sequence number). A key whose merged version keeps its
+    // sequence number got no new version: it is unchanged.
+    let versions = |b: &Option<RecordBatch>| -> Result<Vec<(bool, i64)>> {
         let Some(b) = b else { return Ok(Vec::new()) };
+        let seqs = b
+            .column(key_count)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| Error::data_invalid("_SEQUENCE_NUMBER is not BIGINT"))?;
         let kinds = b
             .column(key_count + 1)
             .as_any()
             .downcast_ref::<Int8Array>()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
-        Ok(kinds.values().iter().map(|k| *k == 0 || *k == 2).collect())
+        Ok(kinds
+            .values()
+            .iter()
+            .zip(seqs.values().iter())
+            .map(|(k, s)| (*k == 0 || *k == 2, *s))
+            .collect())
     };
-    let (old_adds, new_adds) = (kinds(&old)?, kinds(&new)?);
+    let (old_versions, new_versions) = (versions(&old)?, versions(&new)?);
     let values = |b: &RecordBatch, row: usize| -> Vec<ArrayRef> {
         b.columns()[key_count + 2..]
             .iter()
@@ -230,7 +248,7 @@ pub async fn produce(
         _ => {}
     };
     let (mut i, mut j) = (0, 0);
-    let (old_len, new_len) = (old_adds.len(), new_adds.len());
+    let (old_len, new_len) = (old_versions.len(), new_versions.len());
     let mut failure = None;
     while i < old_len || j < new_len {
         let order = match (&old_keys, &new_keys) {
@@ -241,25 +259,30 @@ pub async fn produce(
         };
         match order {
             std::cmp::Ordering::Less => {
-                emit(decide_one(old_adds[i], false), Some(i), None);
+                emit(decide_one(old_versions[i].0, false), Some(i), None);
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                emit(decide_one(false, new_adds[j]), None, Some(j));
+                emit(decide_one(false, new_versions[j].0), None, Some(j));
+                j += 1;
+            }
+            std::cmp::Ordering::Equal if old_versions[i] == new_versions[j] => {
+                i += 1;
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
-                let decision = ChangelogRule::decide(old_adds[i], new_adds[j], || {
-                    match (&equaliser, &old, &new) {
-                        (Some(e), Some(o), Some(n)) => {
-                            e.equal(&values(o, i), &values(n, j)).unwrap_or_else(|err| {
-                                failure = Some(err);
-                                false
-                            })
+                let decision =
+                    ChangelogRule::decide(old_versions[i].0, new_versions[j].0, || {
+                        match (&equaliser, &old, &new) {
+                            (Some(e), Some(o), Some(n)) => {
+                                e.equal(&values(o, i), &values(n, j)).unwrap_or_else(|err| {
+                                    failure = Some(err);
+                                    false
+                                })
+                            }
+                            _ => false,
                         }
-                        _ => false,
-                    }
-                });
+                    });
                 emit(decision, Some(i), Some(j));
                 i += 1;
                 j += 1;
@@ -291,6 +314,54 @@ pub async fn produce(
         relaxed(&schema, &columns),
         columns,
     )?))
+}
+
+type Key = Vec<Option<Datum>>;
+
+/// Whether a file may hold keys in the key range of `files` (always, when a key does not
+/// decode).
+fn key_range_filter(table: &Table, files: &[DataFileMeta]) -> impl Fn(&DataFileMeta) -> bool {
+    let types: Vec<DataType> = table
+        .schema()
+        .trimmed_primary_key_fields()
+        .into_iter()
+        .map(|f| f.data_type)
+        .collect();
+    let decode = move |key: &[u8]| BinaryRow::decode_with_arity(key, &types).ok();
+    let mut range: Option<(Key, Key)> = None;
+    let mut known = true;
+    for f in files {
+        match (decode(&f.min_key), decode(&f.max_key)) {
+            (Some(min), Some(max)) => {
+                range = Some(match range.take() {
+                    None => (min, max),
+                    Some((lo, hi)) => (
+                        if compare_rows(&min, &lo).is_lt() {
+                            min
+                        } else {
+                            lo
+                        },
+                        if compare_rows(&max, &hi).is_gt() {
+                            max
+                        } else {
+                            hi
+                        },
+                    ),
+                });
+            }
+            _ => known = false,
+        }
+    }
+    let range = range.filter(|_| known);
+    move |f: &DataFileMeta| {
+        let Some((lo, hi)) = &range else { return true };
+        match (decode(&f.min_key), decode(&f.max_key)) {
+            (Some(min), Some(max)) => {
+                compare_rows(&max, lo).is_ge() && compare_rows(&min, hi).is_le()
+            }
+            _ => true,
+        }
+    }
 }
 
 fn decide_one(before: bool, after: bool) -> Emit {
