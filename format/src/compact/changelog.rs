@@ -6,8 +6,11 @@
 //! reads, see `format::changes`). A compaction changes that part; [`produce`] reads the
 //! merged value of every key in the covered files before and after the compaction and
 //! writes the difference, so the full phase before plus the changelog is the full phase
-//! after, for every merge engine (merging is associative: keys the compaction did not
-//! touch keep their merged value and produce nothing). [`ChangelogRule::decide`] turns a
+//! after, for every merge engine. A key whose merged row is the same version on both sides
+//! (kind, sequence number and values) produces nothing; a row that re-merging changed
+//! (engines that are not associative, `spec/merge-engines.md`) does. Only keys of the
+//! compacted files can change, so covered files outside their key range are not read.
+//! [`ChangelogRule::decide`] turns a
 //! key's before-image and result into rows, and [`RowEqualiser`] implements
 //! `changelog-producer.row-deduplicate`.
 //!
@@ -208,8 +211,8 @@ pub async fn produce(
             .map_err(Into::into)
     };
     let (old_keys, new_keys) = (key_rows(&old)?, key_rows(&new)?);
-    // Per row: (is an addition, sequence number). A key whose merged version keeps its
-    // sequence number got no new version: it is unchanged.
+    // Per row: (is an addition, sequence number). A key whose merged row keeps its kind,
+    // sequence number and values got no new version: it is unchanged.
     let versions = |b: &Option<RecordBatch>| -> Result<Vec<(bool, i64)>> {
         let Some(b) = b else { return Ok(Vec::new()) };
         let seqs = b
@@ -230,6 +233,27 @@ pub async fn produce(
             .collect())
     };
     let (old_versions, new_versions) = (versions(&old)?, versions(&new)?);
+    // Every column, to tell a re-merged but unchanged row (same version) from one whose
+    // value a non-associative merge changed.
+    let row_converter = RowConverter::new(
+        table
+            .schema()
+            .fields
+            .iter()
+            .map(|f| SortField::new(to_arrow_type(&f.data_type)))
+            .collect(),
+    )?;
+    let value_rows = |b: &Option<RecordBatch>| -> Result<Option<arrow_row::Rows>> {
+        b.as_ref()
+            .map(|b| row_converter.convert_columns(&b.columns()[key_count + 2..]))
+            .transpose()
+            .map_err(Into::into)
+    };
+    let (old_values, new_values) = (value_rows(&old)?, value_rows(&new)?);
+    let same_row = |i: usize, j: usize| match (&old_values, &new_values) {
+        (Some(o), Some(n)) => o.row(i) == n.row(j),
+        _ => false,
+    };
     let values = |b: &RecordBatch, row: usize| -> Vec<ArrayRef> {
         b.columns()[key_count + 2..]
             .iter()
@@ -266,7 +290,7 @@ pub async fn produce(
                 emit(decide_one(false, new_versions[j].0), None, Some(j));
                 j += 1;
             }
-            std::cmp::Ordering::Equal if old_versions[i] == new_versions[j] => {
+            std::cmp::Ordering::Equal if old_versions[i] == new_versions[j] && same_row(i, j) => {
                 i += 1;
                 j += 1;
             }
