@@ -439,3 +439,66 @@ async fn lookup_wait_false_defers_the_changelog_to_the_next_commit() {
         vec![(2, vec![(RowKind::Insert, 1, row(10))])]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_compaction_changelog_is_paced_by_delta_commits_and_the_interval() {
+    let row = |v| (Some(1), Some(v));
+    let fx = fixture(&[
+        ("bucket", "1"),
+        ("changelog-producer", "full-compaction"),
+        ("full-compaction.delta-commits", "3"),
+    ])
+    .await;
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    write_commit(&mut writer, &[(RowKind::Insert, 1, row(10))], 1).await;
+    write_commit(&mut writer, &[(RowKind::Insert, 1, row(20))], 2).await;
+    let table = fx.reload().await;
+    assert!(
+        changes_after(&table, 0).await.is_empty(),
+        "no full compaction yet"
+    );
+    write_commit(&mut writer, &[(RowKind::Insert, 2, row(5))], 3).await;
+    let table = fx.reload().await;
+    // The third commit's full compaction: both keys, each once, with their last values.
+    let changes = changes_after(&table, 0).await;
+    assert_eq!(
+        changes,
+        vec![(
+            4,
+            vec![(RowKind::Insert, 1, row(20)), (RowKind::Insert, 2, row(5))]
+        )]
+    );
+    write_commit(&mut writer, &[(RowKind::Insert, 1, row(30))], 4).await;
+    write_commit(&mut writer, &[(RowKind::Insert, 1, row(40))], 5).await;
+    assert!(changes_after(&fx.reload().await, 4).await.is_empty());
+
+    // changelog-producer.compaction-interval: a full compaction whenever that long has
+    // passed since the last one, here at every commit, though delta-commits is far off.
+    let fx = fixture(&[
+        ("bucket", "1"),
+        ("changelog-producer", "full-compaction"),
+        ("full-compaction.delta-commits", "100"),
+        ("changelog-producer.compaction-interval", "1 ms"),
+    ])
+    .await;
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    for (c, v) in [(1, 10), (2, 20)] {
+        write_commit(&mut writer, &[(RowKind::Insert, 1, row(v))], c).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let got: Vec<Vec<Change>> = changes_after(&fx.reload().await, 0)
+        .await
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            vec![(RowKind::Insert, 1, row(10))],
+            vec![
+                (RowKind::UpdateBefore, 1, row(10)),
+                (RowKind::UpdateAfter, 1, row(20))
+            ]
+        ]
+    );
+}
