@@ -265,6 +265,12 @@ core_options! {
     write_buffer_size: u64 = "write-buffer-size", Some("256 mb"), parse_memory;
     /// Whether the write buffer may spill to disk.
     write_buffer_spillable: bool = "write-buffer-spillable", Some("true"), parse_bool;
+    /// Local disk a writer may fill with spilled buffers before it flushes (unset: no limit).
+    write_buffer_spill_max_disk_size: Option<u64> = "write-buffer-spill.max-disk-size", None, parse_opt_memory_or_infinite;
+    /// Compression of spilled buffers.
+    spill_compression: String = "spill-compression", Some("zstd"), parse_string;
+    /// Zstd level of spilled buffers.
+    spill_compression_zstd_level: i32 = "spill-compression.zstd-level", Some("1"), parse_int;
     /// Writers skip compaction and snapshot expiry.
     write_only: bool = "write-only", Some("false"), parse_bool;
     /// Memory page size.
@@ -568,6 +574,18 @@ impl CoreOptions {
 
     pub fn write_buffer_spillable(&self) -> bool {
         self.write_buffer_spillable
+    }
+
+    pub fn write_buffer_spill_max_disk_size(&self) -> Option<u64> {
+        self.write_buffer_spill_max_disk_size
+    }
+
+    pub fn spill_compression(&self) -> &str {
+        &self.spill_compression
+    }
+
+    pub fn spill_compression_zstd_level(&self) -> i32 {
+        self.spill_compression_zstd_level
     }
 
     pub fn write_only(&self) -> bool {
@@ -882,6 +900,13 @@ fn parse_memory(key: &str, value: Option<&str>) -> Result<u64> {
 
 fn parse_opt_memory(key: &str, value: Option<&str>) -> Result<Option<u64>> {
     value.map(|v| parse_memory(key, Some(v))).transpose()
+}
+
+fn parse_opt_memory_or_infinite(key: &str, value: Option<&str>) -> Result<Option<u64>> {
+    match value {
+        Some(v) if v.trim().eq_ignore_ascii_case("infinite") => Ok(None),
+        other => parse_opt_memory(key, other),
+    }
 }
 
 fn parse_duration_option(key: &str, value: Option<&str>) -> Result<Duration> {

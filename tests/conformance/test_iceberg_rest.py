@@ -2,8 +2,7 @@
 iceberg extension, Spark 3.5 with the Iceberg 1.10.2 runtime (one session for the module),
 and a schemathesis run against the REST spec.
 
-Strata tables are compared with `strata read` after `strata compact DB.T --full`; those
-cases are skipped (with the reason) when the binary has no `compact` command yet.
+Strata tables are compared with `strata read` after `strata compact DB.T --full`.
 """
 
 import json
@@ -83,11 +82,6 @@ def strata(strata_bin, warehouse, *args, stdin=None):
                           encoding="utf-8", errors="replace", timeout=300)
     assert proc.returncode == 0, "%s failed: %s" % (" ".join(args), proc.stderr)
     return proc.stdout
-
-
-def has_compact(strata_bin):
-    proc = run_strata(strata_bin, ["compact", "--help"])
-    return proc.returncode == 0
 
 
 def sorted_rows(rows):
@@ -254,9 +248,6 @@ def _strata_table(strata_bin, warehouse, tmp_path, name, options):
 
 
 def test_strata_tables_of_each_merge_engine_read_like_strata(strata_bin, server, spark, tmp_path):
-    if not has_compact(strata_bin):
-        pytest.skip("this strata has no `compact` command yet: Strata tables reach Iceberg "
-                    "readers after a full compaction (tests/it/rest_catalog covers them)")
     strata(strata_bin, server.warehouse, "db", "create", "strata", "--if-not-exists")
     cat = iceberg_clients.pyiceberg_catalog(server.url, server.warehouse)
     con = iceberg_clients.duckdb_connection(server.url, server.warehouse)

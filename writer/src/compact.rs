@@ -25,7 +25,8 @@ use strata_format::scan::TableScan;
 use strata_format::table::Table;
 use strata_format::{Error, ErrorKind, Result};
 
-/// Commit attempts when admissions fail because others filled the bucket meanwhile.
+/// Commit attempts when admissions fail because others filled the bucket meanwhile (and
+/// for at least the stall timeout).
 const MAX_ADMISSION_ATTEMPTS: u32 = 20;
 /// Compactions a writer runs to make room before it reports a stall it cannot clear.
 const MAX_ROOM_ROUNDS: u32 = 50;
@@ -88,13 +89,18 @@ impl WriterCompaction {
         let deferred = std::mem::take(&mut self.deferred);
         self.compact_buckets(&deferred).await;
         let mut attempt = 0;
+        let started = Instant::now();
         let committed = loop {
             attempt += 1;
             self.make_room(&messages).await?;
             match commit.commit(identifier, messages.clone()).await {
+                // Losing the room to another writer is no failure: several writers waiting
+                // for one compactor lose it often. Give up only after many attempts and
+                // the time a stall may last.
                 Err(e)
                     if e.kind() == ErrorKind::CommitConflict
-                        && attempt < MAX_ADMISSION_ATTEMPTS =>
+                        && (attempt < MAX_ADMISSION_ATTEMPTS
+                            || started.elapsed() < self.stall_timeout) =>
                 {
                     tracing::debug!(error = %e, attempt, "commit not admitted; making room again");
                 }

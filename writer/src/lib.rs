@@ -42,6 +42,7 @@ mod compact;
 mod conform;
 pub mod input;
 mod route;
+mod spill;
 mod table_writer;
 
 pub use conform::{PRIMARY_KEY_NULLABLE, ROW_KIND_COLUMN};

@@ -3,8 +3,10 @@
 //! ```text
 //!  write(batch) ─► conform (schema, nulls, row kinds) ─► route (partition, bucket)
 //!       ─► bucket buffers (+ sequence numbers) ─► [buffers over write-buffer-size]
-//!       ─► flush: sort + merge ─► level-0 Parquet files
-//!  commit(id) ─► flush every buffer ─► CommitMessage per bucket ─► format::commit
+//!       ─► spill: sort + merge ─► local run (see `spill.rs`; or, not spillable, flush:
+//!          sort + merge ─► level-0 Parquet files)
+//!  commit(id) ─► flush every buffer (merged with its spilled runs) ─► CommitMessage per
+//!          bucket ─► format::commit
 //! ```
 //!
 //! A batch is conformed and routed completely before any of it is buffered, so a batch that
@@ -18,9 +20,11 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
+use strata_format::manifest::DataFileMeta;
 use strata_format::merge::MergeFunction;
 use strata_format::options::ChangelogProducer;
-use strata_format::scan::TableScan;
+use strata_format::paths::PartitionPath;
+use strata_format::scan::{Split, TableScan};
 use strata_format::table::Table;
 use strata_format::{invalid, Error, ErrorKind, Result};
 
@@ -28,6 +32,7 @@ use crate::buffer::{Buffer, SortMerge};
 use crate::compact::WriterCompaction;
 use crate::conform::Conformer;
 use crate::route::Router;
+use crate::spill::Spill;
 use strata_format::manifest::FileSource;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
 
@@ -105,8 +110,11 @@ impl TableWriterBuilder {
             conformer: Conformer::new(&table)?,
             router: Router::new(&table, buckets)?,
             sort: SortMerge::new(schema, merge)?,
-            files: DataFileWriter::new(&table, self.clock)?,
             changelog,
+            files: DataFileWriter::new(&table, self.clock.clone())?,
+            spillable: options.write_buffer_spillable(),
+            spill: None,
+            clock: self.clock,
             buffer_limit: usize::try_from(options.write_buffer_size()).unwrap_or(usize::MAX),
             buckets,
             table,
@@ -130,6 +138,8 @@ struct BucketWriter {
     files: Vec<WrittenFile>,
     /// Changelog files flushed with them (`input` producer).
     changelog_files: Vec<WrittenFile>,
+    /// Runs spilled to local disk since the last flush, oldest first.
+    spilled: Vec<DataFileMeta>,
 }
 
 /// Writes batches into a table and commits them; see the module docs.
@@ -144,6 +154,10 @@ pub struct TableWriter {
     files: DataFileWriter,
     /// Writes every input row to changelog files (`changelog-producer` = `input`).
     changelog: Option<DataFileWriter>,
+    /// `write-buffer-spillable`, and the local spill area once used.
+    spillable: bool,
+    spill: Option<Spill>,
+    clock: Arc<dyn Clock>,
     buckets: u32,
     buffer_limit: usize,
     buffered_bytes: usize,
@@ -244,6 +258,7 @@ impl TableWriter {
                 .max_by_key(|(_, w)| w.buffer.bytes())
                 .map(|(k, _)| *k);
             match largest {
+                Some(key) if self.spillable => self.spill(key).await?,
                 Some(key) => self.flush(key).await?,
                 None => break,
             }
@@ -297,11 +312,48 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Sorts, merges and writes one bucket's buffer as level-0 files.
+    /// Sorts and merges one bucket's buffer into a local run, or flushes it when the
+    /// spill area is full.
+    async fn spill(&mut self, key: (usize, u32)) -> Result<()> {
+        let Some(writer) = self.writers.get_mut(&key) else {
+            return Ok(());
+        };
+        let spill = match &mut self.spill {
+            Some(spill) => spill,
+            None => self
+                .spill
+                .insert(Spill::new(&self.table, self.clock.clone())?),
+        };
+        // A full spill area: this bucket's runs and buffer become level-0 files.
+        if spill.full() {
+            return self.flush(key).await;
+        }
+        let buffer = writer.buffer.take();
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
+        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
+        let path = &self
+            .router
+            .partition(key.0)
+            .ok_or_else(|| Error::internal("unknown partition index"))?
+            .path;
+        write_raw_changelog(self.changelog.as_mut(), path, key.1, raw, writer).await?;
+        let Some(kv) = kv else {
+            return Ok(());
+        };
+        let runs = spill.write(path, key.1, &kv).await?;
+        writer.spilled.extend(runs);
+        Ok(())
+    }
+
+    /// Sorts, merges and writes one bucket's buffer, with the runs it spilled, as level-0
+    /// files.
     async fn flush(&mut self, key: (usize, u32)) -> Result<()> {
         let Some(writer) = self.writers.get_mut(&key) else {
             return Ok(());
         };
+        if !writer.spilled.is_empty() {
+            return self.flush_spilled(key).await;
+        }
         let buffer = writer.buffer.take();
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
         let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
@@ -325,13 +377,42 @@ impl TableWriter {
                 writer.files.extend(written);
             }
         }
-        // Paimon's input changelog: the raw rows of the flush, at level 0 beside its files.
-        if let (Some(raw), Some(changelog)) = (raw, self.changelog.as_mut()) {
-            let written = changelog.write(target, &raw).await?;
-            if let Some(writer) = self.writers.get_mut(&key) {
-                writer.changelog_files.extend(written);
-            }
+        if let Some(writer) = self.writers.get_mut(&key) {
+            write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// Merges a bucket's spilled runs and its buffer into level-0 files.
+    async fn flush_spilled(&mut self, key: (usize, u32)) -> Result<()> {
+        let (Some(writer), Some(spill)) = (self.writers.get_mut(&key), self.spill.as_mut()) else {
+            return Err(Error::internal("spilled runs without a spill area"));
+        };
+        let partition = self
+            .router
+            .partition(key.0)
+            .ok_or_else(|| Error::internal("unknown partition index"))?;
+        let buffer = writer.buffer.take();
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
+        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
+        write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer).await?;
+        if let Some(kv) = kv {
+            let runs = spill.write(&partition.path, key.1, &kv).await?;
+            writer.spilled.extend(runs);
+        }
+        let split = Split {
+            partition: partition.bytes.clone(),
+            partition_values: Vec::new(),
+            partition_path: partition.path.clone(),
+            bucket: key.1 as i32,
+            total_buckets: self.buckets as i32,
+            files: Vec::new(),
+            deletion_files: Default::default(),
+        };
+        let runs = std::mem::take(&mut writer.spilled);
+        let written = spill.merge_into(runs, split, &mut self.files).await?;
+        writer.files.extend(written);
         Ok(())
     }
 
@@ -341,7 +422,7 @@ impl TableWriter {
         let mut keys: Vec<(usize, u32)> = self
             .writers
             .iter()
-            .filter(|(_, w)| !w.buffer.is_empty())
+            .filter(|(_, w)| !w.buffer.is_empty() || !w.spilled.is_empty())
             .map(|(k, _)| *k)
             .collect();
         keys.sort_unstable();
@@ -446,13 +527,42 @@ impl TableWriter {
     /// have landed after all.
     pub async fn abort(&mut self) {
         let mut files = Vec::new();
-        for writer in self.writers.values_mut() {
+        for (key, writer) in &mut self.writers {
             writer.buffer.take();
             files.append(&mut writer.files);
             files.append(&mut writer.changelog_files);
+            let spilled = std::mem::take(&mut writer.spilled);
+            if let (Some(spill), Some(partition)) =
+                (self.spill.as_mut(), self.router.partition(key.0))
+            {
+                spill.discard(&partition.path, key.1, &spilled).await;
+            }
         }
         self.buffered_bytes = 0;
         self.pending = None;
         self.files.discard(&files).await;
     }
+}
+
+/// Paimon's input changelog (`changelog-producer` = `input`): the raw rows of a buffer,
+/// flushed or spilled, as changelog files at level 0 beside the bucket's files.
+async fn write_raw_changelog(
+    changelog: Option<&mut DataFileWriter>,
+    partition: &PartitionPath,
+    bucket: u32,
+    raw: Option<RecordBatch>,
+    writer: &mut BucketWriter,
+) -> Result<()> {
+    if let (Some(raw), Some(changelog)) = (raw, changelog) {
+        let target = FileTarget {
+            partition,
+            bucket,
+            level: 0,
+            source: FileSource::Append,
+        };
+        writer
+            .changelog_files
+            .extend(changelog.write(target, &raw).await?);
+    }
+    Ok(())
 }

@@ -34,14 +34,16 @@
 //!
 //! Merging runs separately and then merging their results gives the same row as one merge
 //! over everything for: `deduplicate`, `first-row` (with `ignore-delete`), `partial-update`
-//! without retractions (or with `remove-record-on-delete`), and `aggregation` inserts with
+//! without retractions, and `aggregation` inserts with
 //! every function except float `sum`/`product` (rounding; and `rbm64`/`hll_sketch`/
 //! `theta_sketch` give the same set or sketch in bytes that, as Paimon's, depend on the
 //! merge order) — with retractions only for `sum`
 //! on exact types, `last_value`, and `ignore-retract` fields other than `last_value` and
 //! `first_value` (a flush of ignored retractions is a row of nulls). Elsewhere the result, like
 //! Paimon's, depends on where the write buffer flushed (e.g. `product` retracting a value it
-//! has not seen yet keeps the accumulator).
+//! has not seen yet keeps the accumulator; with `partial-update.remove-record-on-delete` a
+//! run that merges a `-D` and then inserts yields a plain row, so merging it with an older
+//! run brings back fields the delete had removed).
 
 pub mod aggregate;
 mod bitmap64;

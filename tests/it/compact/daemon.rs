@@ -17,6 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::read_rows;
 
+/// The tables' `num-sorted-run.compaction-trigger`: above it a bucket must be compacted (Paimon compacts for the run
+/// count only when it exceeds the trigger; at the trigger the size ratio decides).
+const TRIGGER: usize = 3;
+
 async fn create(catalog: &Catalog, name: &str) -> Table {
     let schema = TableSchema::new_for_create(
         [
@@ -103,8 +107,8 @@ async fn the_embedded_daemon_compacts_every_table_and_serves_metrics() {
             .await
             .unwrap();
     let addr = handle.metrics_addr().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while max_runs(&t1).await >= 3 || max_runs(&t2).await >= 3 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while max_runs(&t1).await > TRIGGER || max_runs(&t2).await > TRIGGER {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the daemon did not compact in time"
@@ -114,7 +118,7 @@ async fn the_embedded_daemon_compacts_every_table_and_serves_metrics() {
     // A table created while it runs is found too.
     let t3 = create(&catalog, "a.three").await;
     write_commits(&t3, 5).await;
-    while max_runs(&t3).await >= 3 {
+    while max_runs(&t3).await > TRIGGER {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the new table was not compacted"
@@ -139,8 +143,10 @@ async fn the_embedded_daemon_compacts_every_table_and_serves_metrics() {
     }
     assert!(response.contains("strata_compactor_compaction_seconds_count{table=\"a.one\"}"));
     let m = handle.metrics();
+    // Taking t1 (6 runs) and t2 (4 runs) to at most TRIGGER runs per bucket merges at least
+    // 4 and 2 of their commits (~300 rows); how much of t3 is read depends on timing.
     assert!(
-        m.total(metrics::ROWS_READ) >= 750.0,
+        m.total(metrics::ROWS_READ) >= 250.0,
         "{}",
         m.total(metrics::ROWS_READ)
     );

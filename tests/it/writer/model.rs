@@ -1,11 +1,13 @@
 //! Many commits of upserts, updates and deletes against a `BTreeMap` model: partitioned and
-//! not, several buckets, small buffers (several overlapping level-0 files per bucket and
-//! commit), small target files, and a writer reopened midway.
+//! not, several buckets, small buffers that spill to local disk (one sorted run per bucket
+//! and commit), flush (several overlapping level-0 files) or spill until the spill area is
+//! full, small target files, and a writer reopened midway.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use strata_format::read::runs::sorted_runs;
 use strata_format::scan::TableScan;
 use strata_writer::TableWriter;
 
@@ -104,7 +106,18 @@ fn expected(model: &BTreeMap<Key, Value>, partitioned: bool) -> Vec<Vec<String>>
     out
 }
 
-async fn run(partitioned: bool, buckets: &str, seed: u64) {
+/// What the writer does when its buffers are full.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Overflow {
+    /// Spill to local disk (the default): one sorted run per bucket and commit.
+    Spill,
+    /// `write-buffer-spillable` = false: flush a level-0 run each time.
+    Flush,
+    /// Spill, but the spill area fills up and the writer flushes.
+    SpillAreaFull,
+}
+
+async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
     let (columns, keys, partition_keys): (Vec<(&str, &str)>, Vec<&str>, Vec<&str>) = if partitioned
     {
         (
@@ -132,6 +145,22 @@ async fn run(partitioned: bool, buckets: &str, seed: u64) {
         // compactor at the stop trigger.
         ("write-only", "true"),
         ("num-sorted-run.stop-trigger", "1000"),
+        (
+            "write-buffer-spillable",
+            if overflow == Overflow::Flush {
+                "false"
+            } else {
+                "true"
+            },
+        ),
+        (
+            "write-buffer-spill.max-disk-size",
+            if overflow == Overflow::SpillAreaFull {
+                "2 kb"
+            } else {
+                "infinite"
+            },
+        ),
     ];
     let fx = Fixture::new(&columns, &keys, &partition_keys, &options).await;
     let partitions: &[&str] = if partitioned {
@@ -143,6 +172,15 @@ async fn run(partitioned: bool, buckets: &str, seed: u64) {
     let mut model = BTreeMap::new();
     let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
     let mut snapshots = 0;
+    let key_types: Vec<_> = fx
+        .table
+        .schema()
+        .trimmed_primary_key_fields()
+        .into_iter()
+        .map(|f| f.data_type)
+        .collect();
+    let mut seen = HashSet::new();
+    let mut most_runs = 0;
     for commit in 1..=8i64 {
         if commit == 5 {
             // A new process: sequence numbers must continue after the committed ones, or
@@ -164,6 +202,29 @@ async fn run(partitioned: bool, buckets: &str, seed: u64) {
             expected(&model, partitioned),
             "after commit {commit}"
         );
+        // The files this commit added, per bucket, as if they were one level: how many
+        // sorted runs they form.
+        let plan = TableScan::new(fx.table.clone()).plan().await.unwrap();
+        for split in &plan.splits {
+            let new: Vec<_> = split
+                .files
+                .iter()
+                .filter(|f| seen.insert(f.file_name.clone()))
+                .map(|f| {
+                    let mut f = f.clone();
+                    f.level = 1;
+                    f
+                })
+                .collect();
+            let runs = sorted_runs(new, &key_types).len();
+            if overflow == Overflow::Spill {
+                assert!(runs <= 1, "commit {commit} added {runs} runs to a bucket");
+            }
+            most_runs = most_runs.max(runs);
+        }
+    }
+    if overflow != Overflow::Spill {
+        assert!(most_runs > 1, "no commit flushed more than one run");
     }
     // Small buffers and files: several level-0 files per bucket, all sequence ranges
     // disjoint and increasing within a bucket.
@@ -193,17 +254,34 @@ async fn run(partitioned: bool, buckets: &str, seed: u64) {
 
 #[tokio::test]
 async fn unpartitioned_three_buckets_against_a_model() {
-    run(false, "3", 7).await;
+    run(false, "3", 7, Overflow::Spill).await;
 }
 
 #[tokio::test]
 async fn partitioned_four_buckets_against_a_model() {
-    run(true, "4", 11).await;
+    run(true, "4", 11, Overflow::Spill).await;
 }
 
 #[tokio::test]
 async fn partitioned_one_bucket_against_a_model() {
-    run(true, "1", 5).await;
+    run(true, "1", 5, Overflow::Spill).await;
+}
+
+/// The same writes overflow the buffers several times per commit: flushed, they make
+/// several runs per bucket (asserted by `run`); spilled, one.
+#[tokio::test]
+async fn flushing_buffers_against_a_model() {
+    run(true, "3", 13, Overflow::Flush).await;
+}
+
+#[tokio::test]
+async fn spilling_the_same_buffers_against_a_model() {
+    run(true, "3", 13, Overflow::Spill).await;
+}
+
+#[tokio::test]
+async fn a_full_spill_area_flushes_against_a_model() {
+    run(true, "3", 13, Overflow::SpillAreaFull).await;
 }
 
 /// Sequence numbers continue from the bucket's largest committed one after a restart, so a
