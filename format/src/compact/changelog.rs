@@ -234,7 +234,8 @@ pub async fn produce(
     };
     let (old_versions, new_versions) = (versions(&old)?, versions(&new)?);
     // Every column, to tell a re-merged but unchanged row (same version) from one whose
-    // value a non-associative merge changed.
+    // value a non-associative merge changed. Columns the row format cannot encode fall
+    // back to the version alone.
     let row_converter = RowConverter::new(
         table
             .schema()
@@ -242,17 +243,18 @@ pub async fn produce(
             .iter()
             .map(|f| SortField::new(to_arrow_type(&f.data_type)))
             .collect(),
-    )?;
-    let value_rows = |b: &Option<RecordBatch>| -> Result<Option<arrow_row::Rows>> {
-        b.as_ref()
-            .map(|b| row_converter.convert_columns(&b.columns()[key_count + 2..]))
-            .transpose()
-            .map_err(Into::into)
+    )
+    .ok();
+    let value_rows = |b: &Option<RecordBatch>| -> Option<arrow_row::Rows> {
+        let (b, converter) = (b.as_ref()?, row_converter.as_ref()?);
+        converter
+            .convert_columns(&b.columns()[key_count + 2..])
+            .ok()
     };
-    let (old_values, new_values) = (value_rows(&old)?, value_rows(&new)?);
+    let (old_values, new_values) = (value_rows(&old), value_rows(&new));
     let same_row = |i: usize, j: usize| match (&old_values, &new_values) {
         (Some(o), Some(n)) => o.row(i) == n.row(j),
-        _ => false,
+        _ => row_converter.is_none(),
     };
     let values = |b: &RecordBatch, row: usize| -> Vec<ArrayRef> {
         b.columns()[key_count + 2..]
