@@ -33,6 +33,69 @@ pub struct CompactorArgs {
     /// Buckets compacted at the same time.
     #[arg(long, default_value_t = 2, value_name = "N")]
     parallelism: usize,
+    #[command(flatten)]
+    maintenance: MaintenanceArgs,
+}
+
+/// The daemon's scheduled maintenance (shared by `strata compactor` and `strata serve`).
+#[derive(Args)]
+pub struct MaintenanceArgs {
+    /// How often each table's scheduled maintenance runs (automatic tags, tag, snapshot
+    /// and changelog expiry per the table's options), e.g. 10m; `off` turns it off.
+    #[arg(long, default_value = "10m", value_name = "DURATION|off")]
+    maintenance_interval: String,
+    /// How often each table's orphan cleanup runs, e.g. 1d; `off` turns it off.
+    #[arg(long, default_value = "1d", value_name = "DURATION|off")]
+    orphan_interval: String,
+    /// Orphan cleanup removes only unreferenced files older than this.
+    #[arg(long, default_value = "1d", value_name = "DURATION")]
+    orphan_older_than: String,
+}
+
+fn duration_flag(flag: &str, text: &str) -> Result<Duration> {
+    parse_duration(text).map_err(|why| Error::data_invalid(format!("--{flag} '{text}': {why}")))
+}
+
+fn optional_interval(flag: &str, text: &str) -> Result<Option<Duration>> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let d = duration_flag(flag, text)?;
+    if d.is_zero() {
+        return Err(Error::data_invalid(format!(
+            "--{flag} must be longer than zero (or 'off')"
+        )));
+    }
+    Ok(Some(d))
+}
+
+/// The daemon configuration from the shared flags (`flag_prefix` names them in errors:
+/// `compactor-` in `strata serve`).
+pub fn daemon_config(
+    poll_interval: &str,
+    parallelism: usize,
+    metrics_bind: Option<SocketAddr>,
+    maintenance: &MaintenanceArgs,
+    flag_prefix: &str,
+) -> Result<DaemonConfig> {
+    let poll_interval = duration_flag(&format!("{flag_prefix}poll-interval"), poll_interval)?;
+    if parallelism == 0 {
+        return Err(Error::data_invalid(format!(
+            "--{flag_prefix}parallelism must be at least 1"
+        )));
+    }
+    Ok(DaemonConfig {
+        poll_interval: poll_interval.max(Duration::from_millis(10)),
+        parallelism,
+        metrics_bind,
+        maintenance_interval: optional_interval(
+            "maintenance-interval",
+            &maintenance.maintenance_interval,
+        )?,
+        orphan_interval: optional_interval("orphan-interval", &maintenance.orphan_interval)?,
+        orphan_older_than: duration_flag("orphan-older-than", &maintenance.orphan_older_than)?,
+        ..DaemonConfig::default()
+    })
 }
 
 pub async fn compact(catalog: &Catalog, args: CompactArgs) -> Result<()> {
@@ -63,18 +126,13 @@ pub async fn compact(catalog: &Catalog, args: CompactArgs) -> Result<()> {
 }
 
 pub async fn compactor(catalog: Catalog, args: CompactorArgs) -> Result<()> {
-    let poll_interval = parse_duration(&args.poll_interval).map_err(|why| {
-        Error::data_invalid(format!("--poll-interval '{}': {why}", args.poll_interval))
-    })?;
-    if args.parallelism == 0 {
-        return Err(Error::data_invalid("--parallelism must be at least 1"));
-    }
-    let config = DaemonConfig {
-        poll_interval: poll_interval.max(Duration::from_millis(10)),
-        parallelism: args.parallelism,
-        metrics_bind: args.metrics_bind,
-        ..DaemonConfig::default()
-    };
+    let config = daemon_config(
+        &args.poll_interval,
+        args.parallelism,
+        args.metrics_bind,
+        &args.maintenance,
+        "",
+    )?;
     let daemon = strata_compactor::start(catalog, config).await?;
     if let Some(addr) = daemon.metrics_addr() {
         eprintln!("compactor running; metrics at http://{addr}/metrics");

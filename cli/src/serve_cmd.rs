@@ -1,8 +1,10 @@
 //! `strata serve [--bind 127.0.0.1:8181]`: the Iceberg REST catalog over the warehouse.
 //!
-//! The server runs next to background tasks (the embedded compactor, when it exists); each
-//! task is one future in [`background_tasks`], and the command stops when the server or
-//! any task ends, or on Ctrl-C / SIGTERM.
+//! The compactor daemon (`strata compactor`: compaction, scheduled maintenance) runs inside
+//! the server unless `--no-compactor`, so one process keeps a warehouse served and healthy.
+//! Other background work is one future each in [`background_tasks`]; the command stops
+//! when the server or any task ends, or on Ctrl-C / SIGTERM, and then stops the compactor
+//! (a compaction in flight is abandoned; its files are orphans, never live data).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,6 +13,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use clap::Args;
+use strata_compactor::DaemonHandle;
+use strata_format::catalog::Catalog;
 use strata_format::{Error, Result};
 use strata_rest_catalog::{router, AuthConfig, CatalogService, ServerConfig};
 
@@ -22,6 +26,17 @@ pub struct ServeArgs {
     /// Do not run the compactor inside the server.
     #[arg(long)]
     no_compactor: bool,
+    /// The embedded compactor's wait after a cycle with nothing to do, e.g. 5s.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    compactor_poll_interval: String,
+    /// Buckets the embedded compactor compacts at the same time.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    compactor_parallelism: usize,
+    /// Serve the embedded compactor's Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    compactor_metrics_bind: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    maintenance: crate::compact_cmd::MaintenanceArgs,
     /// Serve the routes under /v1/PREFIX (announced to clients in /v1/config).
     #[arg(long)]
     prefix: Option<String>,
@@ -43,14 +58,28 @@ pub struct ServeArgs {
 type Task = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 
 /// Work that runs beside the server for as long as it serves.
-fn background_tasks(_warehouse: &str, args: &ServeArgs) -> Vec<(&'static str, Task)> {
-    let tasks: Vec<(&'static str, Task)> = Vec::new();
-    if !args.no_compactor {
-        eprintln!(
-            "note: this build has no embedded compactor yet; serving without it (--no-compactor silences this)"
-        );
+fn background_tasks(_warehouse: &str, _args: &ServeArgs) -> Vec<(&'static str, Task)> {
+    Vec::new()
+}
+
+/// Starts the embedded compactor unless `--no-compactor`.
+async fn start_compactor(warehouse: &str, args: &ServeArgs) -> Result<Option<DaemonHandle>> {
+    if args.no_compactor {
+        return Ok(None);
     }
-    tasks
+    let config = crate::compact_cmd::daemon_config(
+        &args.compactor_poll_interval,
+        args.compactor_parallelism,
+        args.compactor_metrics_bind,
+        &args.maintenance,
+        "compactor-",
+    )?;
+    let daemon = strata_compactor::start(Catalog::open(warehouse)?, config).await?;
+    match daemon.metrics_addr() {
+        Some(addr) => eprintln!("compactor running; metrics at http://{addr}/metrics"),
+        None => eprintln!("compactor running"),
+    }
+    Ok(Some(daemon))
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig> {
@@ -89,6 +118,7 @@ pub async fn run(warehouse: &str, args: ServeArgs) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::internal(format!("listener address: {e}")))?;
+    let compactor = start_compactor(warehouse, &args).await?;
     println!("strata serve: Iceberg REST catalog for {warehouse} on http://{addr}");
     let _ = std::io::stdout().flush();
     let mut tasks = tokio::task::JoinSet::new();
@@ -96,14 +126,18 @@ pub async fn run(warehouse: &str, args: ServeArgs) -> Result<()> {
         tasks.spawn(async move { (name, task.await) });
     }
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
-    tokio::select! {
+    let result = tokio::select! {
         r = server => r.map_err(|e| Error::internal(format!("server stopped: {e}"))),
         Some(done) = tasks.join_next() => match done {
             Ok((name, Ok(()))) => Err(Error::internal(format!("background task {name} ended"))),
             Ok((name, Err(e))) => Err(e.context(format!("background task {name}"))),
             Err(e) => Err(Error::internal(format!("background task failed: {e}"))),
         },
+    };
+    if let Some(daemon) = compactor {
+        daemon.stop().await;
     }
+    result
 }
 
 async fn shutdown_signal() {

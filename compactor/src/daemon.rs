@@ -21,18 +21,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata_format::catalog::{Catalog, Identifier};
 use strata_format::compact::plan::sorted_run_count;
 use strata_format::compact::{BucketRequest, CompactReport, Compactor};
+use strata_format::lookup::{CacheLimits, LookupCache};
+use strata_format::maintenance::DEFAULT_OLDER_THAN;
+use strata_format::options::CoreOptions;
 use strata_format::snapshot::CommitKind;
 use strata_format::table::Table;
 use strata_format::{Error, ErrorKind, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::maintain::{self, Schedule};
 use crate::metrics::{self, Labels, Metrics};
 
 /// How the daemon runs.
@@ -48,6 +53,16 @@ pub struct DaemonConfig {
     pub commit_user: String,
     /// The longest a bucket waits after conflicts or errors before it is tried again.
     pub max_backoff: Duration,
+    /// How often each table's scheduled maintenance runs (automatic tags, tag and consumer
+    /// expiry, snapshot and changelog expiry); `None` turns it off.
+    pub maintenance_interval: Option<Duration>,
+    /// How often each table's orphan cleanup runs; `None` turns it off.
+    pub orphan_interval: Option<Duration>,
+    /// Orphan cleanup removes only unreferenced files older than this.
+    pub orphan_older_than: Duration,
+    /// The directory of the lookup files deletion-vector and first-row compactions build;
+    /// `None` is a fresh temporary directory, removed when the daemon stops.
+    pub lookup_cache_dir: Option<PathBuf>,
 }
 
 impl Default for DaemonConfig {
@@ -58,6 +73,10 @@ impl Default for DaemonConfig {
             metrics_bind: None,
             commit_user: format!("strata-compactor-{}", uuid::Uuid::new_v4()),
             max_backoff: Duration::from_secs(60),
+            maintenance_interval: Some(Duration::from_secs(10 * 60)),
+            orphan_interval: Some(Duration::from_secs(24 * 3600)),
+            orphan_older_than: DEFAULT_OLDER_THAN,
+            lookup_cache_dir: None,
         }
     }
 }
@@ -66,6 +85,7 @@ impl Default for DaemonConfig {
 pub struct DaemonHandle {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    maintenance: tokio::task::JoinHandle<()>,
     server: Option<tokio::task::JoinHandle<()>>,
     metrics: Arc<Metrics>,
     metrics_addr: Option<SocketAddr>,
@@ -87,6 +107,7 @@ impl DaemonHandle {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.maintenance.await;
         if let Some(server) = self.server {
             let _ = server.await;
         }
@@ -106,23 +127,44 @@ pub async fn start(catalog: Catalog, config: DaemonConfig) -> Result<DaemonHandl
             (Some(task), bound)
         }
     };
+    let limits = CacheLimits::from_options(&CoreOptions::from_map(Vec::<(&str, &str)>::new())?);
+    let lookup_cache = Arc::new(match &config.lookup_cache_dir {
+        Some(dir) => LookupCache::open(dir, limits)?,
+        None => LookupCache::temporary(limits)?,
+    });
     tracing::info!(
         warehouse = %catalog.storage().uri(),
         parallelism = config.parallelism,
         metrics = ?metrics_addr,
+        lookup_cache = %lookup_cache.dir().display(),
+        maintenance_interval = ?config.maintenance_interval,
+        orphan_interval = ?config.orphan_interval,
         "compactor started"
     );
+    let schedule = Schedule {
+        interval: config.maintenance_interval,
+        orphan_interval: config.orphan_interval,
+        orphan_older_than: config.orphan_older_than,
+    };
+    let maintenance = tokio::spawn(maintain::run(
+        catalog.clone(),
+        schedule,
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     let daemon = Daemon {
         catalog,
         config,
         metrics: metrics.clone(),
         tables: BTreeMap::new(),
         stop: stop_rx,
+        lookup_cache,
     };
     let task = tokio::spawn(daemon.run());
     Ok(DaemonHandle {
         stop,
         task,
+        maintenance,
         server,
         metrics,
         metrics_addr,
@@ -135,6 +177,8 @@ struct Daemon {
     metrics: Arc<Metrics>,
     tables: BTreeMap<Identifier, TableState>,
     stop: watch::Receiver<bool>,
+    /// One lookup cache for every table's compactions (one per process, as it should be).
+    lookup_cache: Arc<LookupCache>,
 }
 
 /// What the daemon remembers about a table between cycles.
@@ -251,7 +295,10 @@ impl Daemon {
             _ => {
                 tracing::info!(table = %id, schema = schema_id, "watching table");
                 let user = format!("{}-{id}", self.config.commit_user);
-                let compactor = Arc::new(Compactor::new(table.clone(), user)?);
+                let compactor = Arc::new(
+                    Compactor::new(table.clone(), user)?
+                        .with_lookup_cache(self.lookup_cache.clone()),
+                );
                 self.tables.insert(
                     id.clone(),
                     TableState {

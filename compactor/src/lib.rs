@@ -6,7 +6,9 @@
 //! - [`start`]: the daemon over a whole warehouse (`strata compactor`, and inside
 //!   `strata serve`): discovers tables, schedules buckets by need with bounded
 //!   parallelism, backs off on conflicts, keeps no state of its own on storage, logs with
-//!   `tracing`, and serves Prometheus metrics ([`metrics`]).
+//!   `tracing`, and serves Prometheus metrics ([`metrics`]). Beside compaction it runs
+//!   each table's scheduled maintenance (expiry, automatic tags) and, rarely, orphan
+//!   cleanup ([`maintain`]).
 //!
 //! ```no_run
 //! # async fn demo() -> strata_format::Result<()> {
@@ -22,6 +24,7 @@
 //! ```
 
 mod daemon;
+pub mod maintain;
 pub mod metrics;
 mod table;
 

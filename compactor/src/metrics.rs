@@ -89,6 +89,46 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         Kind::Gauge,
         "Primary-key tables the compactor watches.",
     ),
+    (
+        MAINTENANCE_RUNS,
+        Kind::Counter,
+        "Scheduled maintenance passes (tags, consumers, snapshot and changelog expiry).",
+    ),
+    (
+        SNAPSHOTS_EXPIRED,
+        Kind::Counter,
+        "Snapshots expired by scheduled maintenance.",
+    ),
+    (
+        TAGS_CREATED,
+        Kind::Counter,
+        "Automatic tags created by scheduled maintenance.",
+    ),
+    (
+        TAGS_DELETED,
+        Kind::Counter,
+        "Tags deleted by scheduled maintenance (retention, tag.num-retained-max).",
+    ),
+    (
+        ORPHAN_RUNS,
+        Kind::Counter,
+        "Orphan cleanups run.",
+    ),
+    (
+        FILES_REMOVED,
+        Kind::Counter,
+        "Files removed by maintenance, by kind (data, changelog, manifest, index, metadata, orphan).",
+    ),
+    (
+        BYTES_REMOVED,
+        Kind::Counter,
+        "Bytes removed by maintenance, by kind.",
+    ),
+    (
+        MAINTENANCE_ERRORS,
+        Kind::Counter,
+        "Maintenance passes or orphan cleanups that failed (tried again at the next turn).",
+    ),
 ];
 
 pub const SORTED_RUNS: &str = "strata_compactor_sorted_runs";
@@ -104,6 +144,14 @@ pub const CONFLICTS: &str = "strata_compactor_conflicts_total";
 pub const ERRORS: &str = "strata_compactor_errors_total";
 pub const LATENCY: &str = "strata_compactor_compaction_seconds";
 pub const TABLES: &str = "strata_compactor_tables";
+pub const MAINTENANCE_RUNS: &str = "strata_compactor_maintenance_runs_total";
+pub const SNAPSHOTS_EXPIRED: &str = "strata_compactor_snapshots_expired_total";
+pub const TAGS_CREATED: &str = "strata_compactor_tags_created_total";
+pub const TAGS_DELETED: &str = "strata_compactor_tags_deleted_total";
+pub const ORPHAN_RUNS: &str = "strata_compactor_orphan_runs_total";
+pub const FILES_REMOVED: &str = "strata_compactor_files_removed_total";
+pub const BYTES_REMOVED: &str = "strata_compactor_bytes_removed_total";
+pub const MAINTENANCE_ERRORS: &str = "strata_compactor_maintenance_errors_total";
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];

@@ -24,18 +24,20 @@ SPEC = os.path.join(HERE, "..", "..", "..", "shared", "spec", "iceberg-rest-cata
 
 
 class Served:
-    def __init__(self, proc, url, warehouse):
+    def __init__(self, proc, url, warehouse, log=None):
         self.proc = proc
         self.url = url
         self.warehouse = warehouse
+        self.log = log
 
 
-def start_server(strata_bin, warehouse, *extra):
-    """Starts `strata serve` on a free port; returns once it printed its address."""
+def start_server(strata_bin, warehouse, *extra, compactor=False):
+    """Starts `strata serve` on a free port (without its compactor unless `compactor`);
+    returns once it printed its address."""
     log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
-        [strata_bin, "--warehouse", str(warehouse), "serve", "--bind", "127.0.0.1:0",
-         "--no-compactor"] + list(extra),
+        [strata_bin, "--warehouse", str(warehouse), "serve", "--bind", "127.0.0.1:0"]
+        + ([] if compactor else ["--no-compactor"]) + list(extra),
         stdout=subprocess.PIPE, stderr=log, text=True, env=strata_env(),
         stdin=subprocess.DEVNULL)
     lines = queue.Queue()
@@ -49,7 +51,7 @@ def start_server(strata_bin, warehouse, *extra):
         proc.kill()
         log.seek(0)
         pytest.fail("strata serve did not start: %r %s" % (line, log.read()), pytrace=False)
-    return Served(proc, line.strip().rsplit(" on ", 1)[1], str(warehouse))
+    return Served(proc, line.strip().rsplit(" on ", 1)[1], str(warehouse), log)
 
 
 def stop_server(served):

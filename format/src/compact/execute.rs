@@ -14,7 +14,9 @@ use futures::TryStreamExt;
 
 use crate::commit::Clock;
 use crate::compact::changelog::{self, ChangelogRule};
+use crate::compact::lookup::UnitLookup;
 use crate::compact::plan::{steps, CompactUnit, PlanOptions, Step};
+use crate::deletion::maintain::IndexFileChanges;
 use crate::error::Result;
 use crate::failpoint;
 use crate::manifest::{DataFileMeta, FileSource};
@@ -59,10 +61,15 @@ pub struct CompactOutput {
     pub changelog: Vec<DataFileMeta>,
     /// New files uploaded, data and changelog (delete them if the commit is rejected).
     pub written: Vec<WrittenFile>,
+    /// Deletion-vector index changes of the bucket (tables with deletion vectors).
+    pub index_changes: IndexFileChanges,
     pub stats: CompactStats,
 }
 
-/// Executes `unit` on the bucket of `split` (whose files must include the unit's).
+/// Executes `unit` on the bucket of `split` (whose files must include the unit's). With
+/// `lookup` (deletion-vector and `first-row` tables) every rewrite looks its level-0 keys
+/// up above the output level, retractions are never written, and the bucket's vectors are
+/// rewritten at the end.
 pub async fn execute(
     table: &Table,
     split: &Split,
@@ -70,6 +77,7 @@ pub async fn execute(
     options: &PlanOptions,
     clock: Arc<dyn Clock>,
     batch_size: usize,
+    lookup: Option<UnitLookup>,
 ) -> Result<CompactOutput> {
     let key_types: Vec<DataType> = table
         .schema()
@@ -90,12 +98,28 @@ pub async fn execute(
                 Ok(())
             }
             Step::Rewrite(files) => {
-                rewrite(table, split, unit, files, batch_size, &mut writer, &mut out).await
+                let rewrite = Rewrite {
+                    table,
+                    split,
+                    unit,
+                    batch_size,
+                    lookup: lookup.as_ref(),
+                };
+                rewrite.run(files, &mut writer, &mut out).await
             }
         };
         if let Err(e) = result {
             writer.discard(&out.written).await;
             return Err(e);
+        }
+    }
+    if let Some(lookup) = lookup {
+        match lookup.finish(table, &out.before, &out.after).await {
+            Ok(changes) => out.index_changes = changes,
+            Err(e) => {
+                writer.discard(&out.written).await;
+                return Err(e);
+            }
         }
     }
     if let Some(rule) = ChangelogRule::for_compaction(table, unit, options.max_level()) {
@@ -140,62 +164,79 @@ async fn write_changelog(
     Ok(())
 }
 
-async fn rewrite(
-    table: &Table,
-    split: &Split,
-    unit: &CompactUnit,
-    files: Vec<DataFileMeta>,
+/// One rewrite step of a unit.
+struct Rewrite<'a> {
+    table: &'a Table,
+    split: &'a Split,
+    unit: &'a CompactUnit,
     batch_size: usize,
-    writer: &mut DataFileWriter,
-    out: &mut CompactOutput,
-) -> Result<()> {
-    for f in &files {
-        out.stats.rows_read += f.row_count.max(0) as u64;
-        out.stats.bytes_read += f.file_size.max(0) as u64;
-    }
-    out.stats.files_rewritten += files.len();
-    out.before.extend(files.iter().cloned());
-    let bucket = u32::try_from(split.bucket)
-        .map_err(|_| crate::invalid!("bucket {} cannot be compacted", split.bucket))?;
-    let input = Split {
-        files,
-        ..split.clone()
-    };
-    let keep_retractions = !unit.drop_deletes;
-    let mut merged = MergeRead::key_values(table.clone(), input, batch_size, keep_retractions)?
-        .into_stream()
-        .await?;
-    let target = FileTarget {
-        partition: &split.partition_path,
-        bucket,
-        level: unit.output_level,
-        source: FileSource::Compact,
-    };
-    let mut rolling = writer.rolling(target);
-    let mut announced = false;
-    let result: Result<()> = async {
-        while let Some(batch) = merged.try_next().await? {
-            if batch.num_rows() > 0 {
-                rolling.write(&batch).await?;
-            }
-            if !announced && !rolling.written().is_empty() {
-                announced = true;
-                failpoint::hit("compact.after-first-output");
-            }
+    lookup: Option<&'a UnitLookup>,
+}
+
+impl Rewrite<'_> {
+    async fn run(
+        &self,
+        files: Vec<DataFileMeta>,
+        writer: &mut DataFileWriter,
+        out: &mut CompactOutput,
+    ) -> Result<()> {
+        let Rewrite {
+            table,
+            split,
+            unit,
+            batch_size,
+            lookup,
+        } = *self;
+        for f in &files {
+            out.stats.rows_read += f.row_count.max(0) as u64;
+            out.stats.bytes_read += f.file_size.max(0) as u64;
         }
+        out.stats.files_rewritten += files.len();
+        out.before.extend(files.iter().cloned());
+        let bucket = u32::try_from(split.bucket)
+            .map_err(|_| crate::invalid!("bucket {} cannot be compacted", split.bucket))?;
+        let input = Split {
+            files,
+            ..split.clone()
+        };
+        // Tables read without merging (lookup compaction) never keep retractions above level 0.
+        let keep_retractions = !unit.drop_deletes && lookup.is_none();
+        let mut merged = MergeRead::key_values(table.clone(), input, batch_size, keep_retractions)?
+            .with_lookup(lookup.map(|l| l.hook()))
+            .into_stream()
+            .await?;
+        let target = FileTarget {
+            partition: &split.partition_path,
+            bucket,
+            level: unit.output_level,
+            source: FileSource::Compact,
+        };
+        let mut rolling = writer.rolling(target);
+        let mut announced = false;
+        let result: Result<()> = async {
+            while let Some(batch) = merged.try_next().await? {
+                if batch.num_rows() > 0 {
+                    rolling.write(&batch).await?;
+                }
+                if !announced && !rolling.written().is_empty() {
+                    announced = true;
+                    failpoint::hit("compact.after-first-output");
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            rolling.abort().await;
+            return Err(e);
+        }
+        let written = rolling.finish().await?;
+        for w in &written {
+            out.stats.rows_written += w.meta.row_count.max(0) as u64;
+            out.stats.bytes_written += w.meta.file_size.max(0) as u64;
+            out.after.push(w.meta.clone());
+        }
+        out.written.extend(written);
         Ok(())
     }
-    .await;
-    if let Err(e) = result {
-        rolling.abort().await;
-        return Err(e);
-    }
-    let written = rolling.finish().await?;
-    for w in &written {
-        out.stats.rows_written += w.meta.row_count.max(0) as u64;
-        out.stats.bytes_written += w.meta.file_size.max(0) as u64;
-        out.after.push(w.meta.clone());
-    }
-    out.written.extend(written);
-    Ok(())
 }

@@ -30,6 +30,7 @@
 
 pub mod changelog;
 pub mod execute;
+pub mod lookup;
 pub mod plan;
 
 use std::collections::HashSet;
@@ -40,9 +41,11 @@ use std::time::{Duration, Instant};
 use crate::commit::{Clock, CommitMessage, SystemClock, TableCommit};
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoint;
+use crate::lookup::{CacheLimits, LookupCache};
 use crate::paths::PartitionPath;
 use crate::read::DEFAULT_BATCH_SIZE;
 use crate::scan::{Split, TableScan};
+use crate::snapshot::Snapshot;
 use crate::table::Table;
 use crate::write::data_file::local_millis;
 
@@ -94,6 +97,9 @@ pub struct Compactor {
     batch_size: usize,
     max_attempts: u32,
     next_identifier: AtomicI64,
+    /// Local lookup files for deletion-vector and `first-row` compactions: the one given,
+    /// or a private temporary cache made on first need.
+    lookup_cache: std::sync::Mutex<Option<Arc<LookupCache>>>,
 }
 
 impl Compactor {
@@ -110,7 +116,28 @@ impl Compactor {
             batch_size: DEFAULT_BATCH_SIZE,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             next_identifier: AtomicI64::new(1),
+            lookup_cache: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The lookup cache for compactions that look keys up (one per process is best; see
+    /// [`LookupCache`]). Without one, a temporary cache is made when first needed and
+    /// removed with the compactor.
+    pub fn with_lookup_cache(self, cache: Arc<LookupCache>) -> Self {
+        *self.lookup_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(cache);
+        self
+    }
+
+    fn lookup_cache(&self) -> Result<Arc<LookupCache>> {
+        let mut slot = self.lookup_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cache) = slot.as_ref() {
+            return Ok(cache.clone());
+        }
+        let cache = Arc::new(LookupCache::temporary(CacheLimits::from_options(
+            self.table.options(),
+        ))?);
+        *slot = Some(cache.clone());
+        Ok(cache)
     }
 
     /// The clock for file times, snapshot times and the interval rule (tests pin it).
@@ -156,14 +183,23 @@ impl Compactor {
 
     /// The live files of one bucket at the latest snapshot, if it has any.
     pub async fn split(&self, partition: &[u8], bucket: i32) -> Result<Option<Split>> {
+        Ok(self.split_at(partition, bucket).await?.map(|(_, s)| s))
+    }
+
+    /// The latest snapshot and the live files of one bucket in it, if it has any.
+    async fn split_at(&self, partition: &[u8], bucket: i32) -> Result<Option<(Snapshot, Split)>> {
         let plan = TableScan::new(self.table.clone())
             .with_partitions(HashSet::from([partition.to_vec()]))
             .plan()
             .await?;
+        let Some(snapshot) = plan.snapshot else {
+            return Ok(None);
+        };
         Ok(plan
             .splits
             .into_iter()
-            .find(|s| s.partition == partition && s.bucket == bucket))
+            .find(|s| s.partition == partition && s.bucket == bucket)
+            .map(|s| (snapshot, s)))
     }
 
     /// The planner's context for `split`: the request, the current time, and the bucket's
@@ -195,13 +231,13 @@ impl Compactor {
         let started = Instant::now();
         let mut conflicts = 0;
         loop {
-            let Some(split) = self.split(partition, bucket).await? else {
+            let Some((snapshot, split)) = self.split_at(partition, bucket).await? else {
                 return Ok(None);
             };
             let Some(unit) = self.plan(&split, request) else {
                 return Ok(None);
             };
-            match self.run_unit(&split, &unit).await {
+            match self.run_unit(&snapshot, &split, &unit).await {
                 Ok((snapshot_id, out)) => {
                     let report = self.report(&split, &unit, snapshot_id, &out, conflicts, started);
                     tracing::info!(
@@ -260,8 +296,28 @@ impl Compactor {
         Ok(reports)
     }
 
-    /// Executes and commits one unit; returns the COMPACT snapshot id and what was done.
-    async fn run_unit(&self, split: &Split, unit: &CompactUnit) -> Result<(i64, CompactOutput)> {
+    /// Executes and commits one unit of `split` (planned at `snapshot`); returns the
+    /// COMPACT snapshot id and what was done.
+    async fn run_unit(
+        &self,
+        snapshot: &Snapshot,
+        split: &Split,
+        unit: &CompactUnit,
+    ) -> Result<(i64, CompactOutput)> {
+        let lookup = if lookup::uses_lookup(&self.table) {
+            let cache = self.lookup_cache()?;
+            lookup::UnitLookup::open(
+                &self.table,
+                snapshot,
+                split,
+                &unit.files,
+                unit.output_level,
+                cache,
+            )
+            .await?
+        } else {
+            None
+        };
         let out = execute::execute(
             &self.table,
             split,
@@ -269,10 +325,11 @@ impl Compactor {
             &self.options,
             self.clock.clone(),
             self.batch_size,
+            lookup,
         )
         .await?;
         failpoint::hit("compact.before-commit");
-        let message = CommitMessage {
+        let mut message = CommitMessage {
             partition: split.partition.clone(),
             bucket: split.bucket,
             total_buckets: split.total_buckets,
@@ -281,6 +338,7 @@ impl Compactor {
             compact_changelog_files: out.changelog.clone(),
             ..CommitMessage::default()
         };
+        out.index_changes.clone().apply_to(&mut message);
         let identifier = self.next_identifier.fetch_add(1, Ordering::Relaxed);
         match self.commit.commit(identifier, vec![message]).await {
             Ok(ids) => {
@@ -297,6 +355,12 @@ impl Compactor {
                     for w in &out.written {
                         if let Err(e) = self.table.storage().delete(&w.path).await {
                             tracing::warn!(path = %w.path, error = %e, "could not delete an uncommitted compaction output");
+                        }
+                    }
+                    for f in &out.index_changes.new_index_files {
+                        let path = self.table.paths().index_file(&f.file_name);
+                        if let Err(e) = self.table.storage().delete(&path).await {
+                            tracing::warn!(path = %path, error = %e, "could not delete an uncommitted index file");
                         }
                     }
                 }

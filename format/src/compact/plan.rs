@@ -29,6 +29,13 @@
 //! `compaction.optimization-interval` has passed since the last one) takes every run into
 //! the last level, unless the bucket is already one run there.
 //!
+//! **Level 0 up.** Tables whose batch reads skip level 0 (deletion vectors, `first-row`)
+//! or whose changelog comes from lookups move level 0 up whenever it holds files, even
+//! below the trigger (Paimon's `ForceUpLevel0Compaction`): when the rules above pick
+//! nothing, every level-0 run is taken (extended by the size-ratio rule) into the level
+//! below the first run left out. Such tables also never upgrade a level-0 file without
+//! rewriting it: its keys must be looked up in the higher levels ([`super::lookup`]).
+//!
 //! Within a unit, [`steps`] decides which files are rewritten and which only change level:
 //! files are grouped into sections of overlapping key ranges; a file alone in its section
 //! and at least `compaction file size` (70% of `target-file-size`) large is moved to the
@@ -43,7 +50,7 @@ use crate::data::Datum;
 use crate::error::Result;
 use crate::invalid;
 use crate::manifest::DataFileMeta;
-use crate::options::{ChangelogProducer, CoreOptions};
+use crate::options::{ChangelogProducer, CoreOptions, MergeEngine};
 use crate::read::runs::compare_rows;
 use crate::types::DataType;
 
@@ -126,8 +133,8 @@ pub struct PlanOptions {
     /// `full-compaction.delta-commits` (1 when unset with `changelog-producer` =
     /// `full-compaction`, so each commit's changes appear with it).
     pub full_compaction_delta_commits: Option<u64>,
-    /// `changelog-producer` = `lookup`: level 0 is compacted whenever it holds a run, so
-    /// every commit's changelog is produced by the compaction after it.
+    /// Level-0 files are compacted up whenever present and always rewritten (see the
+    /// module docs): deletion vectors, `first-row`, or `changelog-producer` = `lookup`.
     pub force_up_level0: bool,
 }
 
@@ -182,7 +189,7 @@ impl PlanOptions {
                     .filter(|d| full_producer && !d.is_zero()),
             ),
             full_compaction_delta_commits: delta_commits,
-            force_up_level0: options.changelog_producer() == ChangelogProducer::Lookup,
+            force_up_level0: forces_up_level0(options),
         })
     }
 
@@ -201,6 +208,15 @@ impl PlanOptions {
     }
 }
 
+/// Whether a table's level 0 must go up at every chance: its batch reads skip level 0
+/// (deletion vectors, `first-row`, as Paimon's `batchScanSkipLevel0`) or its changelog is
+/// produced by lookups. Paimon's `needLookup` tables, with `lookup-compact` = `radical`.
+pub fn forces_up_level0(options: &CoreOptions) -> bool {
+    options.deletion_vectors_enabled()
+        || options.merge_engine() == MergeEngine::FirstRow
+        || options.changelog_producer() == ChangelogProducer::Lookup
+}
+
 /// Why a unit was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
@@ -213,8 +229,8 @@ pub enum Reason {
     SizeAmplification,
     SizeRatio,
     RunCount,
-    /// `changelog-producer` = `lookup`: level 0 goes up whenever it holds a run.
-    ForceUpLevel0,
+    /// Level 0 moved up on a table that forces it (see the module docs).
+    Level0,
 }
 
 impl Reason {
@@ -226,7 +242,7 @@ impl Reason {
             Reason::SizeAmplification => "size-amplification",
             Reason::SizeRatio => "size-ratio",
             Reason::RunCount => "run-count",
-            Reason::ForceUpLevel0 => "force-up-level0",
+            Reason::Level0 => "level0",
         }
     }
 
@@ -298,23 +314,33 @@ pub fn pick(
             return None;
         }
     }
-    pick_universal(runs, options).or_else(|| pick_level0(runs, options))
+    pick_universal(runs, options).or_else(|| {
+        if options.force_up_level0 {
+            pick_level0(runs, options)
+        } else {
+            None
+        }
+    })
 }
 
-/// `lookup`: every level-0 run (with the next run when it is at level 1) into level 1 or
-/// above, when the other rules pick nothing.
-fn pick_level0(runs: &[LevelRun], options: &PlanOptions) -> Option<CompactUnit> {
-    let level0 = runs.iter().take_while(|r| r.level == 0).count();
-    (options.force_up_level0 && level0 > 0)
-        .then(|| output_unit(runs, level0, options, Reason::ForceUpLevel0))
-}
-
-/// The shorter of two optional intervals.
-fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// Every level-0 run (and more by the size-ratio rule) into the level below the first run
+/// left out; `None` without level-0 files.
+pub fn pick_level0(runs: &[LevelRun], options: &PlanOptions) -> Option<CompactUnit> {
+    let count = runs.iter().take_while(|r| r.level == 0).count();
+    if count == 0 {
+        return None;
     }
+    let mut size: u128 = runs.iter().take(count).map(|r| u128::from(r.size())).sum();
+    let mut count = count;
+    for next in runs.iter().skip(count) {
+        let next_size = u128::from(next.size());
+        if size * (100 + u128::from(options.size_ratio)) < next_size * 100 {
+            break;
+        }
+        size += next_size;
+        count += 1;
+    }
+    Some(output_unit(runs, count, options, Reason::Level0))
 }
 
 /// Every run into the last level; `None` when there is nothing or one run there already.
@@ -469,7 +495,10 @@ pub fn steps(unit: &CompactUnit, key_types: &[DataType], options: &PlanOptions) 
     let mut pending: Vec<Vec<DataFileMeta>> = Vec::new();
     for section in sections {
         match section.as_slice() {
-            [file] if file.file_size.max(0) as u64 >= options.compaction_file_size => {
+            [file]
+                if file.file_size.max(0) as u64 >= options.compaction_file_size
+                    && !(options.force_up_level0 && file.level == 0) =>
+            {
                 flush(&mut pending, &mut out, unit, options);
                 upgrade(file, &mut out, unit, options);
             }
@@ -488,8 +517,9 @@ fn flush(
 ) {
     match pending.as_slice() {
         [] => {}
-        // One small file alone: rewriting it gains nothing.
-        [section] if section.len() == 1 => {
+        // One small file alone: rewriting it gains nothing (except from level 0 of tables
+        // that look its keys up).
+        [section] if section.len() == 1 && !(options.force_up_level0 && section[0].level == 0) => {
             for f in section {
                 upgrade(f, out, unit, options);
             }
@@ -550,3 +580,11 @@ fn sections(files: &[DataFileMeta], key_types: &[DataType]) -> Option<Vec<Vec<Da
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+/// The shorter of two optional intervals.
+fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

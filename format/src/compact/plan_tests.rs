@@ -460,7 +460,7 @@ fn lookup_forces_level0_up_and_full_compaction_defaults_to_every_commit() {
     let unit = pick(&[run(0, &[10]), run(5, &[1_000])], &lookup, &auto()).unwrap();
     assert_eq!(
         (unit.reason, unit.output_level, unit.runs),
-        (Reason::ForceUpLevel0, 4, 1)
+        (Reason::Level0, 4, 1)
     );
     let runs = [run(0, &[10]), run(1, &[1_000]), run(5, &[100_000])];
     let unit = pick(&runs, &lookup, &auto()).unwrap();
@@ -490,4 +490,61 @@ fn lookup_forces_level0_up_and_full_compaction_defaults_to_every_commit() {
         ("compaction.optimization-interval", "1 h"),
     ]);
     assert_eq!(o.optimization_interval, Some(Duration::from_secs(120)));
+}
+
+#[test]
+fn lookup_tables_move_level0_up_below_the_trigger() {
+    let lookup = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("bucket", "1")];
+        all.extend_from_slice(pairs);
+        PlanOptions::from_options(&CoreOptions::from_map(all).unwrap()).unwrap()
+    };
+    assert!(!options().force_up_level0);
+    for o in [
+        lookup(&[("deletion-vectors.enabled", "true")]),
+        lookup(&[("merge-engine", "first-row")]),
+        lookup(&[("changelog-producer", "lookup")]),
+    ] {
+        assert!(o.force_up_level0);
+        // One level-0 file over a large last level: into the level just above it.
+        let runs = vec![run(0, &[10]), run(5, &[10_000])];
+        assert_eq!(pick(&runs, &options(), &auto()), None);
+        let unit = pick(&runs, &o, &auto()).unwrap();
+        assert_eq!(unit.reason, Reason::Level0);
+        assert_eq!((levels_of(&unit), unit.output_level), (vec![0], 4));
+        // Level 0 alone goes to the last level; the size-ratio rule pulls small runs in.
+        let unit = pick(&runs[..1], &o, &auto()).unwrap();
+        assert_eq!(unit.output_level, 5);
+        let runs = vec![
+            run(0, &[10]),
+            run(0, &[10]),
+            run(3, &[15]),
+            run(5, &[10_000]),
+        ];
+        let unit = pick(&runs, &o, &auto()).unwrap();
+        assert_eq!((levels_of(&unit), unit.output_level), (vec![0, 0, 3], 4));
+        // Nothing in level 0: nothing to do below the trigger.
+        assert_eq!(pick(&runs[2..], &o, &auto()), None);
+    }
+}
+
+#[test]
+fn lookup_tables_rewrite_level0_files_instead_of_upgrading_them() {
+    let o = PlanOptions {
+        force_up_level0: true,
+        ..small_files()
+    };
+    let files = vec![
+        file("big0", 0, 500, (0, 10), 9),
+        file("small0", 0, 10, (20, 30), 8),
+        file("big1", 1, 500, (40, 50), 1),
+    ];
+    let s = steps(&unit_of(files.clone(), 3), &key_types(), &o);
+    assert_eq!(
+        s,
+        vec![
+            Step::Rewrite(files[..2].to_vec()),
+            Step::Upgrade(Box::new(files[2].clone())),
+        ]
+    );
 }

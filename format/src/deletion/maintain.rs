@@ -238,6 +238,55 @@ impl DvMaintainer {
         Ok(best)
     }
 
+    /// Rules 2 and 3 for one key (row `row` of `keys`) in one step: every live copy above
+    /// the output level is found; with `mark` they all become deleted. Returns the newest
+    /// of them (the lowest level, its highest sequence number), whose values a merge needs.
+    pub async fn take_above(
+        &mut self,
+        keys: &[ArrayRef],
+        row: usize,
+        mark: bool,
+    ) -> Result<Option<Superseded>> {
+        let slice: Vec<ArrayRef> = keys.iter().map(|k| k.slice(row, 1)).collect();
+        let rows = self.keys.encode(&slice)?;
+        let mut writer = BinaryRowWriter::new(self.key_types.len());
+        let probe = self.probe(&slice, 0, &mut writer)?;
+        let found = self.find(&probe, rows.row(0).as_ref()).await?;
+        let mut best: Option<Superseded> = None;
+        for (file_name, entries) in found {
+            let level = self.level_of(&file_name);
+            for entry in entries {
+                if mark
+                    && self
+                        .vectors
+                        .entry(file_name.clone())
+                        .or_default()
+                        .delete(entry.position)
+                {
+                    self.modified = true;
+                }
+                let better = best
+                    .as_ref()
+                    .is_none_or(|b| (level, -entry.sequence) < (b.level, -b.entry.sequence));
+                if better {
+                    best = Some(Superseded {
+                        file_name: file_name.clone(),
+                        level,
+                        entry,
+                    });
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    fn level_of(&self, file_name: &str) -> i32 {
+        self.targets
+            .iter()
+            .find(|(_, files)| files.iter().any(|t| t.meta.file_name == file_name))
+            .map_or(i32::MAX, |(level, _)| *level)
+    }
+
     fn probe(
         &self,
         keys: &[ArrayRef],
@@ -344,7 +393,10 @@ impl DvMaintainer {
 /// [`maintain_after_compaction`] cannot supply.
 pub fn needs_lookup_merge(table: &Table) -> bool {
     let options = table.options();
-    options.merge_engine() != MergeEngine::Deduplicate || !options.sequence_fields().is_empty()
+    // With `ignore-delete` a level-0 retraction does not replace the old copy either.
+    options.merge_engine() != MergeEngine::Deduplicate
+        || !options.sequence_fields().is_empty()
+        || options.ignore_delete()
 }
 
 /// The deletion-vector side of one compaction of a deduplicate table (without
@@ -366,14 +418,19 @@ pub async fn maintain_after_compaction(
 ) -> Result<IndexFileChanges> {
     if needs_lookup_merge(table) {
         return Err(Error::unsupported(format!(
-            "table '{}' merges with merge-engine '{}'{}: its compaction must merge the copies \
-             it supersedes (DvMaintainer::lookup_above) before they are deleted",
+            "table '{}' merges with merge-engine '{}'{}{}: its compaction must merge the \
+             copies it supersedes (DvMaintainer::take_above) before they are deleted",
             table.identifier(),
             table.options().merge_engine(),
             if table.options().sequence_fields().is_empty() {
                 ""
             } else {
                 " and sequence.field"
+            },
+            if table.options().ignore_delete() {
+                " and ignore-delete"
+            } else {
+                ""
             }
         )));
     }

@@ -323,7 +323,7 @@ async fn other_merge_engines_must_merge_the_superseded_copy() {
     .await
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
-    assert!(err.message().contains("lookup_above"), "{err}");
+    assert!(err.message().contains("take_above"), "{err}");
 }
 
 /// One step of the model test: a level-0 batch (key, deleted?) or a compaction into a level.

@@ -205,6 +205,16 @@ pub struct LookupCache {
     state: Mutex<State>,
     /// One build at a time per entry, so concurrent requests build a file once.
     building: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The directory is this cache's own and goes with it ([`LookupCache::temporary`]).
+    temporary: bool,
+}
+
+impl Drop for LookupCache {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 impl LookupCache {
@@ -245,8 +255,22 @@ impl LookupCache {
             limits,
             state: Mutex::new(state),
             building: Default::default(),
+            temporary: false,
         };
         cache.enforce(None);
+        Ok(cache)
+    }
+
+    /// A cache in a new directory under the system's temporary directory, removed when
+    /// the cache is dropped: for a process that has no cache directory of its own.
+    pub fn temporary(limits: CacheLimits) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "strata-lookup-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut cache = LookupCache::open(dir, limits)?;
+        cache.temporary = true;
         Ok(cache)
     }
 

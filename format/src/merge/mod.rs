@@ -413,9 +413,15 @@ impl MergeFunction {
         &self.fields
     }
 
-    /// Files a batch read must consider (all of them for every engine so far).
+    /// Files a batch read must consider: every file, except that `first-row` tables are
+    /// read without level 0, as Paimon reads them (`batchScanSkipLevel0`). Their writers
+    /// move level 0 up after every commit (lookup compaction), and a row still in level 0
+    /// is not the first row of its key if a higher level holds the key.
     pub fn filter_files(&self, files: Vec<DataFileMeta>) -> Vec<DataFileMeta> {
-        files
+        match self.kind {
+            EngineImpl::FirstRow => files.into_iter().filter(|f| f.level > 0).collect(),
+            _ => files,
+        }
     }
 
     /// Whether a writer keeps an input row of this kind (Paimon's `RowKindFilter`).

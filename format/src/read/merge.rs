@@ -20,6 +20,7 @@ use arrow_schema::{Schema, SchemaRef, SortOptions};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
+use crate::compact::lookup::{Found, LevelLookup};
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::{
@@ -39,6 +40,7 @@ pub struct MergeRead {
     output: Vec<DataField>,
     batch_size: usize,
     mode: Mode,
+    lookup: Option<LevelLookup>,
 }
 
 /// What the merge produces.
@@ -63,6 +65,7 @@ impl MergeRead {
             output,
             batch_size,
             mode: Mode::Rows,
+            lookup: None,
         })
     }
 
@@ -83,7 +86,15 @@ impl MergeRead {
             output,
             batch_size,
             mode: Mode::KeyValues { keep_retractions },
+            lookup: None,
         })
+    }
+
+    /// Looks every key whose versions all come from level 0 up in the levels above the
+    /// compaction's output ([`crate::compact::lookup`]) before merging it.
+    pub fn with_lookup(mut self, lookup: Option<LevelLookup>) -> Self {
+        self.lookup = lookup;
+        self
     }
 
     pub async fn into_stream(self) -> Result<BoxStream<'static, Result<RecordBatch>>> {
@@ -96,6 +107,8 @@ impl MergeRead {
 }
 
 struct Cursor {
+    /// The run is one level-0 file.
+    level0: bool,
     files: VecDeque<DataFileMeta>,
     stream: Option<BoxStream<'static, Result<RecordBatch>>>,
     /// Arena slot of the current batch, its key rows, sequence rows and position.
@@ -162,6 +175,7 @@ struct MergeState {
     done: bool,
     /// Deletion vectors of the split's files, applied as each file is opened.
     deletions: Option<std::sync::Arc<crate::deletion::BucketVectors>>,
+    lookup: Option<LevelLookup>,
 }
 
 impl MergeState {
@@ -172,6 +186,7 @@ impl MergeState {
             output,
             batch_size,
             mode,
+            lookup,
         } = read;
         let schema = table.schema().clone();
         let key_fields: Vec<DataField> = schema.trimmed_primary_key_fields();
@@ -276,6 +291,7 @@ impl MergeState {
         let cursors = sorted_runs(files, &key_types)
             .into_iter()
             .map(|run| Cursor {
+                level0: run.iter().all(|f| f.level <= 0),
                 files: run.into(),
                 stream: None,
                 current: None,
@@ -307,7 +323,13 @@ impl MergeState {
             compact_at: 16,
             done: false,
             deletions,
+            lookup,
         };
+        if state.lookup.is_some() && state.layout.fields.len() != state.merge.fields().len() {
+            return Err(Error::internal(
+                "a lookup merge must read every column of the table",
+            ));
+        }
         for i in 0..state.cursors.len() {
             state.fill(i).await?;
         }
@@ -446,6 +468,7 @@ impl MergeState {
             };
             self.group.clear();
             self.group_refs.clear();
+            let mut above_level0 = false;
             for i in 0..self.cursors.len() {
                 // A run may hold the same key more than once (files from other writers).
                 while let Some(cur) = &self.cursors[i].current {
@@ -469,15 +492,70 @@ impl MergeState {
                         kind,
                     });
                     self.group_refs.push((cur.slot, cur.row));
+                    above_level0 |= !self.cursors[i].level0;
                     if let Some(cur) = self.cursors[i].current.as_mut() {
                         cur.row += 1;
                     }
                     self.fill(i).await?;
                 }
             }
+            if !above_level0 && !self.look_up_group().await? {
+                continue;
+            }
             self.merge_group()?;
         }
         self.flush()
+    }
+
+    /// Looks up a key whose versions all come from level 0; adds the older copy it finds
+    /// to the group when the lookup asks for it. `false` when the key must be dropped.
+    async fn look_up_group(&mut self) -> Result<bool> {
+        let Some(lookup) = &self.lookup else {
+            return Ok(true);
+        };
+        let &(slot, row) = self
+            .group_refs
+            .first()
+            .ok_or_else(|| Error::internal("an empty key group"))?;
+        let keys: Vec<ArrayRef> = self
+            .key_columns
+            .iter()
+            .map(|c| self.arena[slot].column(*c).slice(row, 1))
+            .collect();
+        match lookup.level0_key(&keys).await? {
+            Found::Nothing => Ok(true),
+            Found::Drop => Ok(false),
+            Found::Old {
+                sequence,
+                kind,
+                values,
+            } => {
+                let mut columns: Vec<ArrayRef> = Vec::with_capacity(values.len() + 2);
+                columns.push(std::sync::Arc::new(Int64Array::from(vec![sequence])));
+                columns.push(std::sync::Arc::new(Int8Array::from(vec![kind.as_byte()])));
+                columns.extend(values);
+                let batch = relaxed_batch(&self.layout.schema, columns)?;
+                let user_sequence = match &self.seq_converter {
+                    Some(conv) => {
+                        let cols: Vec<ArrayRef> = self
+                            .seq_columns
+                            .iter()
+                            .map(|c| batch.column(*c).clone())
+                            .collect();
+                        Some(conv.convert_columns(&cols)?.row(0).as_ref().to_vec())
+                    }
+                    None => None,
+                };
+                self.arena.push(batch);
+                self.group.push(KeyVersion {
+                    sequence,
+                    user_sequence,
+                    kind,
+                });
+                self.group_refs.push((self.arena.len() - 1, 0));
+                Ok(true)
+            }
+        }
     }
 
     /// Merges the gathered versions of one key and queues the visible result.
@@ -647,4 +725,25 @@ impl MergeState {
         self.arena = kept;
         self.compact_at = self.arena.len() + 2 * self.cursors.len() + 8;
     }
+}
+
+/// A batch of `schema`, with nullable fields where the columns hold nulls the schema does
+/// not allow (old files may, after a column became NOT NULL).
+fn relaxed_batch(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    let nulls_where_not_allowed = columns
+        .iter()
+        .zip(schema.fields())
+        .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
+    let schema = if nulls_where_not_allowed {
+        std::sync::Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        schema.clone()
+    };
+    Ok(RecordBatch::try_new(schema, columns)?)
 }

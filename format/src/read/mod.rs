@@ -131,10 +131,14 @@ impl TableRead {
         if deletion::uses_deletion_vectors(&self.table) {
             return deletion::read_split(&self.table, split, output, self.batch_size).await;
         }
+        let merge = crate::merge::MergeFunction::from_table(&self.table)?;
+        let split = Split {
+            files: merge.filter_files(split.files),
+            ..split
+        };
         // Selection does not apply deletion vectors; the key-ordered merge does.
-        let selects = !self.key_order
-            && split.deletion_files.is_empty()
-            && crate::merge::MergeFunction::from_table(&self.table)?.keeps_stored_rows();
+        let selects =
+            !self.key_order && split.deletion_files.is_empty() && merge.keeps_stored_rows();
         if selects {
             return select::select_split(self.table.clone(), split, output, self.batch_size).await;
         }

@@ -3,7 +3,9 @@
 //! each; compactions racing writers.
 
 mod daemon;
+mod dv;
 mod engines;
+mod maintain;
 mod race;
 mod writer;
 
