@@ -28,6 +28,7 @@
 //! `compact.before-commit` (all uploaded, nothing committed), besides the commit's own.
 //! Either leaves only unreferenced files; the next run plans from storage again.
 
+pub mod changelog;
 pub mod execute;
 pub mod lookup;
 pub mod plan;
@@ -334,6 +335,7 @@ impl Compactor {
             total_buckets: split.total_buckets,
             compact_before: out.before.clone(),
             compact_after: out.after.clone(),
+            compact_changelog_files: out.changelog.clone(),
             ..CommitMessage::default()
         };
         out.index_changes.clone().apply_to(&mut message);
