@@ -145,8 +145,7 @@ pub async fn export(
     let mut snapshots = Vec::new();
     let mut next_row_id = 0u64;
     if let Some(snap) = snapshot {
-        let written =
-            write_snapshot(table, snap, fv, &ice, &paths, warehouse, store, dvs).await?;
+        let written = write_snapshot(table, snap, fv, &ice, &paths, warehouse, store, dvs).await?;
         let operation = if snap.commit_kind == CommitKind::Append {
             "append"
         } else {

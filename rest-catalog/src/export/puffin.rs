@@ -85,7 +85,11 @@ pub fn decode_dv(blob: &[u8]) -> Result<Vec<u64>> {
         last_key = Some(key);
         let bitmap = RoaringBitmap::deserialize_from(&mut cursor)
             .map_err(|e| bad(&format!("invalid Roaring bitmap: {e}")))?;
-        out.extend(bitmap.iter().map(|low| (u64::from(key) << 32) | u64::from(low)));
+        out.extend(
+            bitmap
+                .iter()
+                .map(|low| (u64::from(key) << 32) | u64::from(low)),
+        );
     }
     if !cursor.is_empty() {
         return Err(bad("trailing bytes after the bitmaps"));
@@ -191,7 +195,10 @@ mod tests {
         expected.sort_unstable();
         expected.dedup();
         assert_eq!(decode_dv(&blob).unwrap(), expected);
-        assert_eq!(decode_dv(&encode_dv(&[]).unwrap()).unwrap(), Vec::<u64>::new());
+        assert_eq!(
+            decode_dv(&encode_dv(&[]).unwrap()).unwrap(),
+            Vec::<u64>::new()
+        );
     }
 
     #[test]
@@ -250,6 +257,9 @@ mod tests {
         assert_eq!(blobs[0]["type"], DV_BLOB_TYPE);
         assert_eq!(blobs[0]["properties"]["cardinality"], "2");
         assert_eq!(blobs[1]["offset"], second.offset);
-        assert_eq!(blobs[1]["properties"]["referenced-data-file"], "file:///b.parquet");
+        assert_eq!(
+            blobs[1]["properties"]["referenced-data-file"],
+            "file:///b.parquet"
+        );
     }
 }

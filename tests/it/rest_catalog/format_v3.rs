@@ -3,7 +3,9 @@
 //! v3 metadata (row lineage, DV manifest fields) as iceberg-rust parses it, and v2 still the
 //! default. Spark reads the same kind of table in tests/conformance/test_iceberg_rest.py.
 
-use iceberg::spec::{DataContentType, DataFileFormat, FormatVersion, ManifestContentType};
+use iceberg::spec::{
+    DataContentType, DataFileFormat, FormatVersion, ManifestContentType, ManifestList,
+};
 use iceberg::{Catalog as _, TableIdent};
 use serde_json::json;
 use strata_format::catalog::Catalog;
@@ -40,21 +42,31 @@ async fn dv_table(catalog: &Catalog, name: &str, extra: &[(&str, &str)]) -> (Tab
     (table, snapshot)
 }
 
-/// The delete files of the current snapshot, as iceberg-rust reads the manifests.
-async fn delete_files(table: &iceberg::table::Table) -> Vec<iceberg::spec::DataFile> {
+/// The manifest list of the current snapshot.
+async fn manifest_list(table: &iceberg::table::Table) -> ManifestList {
     let md = table.metadata();
-    let list = md
-        .current_snapshot()
+    let bytes = table
+        .file_io()
+        .new_input(md.current_snapshot().unwrap().manifest_list())
         .unwrap()
-        .load_manifest_list(table.file_io(), md)
+        .read()
         .await
         .unwrap();
+    ManifestList::parse_with_version(&bytes, md.format_version()).unwrap()
+}
+
+/// The delete files of the current snapshot, as iceberg-rust reads the manifests.
+async fn delete_files(table: &iceberg::table::Table) -> Vec<iceberg::spec::DataFile> {
+    let list = manifest_list(table).await;
     let mut out = Vec::new();
     for m in list.entries() {
         if m.content != ManifestContentType::Deletes {
             continue;
         }
-        assert_eq!(m.first_row_id, None, "delete manifests have no first_row_id");
+        assert_eq!(
+            m.first_row_id, None,
+            "delete manifests have no first_row_id"
+        );
         let manifest = m.load_manifest(table.file_io()).await.unwrap();
         out.extend(manifest.entries().iter().map(|e| e.data_file().clone()));
     }
@@ -91,14 +103,17 @@ async fn deletion_vectors_are_served_as_puffin_in_v3_and_parquet_by_default() {
         .unwrap();
     let md = v3.metadata();
     assert_eq!(md.format_version(), FormatVersion::V3);
-    assert!(v3.metadata_location().unwrap().ends_with("-f3.metadata.json"));
+    assert!(v3
+        .metadata_location()
+        .unwrap()
+        .ends_with("-f3.metadata.json"));
     let snap = md.current_snapshot().unwrap();
     assert_eq!(snap.snapshot_id(), v3_snap);
     // Row lineage: the listed data files hold 12 rows (10 + the 2 updates), numbered from 0.
     assert_eq!(snap.first_row_id(), Some(0));
     assert_eq!(snap.added_rows_count(), Some(12));
     assert_eq!(md.next_row_id(), 12);
-    let list = snap.load_manifest_list(v3.file_io(), md).await.unwrap();
+    let list = manifest_list(&v3).await;
     let data: Vec<_> = list
         .entries()
         .iter()
@@ -146,7 +161,10 @@ async fn deletion_vectors_are_served_as_puffin_in_v3_and_parquet_by_default() {
         .await
         .unwrap();
     assert_eq!(v2.metadata().format_version(), FormatVersion::V2);
-    assert!(v2.metadata_location().unwrap().ends_with("-f2.metadata.json"));
+    assert!(v2
+        .metadata_location()
+        .unwrap()
+        .ends_with("-f2.metadata.json"));
     let deletes = delete_files(&v2).await;
     assert_eq!(deletes.len(), 1);
     assert_eq!(deletes[0].file_format(), DataFileFormat::Parquet);
