@@ -1,29 +1,20 @@
 //! Iceberg v3 deletion vectors: `deletion-vector-v1` blobs in Puffin files.
 //!
-//! A v3 table marks deleted rows of a data file with one blob per data file:
-//!
-//! ```text
-//! [length: u32 BE][magic D1 D3 39 64][Roaring64 portable bitmap][CRC-32 of magic+bitmap: u32 BE]
-//! ```
-//!
-//! where `length` counts the magic and the bitmap. The Roaring64 portable format is a
-//! little-endian u64 count of 32-bit bitmaps, then per bitmap its key (the high 32 bits of
-//! the positions, u32 LE, ascending) and the standard 32-bit Roaring serialization of the
-//! low bits. A Puffin file is `PFA1`, the blobs, then the footer `PFA1`, the JSON footer
-//! payload, its length (u32 LE), 4 flag bytes (0: uncompressed) and `PFA1`. Readers locate a
-//! blob through the delete manifest's `content_offset` and `content_size_in_bytes`.
+//! A v3 table marks the deleted rows of a data file with one `deletion-vector-v1` blob:
+//! `[length u32 BE][magic D1 D3 39 64][Roaring64 portable bitmap][CRC-32 u32 BE]`. That is
+//! byte for byte Paimon's bitmap64 vector, so the codec is `strata_format::deletion`'s
+//! ([`DeletionVector::to_iceberg_blob`]); this module adds the Puffin container: `PFA1`,
+//! the blobs, then the footer `PFA1`, the JSON footer payload, its length (u32 LE), 4 flag
+//! bytes (0: uncompressed) and `PFA1`. Readers find a blob through the delete manifest's
+//! `content_offset` and `content_size_in_bytes`.
 
-use std::collections::BTreeMap;
-
-use roaring::RoaringBitmap;
 use serde_json::json;
+use strata_format::deletion::DeletionVector;
 
 use crate::error::{CatalogError, Result};
 
 /// Magic bytes that open and close a Puffin file.
 pub const PUFFIN_MAGIC: [u8; 4] = *b"PFA1";
-/// Magic bytes of a `deletion-vector-v1` blob.
-pub const DV_MAGIC: [u8; 4] = [0xD1, 0xD3, 0x39, 0x64];
 /// Iceberg's reserved field id of `_pos`, the field a deletion vector applies to.
 pub const ROW_POSITION_FIELD_ID: i32 = 2_147_483_645;
 /// The Puffin blob type of an Iceberg deletion vector.
@@ -31,76 +22,17 @@ pub const DV_BLOB_TYPE: &str = "deletion-vector-v1";
 
 /// Serializes deleted positions (any order, duplicates allowed) as a `deletion-vector-v1` blob.
 pub fn encode_dv(positions: &[u64]) -> Result<Vec<u8>> {
-    let mut groups: BTreeMap<u32, RoaringBitmap> = BTreeMap::new();
-    for p in positions {
-        // The split of a u64 into its high and low halves: truncation is the point.
-        groups
-            .entry((p >> 32) as u32)
-            .or_default()
-            .insert(*p as u32);
-    }
-    let mut body = Vec::with_capacity(16 + positions.len() * 2);
-    body.extend_from_slice(&DV_MAGIC);
-    body.extend_from_slice(&(groups.len() as u64).to_le_bytes());
-    for (key, bitmap) in &groups {
-        body.extend_from_slice(&key.to_le_bytes());
-        bitmap
-            .serialize_into(&mut body)
-            .map_err(|e| CatalogError::internal(format!("deletion vector: {e}")))?;
-    }
-    let length = u32::try_from(body.len())
-        .map_err(|_| CatalogError::internal("deletion vector exceeds 4 GiB"))?;
-    let mut out = Vec::with_capacity(body.len() + 8);
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
-    Ok(out)
+    DeletionVector::from_positions(positions.iter().copied())
+        .to_iceberg_blob()
+        .map_err(|e| CatalogError::internal(format!("deletion vector: {e}")))
 }
 
-/// Decodes a `deletion-vector-v1` blob into ascending positions, checking length, magic and
-/// CRC; every defect is an error naming it.
+/// Decodes a `deletion-vector-v1` blob into ascending positions; length, magic and CRC are
+/// checked and every defect is an error naming it.
 pub fn decode_dv(blob: &[u8]) -> Result<Vec<u64>> {
-    let bad = |what: &str| CatalogError::bad_request(format!("deletion vector blob: {what}"));
-    let (head, rest) = blob.split_at_checked(4).ok_or_else(|| bad("truncated"))?;
-    let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-    if rest.len() != length.saturating_add(4) || length < 12 {
-        return Err(bad("length prefix does not match the blob size"));
-    }
-    let (body, crc) = rest.split_at(length);
-    if crc32fast::hash(body).to_be_bytes() != crc {
-        return Err(bad("CRC-32 mismatch"));
-    }
-    if body[..4] != DV_MAGIC {
-        return Err(bad("wrong magic"));
-    }
-    let mut cursor = &body[4..];
-    let count = u64::from_le_bytes(take::<8>(&mut cursor).ok_or_else(|| bad("truncated"))?);
-    let mut out = Vec::new();
-    let mut last_key: Option<u32> = None;
-    for _ in 0..count {
-        let key = u32::from_le_bytes(take::<4>(&mut cursor).ok_or_else(|| bad("truncated"))?);
-        if last_key.is_some_and(|k| k >= key) {
-            return Err(bad("bitmap keys are not ascending"));
-        }
-        last_key = Some(key);
-        let bitmap = RoaringBitmap::deserialize_from(&mut cursor)
-            .map_err(|e| bad(&format!("invalid Roaring bitmap: {e}")))?;
-        out.extend(
-            bitmap
-                .iter()
-                .map(|low| (u64::from(key) << 32) | u64::from(low)),
-        );
-    }
-    if !cursor.is_empty() {
-        return Err(bad("trailing bytes after the bitmaps"));
-    }
-    Ok(out)
-}
-
-fn take<const N: usize>(cursor: &mut &[u8]) -> Option<[u8; N]> {
-    let (head, rest) = cursor.split_at_checked(N)?;
-    *cursor = rest;
-    head.try_into().ok()
+    DeletionVector::from_iceberg_blob(blob)
+        .map(|dv| dv.iter().collect())
+        .map_err(|e| CatalogError::bad_request(format!("deletion vector blob: {e}")))
 }
 
 /// A blob of a Puffin file: where it is, for the delete manifest entry.
@@ -186,7 +118,8 @@ mod tests {
         let blob = encode_dv(&positions).unwrap();
         let length = u32::from_be_bytes(blob[..4].try_into().unwrap()) as usize;
         assert_eq!(length, blob.len() - 8);
-        assert_eq!(blob[4..8], DV_MAGIC);
+        assert_eq!(blob[4..8], [0xD1, 0xD3, 0x39, 0x64]);
+        // The CRC-32 covers magic and bitmap, stored big-endian.
         let crc = u32::from_be_bytes(blob[blob.len() - 4..].try_into().unwrap());
         assert_eq!(crc, crc32fast::hash(&blob[4..blob.len() - 4]));
         // Three 32-bit bitmaps, keys 0, 1 and 7.
@@ -207,13 +140,13 @@ mod tests {
         let mut flipped = blob.clone();
         let n = flipped.len();
         flipped[n - 6] ^= 1;
-        assert!(decode_dv(&flipped).unwrap_err().to_string().contains("CRC"));
-        let mut magic = blob.clone();
-        magic[4] = 0;
-        // The CRC covers the magic, so fix it up to reach the magic check.
-        let crc = crc32fast::hash(&magic[4..n - 4]).to_be_bytes();
-        magic[n - 4..].copy_from_slice(&crc);
-        assert!(decode_dv(&magic).unwrap_err().to_string().contains("magic"));
+        assert!(decode_dv(&flipped)
+            .unwrap_err()
+            .to_string()
+            .contains("checksum"));
+        let mut longer = blob.clone();
+        longer.push(0);
+        assert!(decode_dv(&longer).is_err());
         for cut in 0..blob.len() {
             assert!(decode_dv(&blob[..cut]).is_err(), "cut at {cut}");
         }
