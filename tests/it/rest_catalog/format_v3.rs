@@ -97,6 +97,24 @@ async fn deletion_vectors_are_served_as_puffin_in_v3_and_parquet_by_default() {
     );
 
     let client = server.client(&wh).await;
+    // iceberg-rust 0.10.1 has no deletion-vector reader yet (its delete loader says TODO):
+    // it fails on the Puffin file (reads it as Parquet) rather than return wrong rows.
+    let v3 = client
+        .load_table(&TableIdent::from_strs(["db", "dv3"]).unwrap())
+        .await
+        .unwrap();
+    let scan = v3.scan().select_all().build().unwrap();
+    let rows = match scan.to_arrow().await {
+        Ok(stream) => stream
+            .try_collect::<Vec<RecordBatch>>()
+            .await
+            .map(|b| json_rows(&b)),
+        Err(e) => Err(e),
+    };
+    assert!(
+        rows.is_err(),
+        "iceberg-rust now reads v3 DVs: {rows:?}; update the spec"
+    );
     let v3 = client
         .load_table(&TableIdent::from_strs(["db", "dv3"]).unwrap())
         .await
