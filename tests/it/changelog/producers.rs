@@ -502,3 +502,29 @@ async fn full_compaction_changelog_is_paced_by_delta_commits_and_the_interval() 
         ]
     );
 }
+
+/// Compaction changelogs are not produced for deletion-vector tables yet: writers and
+/// compactors refuse `lookup` with a clear error instead of a wrong changelog (Paimon's
+/// table validation already refuses `full-compaction` with deletion vectors).
+#[tokio::test]
+async fn deletion_vector_tables_refuse_compaction_changelogs() {
+    let fx = fixture(&[
+        ("bucket", "1"),
+        ("deletion-vectors.enabled", "true"),
+        ("changelog-producer", "lookup"),
+    ])
+    .await;
+    let err = Compactor::new(fx.table.clone(), "c")
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("deletion-vectors.enabled") && text.contains("'lookup'"),
+        "{text}"
+    );
+    let err = TableWriter::builder(fx.table.clone())
+        .build()
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("compaction changelogs"), "{err}");
+}
