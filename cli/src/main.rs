@@ -2,6 +2,7 @@
 //! `shared/CLI.md`; scripts depend on it, so commands are only ever added, never renamed.
 
 mod alloc;
+mod changes_cmd;
 mod compact_cmd;
 mod config;
 mod maintenance_cmd;
@@ -74,6 +75,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "jsonl")]
         output_format: OutputFormat,
     },
+    /// Print a table's changes as JSON lines with "_row_kind" (+I, -U, +U, -D).
+    Changes(changes_cmd::ChangesArgs),
     /// Expire snapshots (and changelogs, tags and consumers past their retention).
     Expire(maintenance_cmd::ExpireArgs),
     /// Tags: create, delete, list.
@@ -167,6 +170,7 @@ async fn run(cli: Cli, config: config::ConfigFile) -> Result<()> {
             columns,
             output_format,
         } => read(&catalog, &table, snapshot, tag, columns, output_format).await,
+        Command::Changes(args) => changes_cmd::run(&catalog, args).await,
         Command::Expire(args) => maintenance_cmd::expire(&catalog, args).await,
         Command::Tag(cmd) => maintenance_cmd::tag(&catalog, cmd).await,
         Command::Rollback(args) => maintenance_cmd::rollback(&catalog, args).await,

@@ -3,12 +3,13 @@
 //!
 //! This crate owns everything that touches persisted bytes: paths ([`paths`]), storage
 //! ([`storage`]), codecs ([`types`], [`data`], [`schema`], [`snapshot`], [`manifest`]),
-//! reads ([`scan`], [`read`]), deletion vectors ([`deletion`]), local key lookups
+//! reads ([`scan`], [`read`]), reads of changes ([`changes`]), deletion vectors ([`deletion`]), local key lookups
 //! ([`lookup`]) and the maintenance that deletes what is no longer needed
 //! ([`maintenance`]). Writers and the compactor are policy on top of it and never depend
 //! on each other.
 
 pub mod catalog;
+pub mod changes;
 pub mod commit;
 pub mod compact;
 pub mod data;

@@ -351,17 +351,44 @@ core_options! {
     consumer_expiration_time: Option<Duration> = "consumer.expiration-time", None, parse_opt_duration;
     /// Consumers protect only changelogs, not snapshots, from expiry.
     consumer_changelog_only: bool = "consumer.changelog-only", Some("false"), parse_bool;
+    /// `lookup` changelog producer: a commit waits for the lookup compaction of its level-0 files.
+    lookup_wait: bool = "lookup-wait", Some("true"), parse_bool;
+    /// No `-U`/`+U` pair is produced for an update that leaves the row unchanged.
+    changelog_producer_row_deduplicate: bool = "changelog-producer.row-deduplicate", Some("false"), parse_bool;
+    /// Columns ignored when `changelog-producer.row-deduplicate` compares rows.
+    changelog_producer_row_deduplicate_ignore_fields: Vec<String> = "changelog-producer.row-deduplicate-ignore-fields", None, parse_list;
+    /// `full-compaction` changelog producer: a full compaction at least this often (0 = unset).
+    changelog_producer_compaction_interval: Option<Duration> = "changelog-producer.compaction-interval", None, parse_opt_duration;
+    /// Changelog file format; unset means `file.format`.
+    changelog_file_format: Option<String> = "changelog-file.format", None, parse_opt_string;
+    /// Where a read of changes starts (`latest-full`, `latest`, `from-snapshot`, ...).
+    scan_mode: String = "scan.mode", Some("default"), parse_string;
+    /// The snapshot `from-snapshot` reads start at.
+    scan_snapshot_id: Option<i64> = "scan.snapshot-id", None, parse_opt_long;
+    /// The time (epoch millis) `from-timestamp` reads start at.
+    scan_timestamp_millis: Option<i64> = "scan.timestamp-millis", None, parse_opt_long;
+    /// The streaming reader whose progress is kept in `consumer/consumer-<id>`.
+    consumer_id: Option<String> = "consumer-id", None, parse_opt_string;
+    /// A reader with a `consumer-id` starts afresh instead of resuming.
+    consumer_ignore_progress: bool = "consumer.ignore-progress", Some("false"), parse_bool;
+    /// Changes between two snapshots `start,end`: those of snapshots start+1 ..= end.
+    incremental_between: Option<String> = "incremental-between", None, parse_opt_string;
+    /// What `incremental-between` reads: `auto`, `delta` or `changelog`.
+    incremental_between_scan_mode: String = "incremental-between-scan-mode", Some("auto"), parse_string;
 }
 
 /// Older spellings Paimon still reads, tried when the main key is absent.
-const FALLBACK_KEYS: &[(&str, &[&str])] = &[(
-    "ignore-delete",
-    &[
-        "first-row.ignore-delete",
-        "deduplicate.ignore-delete",
-        "partial-update.ignore-delete",
-    ],
-)];
+const FALLBACK_KEYS: &[(&str, &[&str])] = &[
+    (
+        "ignore-delete",
+        &[
+            "first-row.ignore-delete",
+            "deduplicate.ignore-delete",
+            "partial-update.ignore-delete",
+        ],
+    ),
+    ("lookup-wait", &["changelog-producer.lookup-wait"]),
+];
 
 fn lookup<'a>(raw: &'a OptionMap, key: &str) -> Option<&'a str> {
     if let Some(v) = raw.get(key) {
@@ -741,6 +768,56 @@ impl CoreOptions {
     pub fn consumer_changelog_only(&self) -> bool {
         self.consumer_changelog_only
     }
+
+    pub fn lookup_wait(&self) -> bool {
+        self.lookup_wait
+    }
+
+    pub fn changelog_producer_row_deduplicate(&self) -> bool {
+        self.changelog_producer_row_deduplicate
+    }
+
+    pub fn changelog_producer_row_deduplicate_ignore_fields(&self) -> &[String] {
+        &self.changelog_producer_row_deduplicate_ignore_fields
+    }
+
+    /// `changelog-producer.compaction-interval`; zero counts as unset (Paimon's default).
+    pub fn changelog_producer_compaction_interval(&self) -> Option<Duration> {
+        self.changelog_producer_compaction_interval
+            .filter(|d| !d.is_zero())
+    }
+
+    pub fn changelog_file_format(&self) -> Option<&str> {
+        self.changelog_file_format.as_deref()
+    }
+
+    pub fn scan_mode(&self) -> &str {
+        &self.scan_mode
+    }
+
+    pub fn scan_snapshot_id(&self) -> Option<i64> {
+        self.scan_snapshot_id
+    }
+
+    pub fn scan_timestamp_millis(&self) -> Option<i64> {
+        self.scan_timestamp_millis
+    }
+
+    pub fn consumer_id(&self) -> Option<&str> {
+        self.consumer_id.as_deref()
+    }
+
+    pub fn consumer_ignore_progress(&self) -> bool {
+        self.consumer_ignore_progress
+    }
+
+    pub fn incremental_between(&self) -> Option<&str> {
+        self.incremental_between.as_deref()
+    }
+
+    pub fn incremental_between_scan_mode(&self) -> &str {
+        &self.incremental_between_scan_mode
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -767,6 +844,10 @@ fn parse_long(key: &str, value: Option<&str>) -> Result<i64> {
     v.trim()
         .parse::<i64>()
         .map_err(|_| invalid!("option '{key}' must be an integer, got '{v}'"))
+}
+
+fn parse_opt_long(key: &str, value: Option<&str>) -> Result<Option<i64>> {
+    value.map(|v| parse_long(key, Some(v))).transpose()
 }
 
 fn parse_bucket(key: &str, value: Option<&str>) -> Result<i32> {

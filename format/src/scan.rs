@@ -236,6 +236,38 @@ impl TableScan {
         manifest::live_entries(entries, manifest::UnmatchedDeletes::Ignore)
     }
 
+    /// Every entry (ADD and DELETE, not merged) of the manifests one manifest list names,
+    /// after partition pruning, in manifest order: a snapshot's delta or changelog.
+    pub async fn list_entries(&self, manifest_list: &str) -> Result<Vec<ManifestEntry>> {
+        let partition_types = self.table.partition_types();
+        let metas: Vec<ManifestFileMeta> = self
+            .read_manifest_list(manifest_list)
+            .await?
+            .into_iter()
+            .filter(|m| self.manifest_may_match(m, &partition_types))
+            .collect();
+        let per_manifest: Vec<Vec<ManifestEntry>> = futures::stream::iter(metas)
+            .map(|m| {
+                let scan = self.clone();
+                async move { scan.read_manifest(&m.file_name).await }
+            })
+            .buffered(MANIFEST_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut entries = Vec::new();
+        for e in per_manifest.into_iter().flatten() {
+            if e.bucket >= 0 && self.entry_matches(&e, &partition_types)? {
+                entries.push(e);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Groups entries' files into one split per (partition, bucket), files in entry order.
+    pub fn group_entries(&self, entries: Vec<ManifestEntry>) -> Result<Vec<Split>> {
+        self.group(entries)
+    }
+
     /// Records where each split file's deletion vector lives (one index manifest read).
     async fn attach_deletion_files(&self, snapshot: &Snapshot, splits: &mut [Split]) -> Result<()> {
         let entries = deletion::index_entries(&self.table, snapshot).await?;

@@ -273,6 +273,73 @@ def test_strata_tables_of_each_merge_engine_read_like_strata(strata_bin, server,
     assert "Strata table" in str(err.value)
 
 
+def _strata_dv_table(strata_bin, warehouse, tmp_path, name, options):
+    """A deletion-vector table that keeps its vectors: load, compact, update a third of the
+    keys, compact again (not --full, which would rewrite the vectors away)."""
+    schema = {
+        "fields": [{"name": "id", "type": "BIGINT NOT NULL"},
+                   {"name": "dt", "type": "STRING NOT NULL"},
+                   {"name": "amount", "type": "DOUBLE"},
+                   {"name": "note", "type": "STRING"}],
+        "primaryKeys": ["id", "dt"], "partitionKeys": ["dt"],
+        "options": dict({"bucket": "2", "deletion-vectors.enabled": "true"}, **options),
+    }
+    path = tmp_path / ("%s.json" % name)
+    path.write_text(json.dumps(schema))
+    table = "strata.%s" % name
+    strata(strata_bin, warehouse, "table", "create", table, "--schema", str(path))
+    batches = [
+        [{"id": i, "dt": "2024-01-0%d" % (1 + i % 2), "amount": float(i), "note": "n%d" % i}
+         for i in range(30)],
+        [{"id": i, "dt": "2024-01-0%d" % (1 + i % 2), "amount": 100.0 + i,
+          "note": None if i % 2 else "u%d" % i} for i in range(0, 30, 3)],
+    ]
+    for n, b in enumerate(batches):
+        data = tmp_path / ("%s-%d.jsonl" % (name, n))
+        data.write_text("".join(json.dumps(r) + "\n" for r in b))
+        strata(strata_bin, warehouse, "write", table, "--input", str(data))
+        strata(strata_bin, warehouse, "compact", table)
+    out = strata(strata_bin, warehouse, "read", table)
+    return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+def test_deletion_vectors_served_as_iceberg_v3_read_like_strata(strata_bin, server, spark,
+                                                                tmp_path):
+    """`metadata.iceberg.format-version` = 3 serves the vectors as Puffin deletion vectors;
+    without it the table stays v2 with Parquet position deletes. Spark, pyiceberg and DuckDB
+    all read both like `strata read`."""
+    strata(strata_bin, server.warehouse, "db", "create", "strata", "--if-not-exists")
+    cat = iceberg_clients.pyiceberg_catalog(server.url, server.warehouse)
+    con = iceberg_clients.duckdb_connection(server.url, server.warehouse)
+    cols = ["id", "dt", "amount", "note"]
+    for name, version, delete_format in (("dv_v3", "3", "PUFFIN"), ("dv_v2", None, "PARQUET")):
+        options = {"metadata.iceberg.format-version": version} if version else {}
+        expected = sorted_rows(_strata_dv_table(strata_bin, server.warehouse, tmp_path, name,
+                                                options))
+        assert len(expected) == 30
+        table = "cat.strata.%s" % name
+        spark.sql("REFRESH TABLE %s" % table)
+        props = dict((r[0], r[1]) for r in spark.sql("SHOW TBLPROPERTIES %s" % table).collect())
+        assert props.get("format-version") == (version or "2"), props
+        # The table really has deleted rows: the data files hold more rows than the table.
+        deletes = spark.sql("SELECT file_format, record_count, content_offset FROM %s.delete_files"
+                            % table).collect()
+        assert deletes and {r[0] for r in deletes} == {delete_format}, deletes
+        deleted = sum(r[1] for r in deletes)
+        data_rows = spark.sql("SELECT sum(record_count) FROM %s.data_files" % table).collect()[0][0]
+        assert deleted > 0 and data_rows == 30 + deleted, (deleted, data_rows)
+        if version == "3":
+            assert all(r[2] is not None for r in deletes), deletes
+        got = [dict(zip(cols, r)) for r in
+               spark.sql("SELECT id, dt, amount, note FROM %s" % table).collect()]
+        assert sorted_rows(got) == expected, name
+        got = cat.load_table("strata.%s" % name).scan(selected_fields=tuple(cols)).to_arrow()
+        assert sorted_rows(got.to_pylist()) == expected, name
+        got = [dict(zip(cols, r)) for r in
+               con.execute("SELECT id, dt, amount, note FROM cat.strata.%s" % name).fetchall()]
+        assert sorted_rows(got) == expected, name
+
+
 # ------------------------------------------------------------------------------ schemathesis
 
 def test_schemathesis_finds_no_server_errors(strata_bin, tmp_path):

@@ -1,6 +1,7 @@
 //! Integration tests, one binary so they link once.
 
 mod architecture;
+mod changelog;
 mod commit;
 mod compact;
 mod deletion_vectors;

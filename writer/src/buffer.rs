@@ -227,9 +227,20 @@ impl SortMerge {
     }
 
     /// The buffer's rows sorted by key, one version per key; `None` when nothing survives.
+    #[cfg(test)]
     pub fn run(&self, buffer: Buffer) -> Result<Option<RecordBatch>> {
+        Ok(self.run_with_raw(buffer, false)?.0)
+    }
+
+    /// [`SortMerge::run`], and with `raw` also every input row the table accepts, unmerged,
+    /// in the same key-value layout sorted by key (ties by arrival): the `input` changelog.
+    pub fn run_with_raw(
+        &self,
+        buffer: Buffer,
+        raw: bool,
+    ) -> Result<(Option<RecordBatch>, Option<RecordBatch>)> {
         if buffer.is_empty() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let rows = buffer.rows();
         if u32::try_from(rows).is_err() {
@@ -242,6 +253,11 @@ impl SortMerge {
             Some(self.rows(&buffer.batches, &self.seq_columns, &self.seq_fields)?)
         };
         let order = sorted_by_key(&keys);
+        let raw = if raw {
+            self.raw_rows(&buffer, &order)?
+        } else {
+            None
+        };
         let locate = Locator::new(&buffer.batches);
         let kind_of = |i: u32| {
             buffer
@@ -319,20 +335,56 @@ impl SortMerge {
             }
         }
         if out.is_empty() {
-            return Ok(None);
+            return Ok((None, raw));
         }
         let values = out.materialize(&self.value_schema, &buffer.batches)?;
+        let sequences = std::mem::take(&mut out.sequences);
+        let kinds = std::mem::take(&mut out.kinds);
+        Ok((Some(self.key_values(&values, sequences, kinds)?), raw))
+    }
+
+    /// Every accepted buffer row in `order`, as key-value rows with its own sequence and kind.
+    fn raw_rows(&self, buffer: &Buffer, order: &[(u128, u32)]) -> Result<Option<RecordBatch>> {
+        let mut indices = Vec::with_capacity(order.len());
+        let mut sequences = Vec::with_capacity(order.len());
+        let mut kinds = Vec::with_capacity(order.len());
+        for &(_, i) in order {
+            let kind = buffer
+                .kinds
+                .get(i as usize)
+                .copied()
+                .ok_or_else(|| Error::internal("write buffer row without a kind"))?;
+            if !RowKind::from_byte(kind).is_some_and(|k| self.merge.accepts(k)) {
+                continue;
+            }
+            indices.push(i);
+            sequences.push(buffer.first_sequence + i64::from(i));
+            kinds.push(kind);
+        }
+        if indices.is_empty() {
+            return Ok(None);
+        }
+        let all = concat_batches(&self.value_schema, &buffer.batches)?;
+        let values = take_record_batch(&all, &UInt32Array::from(indices))?;
+        Ok(Some(self.key_values(&values, sequences, kinds)?))
+    }
+
+    /// `values` (table columns) with the key-value columns around them.
+    fn key_values(
+        &self,
+        values: &RecordBatch,
+        sequences: Vec<i64>,
+        kinds: Vec<i8>,
+    ) -> Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> =
             Vec::with_capacity(self.key_columns.len() + 2 + values.num_columns());
         for &c in &self.key_columns {
             columns.push(values.column(c).clone());
         }
-        columns.push(Arc::new(Int64Array::from(std::mem::take(
-            &mut out.sequences,
-        ))));
-        columns.push(Arc::new(Int8Array::from(std::mem::take(&mut out.kinds))));
+        columns.push(Arc::new(Int64Array::from(sequences)));
+        columns.push(Arc::new(Int8Array::from(kinds)));
         columns.extend(values.columns().iter().cloned());
-        Ok(Some(RecordBatch::try_new(self.kv_schema.clone(), columns)?))
+        Ok(RecordBatch::try_new(self.kv_schema.clone(), columns)?)
     }
 
     /// `columns` of every buffered batch, in one `Rows` (row `i` = buffer row `i`).

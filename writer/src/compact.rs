@@ -9,7 +9,10 @@
 //! - After a commit, a writer without `write-only` compacts each bucket it wrote to once if
 //!   the universal rules call for it (and every `full-compaction.delta-commits` commits),
 //!   using the one mechanism in `strata_format::compact`. Its failure (e.g. a concurrent
-//!   compactor won) only logs: the data is committed already.
+//!   compactor won) only logs: the data is committed already. For `changelog-producer` =
+//!   `lookup` that compaction produces the commit's changelog; with `lookup-wait` =
+//!   `false` it is deferred to the start of the writer's next commit, so a commit returns
+//!   without waiting for it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use strata_format::commit::{CommitMessage, TableCommit};
 use strata_format::compact::plan::{sorted_run_count, PlanOptions};
 use strata_format::compact::{BucketRequest, Compactor};
+use strata_format::options::ChangelogProducer;
 use strata_format::scan::TableScan;
 use strata_format::table::Table;
 use strata_format::{Error, ErrorKind, Result};
@@ -47,6 +51,10 @@ pub(crate) struct WriterCompaction {
     /// Commits per bucket since this writer last compacted it fully.
     commits: HashMap<BucketKey, u64>,
     stall_timeout: Duration,
+    /// `lookup` with `lookup-wait` = false: compactions wait for the next commit.
+    defer: bool,
+    /// Buckets written by the last commit whose compaction was deferred.
+    deferred: Vec<BucketKey>,
 }
 
 impl WriterCompaction {
@@ -64,6 +72,9 @@ impl WriterCompaction {
             compactor,
             commits: HashMap::new(),
             stall_timeout: DEFAULT_STALL_TIMEOUT,
+            defer: table.options().changelog_producer() == ChangelogProducer::Lookup
+                && !table.options().lookup_wait(),
+            deferred: Vec::new(),
         })
     }
 
@@ -75,9 +86,11 @@ impl WriterCompaction {
         identifier: i64,
         messages: Vec<CommitMessage>,
     ) -> Result<Vec<i64>> {
+        let deferred = std::mem::take(&mut self.deferred);
+        self.compact_buckets(&deferred).await;
         let mut attempt = 0;
         let started = Instant::now();
-        let ids = loop {
+        let committed = loop {
             attempt += 1;
             self.make_room(&messages).await?;
             match commit.commit(identifier, messages.clone()).await {
@@ -94,8 +107,17 @@ impl WriterCompaction {
                 other => break other?,
             }
         };
-        self.after_commit(&messages).await;
-        Ok(ids)
+        let written: Vec<BucketKey> = messages
+            .iter()
+            .filter(|m| !m.new_files.is_empty())
+            .map(|m| (m.partition.clone(), m.bucket))
+            .collect();
+        if self.defer {
+            self.deferred = written;
+        } else {
+            self.compact_buckets(&written).await;
+        }
+        Ok(committed)
     }
 
     /// Waits or compacts until every bucket of `messages` can take its new files.
@@ -212,32 +234,29 @@ impl WriterCompaction {
             .collect())
     }
 
-    /// Compacts each bucket just written to once, if it needs it (not with `write-only`).
-    async fn after_commit(&mut self, messages: &[CommitMessage]) {
+    /// Compacts each bucket once, if it needs it (not with `write-only`). Failures only
+    /// log: the data is committed already.
+    async fn compact_buckets(&mut self, buckets: &[BucketKey]) {
         let Some(compactor) = &self.compactor else {
             return;
         };
-        for m in messages.iter().filter(|m| !m.new_files.is_empty()) {
-            let key = (m.partition.clone(), m.bucket);
+        for key in buckets {
             let commits = self.commits.entry(key.clone()).or_default();
             *commits += 1;
             let request = BucketRequest {
                 full: false,
                 commits_since_full: *commits,
             };
-            match compactor
-                .compact_bucket(&m.partition, m.bucket, request)
-                .await
-            {
+            match compactor.compact_bucket(&key.0, key.1, request).await {
                 Ok(Some(report)) => {
                     if report.full {
-                        self.commits.insert(key, 0);
+                        self.commits.insert(key.clone(), 0);
                     }
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(
                     table = %self.table.identifier(),
-                    bucket = m.bucket,
+                    bucket = key.1,
                     error = %e,
                     "compaction after commit failed; the data is committed, the bucket is \
                      compacted later"

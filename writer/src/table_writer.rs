@@ -22,6 +22,8 @@ use arrow::compute::take_record_batch;
 use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
 use strata_format::manifest::DataFileMeta;
 use strata_format::merge::MergeFunction;
+use strata_format::options::ChangelogProducer;
+use strata_format::paths::PartitionPath;
 use strata_format::scan::{Split, TableScan};
 use strata_format::table::Table;
 use strata_format::{invalid, Error, ErrorKind, Result};
@@ -43,6 +45,8 @@ pub struct CommitOutcome {
     pub files: usize,
     /// Rows in those files (after merging duplicates within each flush).
     pub records: i64,
+    /// Changelog files committed (`changelog-producer` = `input`).
+    pub changelog_files: usize,
 }
 
 /// Builds a [`TableWriter`].
@@ -88,12 +92,12 @@ impl TableWriterBuilder {
                 )))
             }
         };
-        if options.changelog_producer() == strata_format::options::ChangelogProducer::Input {
-            return Err(Error::unsupported(format!(
-                "table '{id}' has 'changelog-producer' = 'input', which needs changelog files \
-                 Strata's writer does not produce yet"
-            )));
-        }
+        let changelog = match options.changelog_producer() {
+            ChangelogProducer::Input => {
+                Some(DataFileWriter::for_changelog(&table, self.clock.clone())?)
+            }
+            _ => None,
+        };
         let merge = MergeFunction::from_table(&table)?;
         let commit_user = self
             .commit_user
@@ -106,6 +110,7 @@ impl TableWriterBuilder {
             conformer: Conformer::new(&table)?,
             router: Router::new(&table, buckets)?,
             sort: SortMerge::new(schema, merge)?,
+            changelog,
             files: DataFileWriter::new(&table, self.clock.clone())?,
             spillable: options.write_buffer_spillable(),
             spill: None,
@@ -131,6 +136,8 @@ struct BucketWriter {
     buffer: Buffer,
     /// Flushed, not yet handed to a commit.
     files: Vec<WrittenFile>,
+    /// Changelog files flushed with them (`input` producer).
+    changelog_files: Vec<WrittenFile>,
     /// Runs spilled to local disk since the last flush, oldest first.
     spilled: Vec<DataFileMeta>,
 }
@@ -145,6 +152,8 @@ pub struct TableWriter {
     router: Router,
     sort: SortMerge,
     files: DataFileWriter,
+    /// Writes every input row to changelog files (`changelog-producer` = `input`).
+    changelog: Option<DataFileWriter>,
     /// `write-buffer-spillable`, and the local spill area once used.
     spillable: bool,
     spill: Option<Spill>,
@@ -321,14 +330,16 @@ impl TableWriter {
         }
         let buffer = writer.buffer.take();
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        let Some(kv) = self.sort.run(buffer)? else {
-            return Ok(());
-        };
+        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
         let path = &self
             .router
             .partition(key.0)
             .ok_or_else(|| Error::internal("unknown partition index"))?
             .path;
+        write_raw_changelog(self.changelog.as_mut(), path, key.1, raw, writer).await?;
+        let Some(kv) = kv else {
+            return Ok(());
+        };
         let runs = spill.write(path, key.1, &kv).await?;
         writer.spilled.extend(runs);
         Ok(())
@@ -345,9 +356,10 @@ impl TableWriter {
         }
         let buffer = writer.buffer.take();
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        let Some(kv) = self.sort.run(buffer)? else {
+        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
+        if kv.is_none() && raw.is_none() {
             return Ok(());
-        };
+        }
         let partition = self
             .router
             .partition(key.0)
@@ -359,9 +371,15 @@ impl TableWriter {
             level: 0,
             source: FileSource::Append,
         };
-        let written = self.files.write(target, &kv).await?;
+        if let Some(kv) = kv {
+            let written = self.files.write(target, &kv).await?;
+            if let Some(writer) = self.writers.get_mut(&key) {
+                writer.files.extend(written);
+            }
+        }
         if let Some(writer) = self.writers.get_mut(&key) {
-            writer.files.extend(written);
+            write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer)
+                .await?;
         }
         Ok(())
     }
@@ -377,7 +395,9 @@ impl TableWriter {
             .ok_or_else(|| Error::internal("unknown partition index"))?;
         let buffer = writer.buffer.take();
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        if let Some(kv) = self.sort.run(buffer)? {
+        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
+        write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer).await?;
+        if let Some(kv) = kv {
             let runs = spill.write(&partition.path, key.1, &kv).await?;
             writer.spilled.extend(runs);
         }
@@ -411,7 +431,7 @@ impl TableWriter {
         }
         let mut messages = Vec::new();
         for ((partition, bucket), writer) in &mut self.writers {
-            if writer.files.is_empty() {
+            if writer.files.is_empty() && writer.changelog_files.is_empty() {
                 continue;
             }
             let partition = self
@@ -423,6 +443,10 @@ impl TableWriter {
                 bucket: *bucket as i32,
                 total_buckets: self.buckets as i32,
                 new_files: std::mem::take(&mut writer.files)
+                    .into_iter()
+                    .map(|f| f.meta)
+                    .collect(),
+                changelog_files: std::mem::take(&mut writer.changelog_files)
                     .into_iter()
                     .map(|f| f.meta)
                     .collect(),
@@ -477,6 +501,10 @@ impl TableWriter {
                     outcome.files += 1;
                     outcome.records += f.row_count;
                 }
+                outcome.changelog_files += messages
+                    .iter()
+                    .map(|m| m.changelog_files.len())
+                    .sum::<usize>();
                 Ok(())
             }
             Err(e) => {
@@ -502,6 +530,7 @@ impl TableWriter {
         for (key, writer) in &mut self.writers {
             writer.buffer.take();
             files.append(&mut writer.files);
+            files.append(&mut writer.changelog_files);
             let spilled = std::mem::take(&mut writer.spilled);
             if let (Some(spill), Some(partition)) =
                 (self.spill.as_mut(), self.router.partition(key.0))
@@ -513,4 +542,27 @@ impl TableWriter {
         self.pending = None;
         self.files.discard(&files).await;
     }
+}
+
+/// Paimon's input changelog (`changelog-producer` = `input`): the raw rows of a buffer,
+/// flushed or spilled, as changelog files at level 0 beside the bucket's files.
+async fn write_raw_changelog(
+    changelog: Option<&mut DataFileWriter>,
+    partition: &PartitionPath,
+    bucket: u32,
+    raw: Option<RecordBatch>,
+    writer: &mut BucketWriter,
+) -> Result<()> {
+    if let (Some(raw), Some(changelog)) = (raw, changelog) {
+        let target = FileTarget {
+            partition,
+            bucket,
+            level: 0,
+            source: FileSource::Append,
+        };
+        writer
+            .changelog_files
+            .extend(changelog.write(target, &raw).await?);
+    }
+    Ok(())
 }

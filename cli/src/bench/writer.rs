@@ -23,7 +23,8 @@ use strata_format::catalog::Catalog;
 use crate::cpu::{peak_rss_bytes, CpuTimer};
 use crate::strata::{self, Result};
 
-pub const USAGE: &str = "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers]: \
+pub const USAGE: &str =
+    "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only]: \
 writer benchmarks as JSON ratios against baselines measured in the same run";
 
 const BUCKETS: &str = "4";

@@ -173,6 +173,7 @@ fn main() {
         peers: true,
         rss_child: None,
     };
+    let mut compaction_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut number = |what: &str| -> usize {
@@ -189,6 +190,7 @@ fn main() {
             "--seed" => cfg.seed = number("--seed") as u64,
             "--pypaimon-rows" => cfg.pypaimon_rows = number("--pypaimon-rows"),
             "--no-peers" => cfg.peers = false,
+            "--compaction-only" => compaction_only = true,
             "--rss-child" => cfg.rss_child = Some(number("--rss-child")),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -206,6 +208,11 @@ fn main() {
         .expect("tokio runtime");
     let result = match cfg.rss_child {
         Some(rows) => runtime.block_on(rss_child(rows, cfg.seed)),
+        // Profiling one benchmark without the others.
+        None if compaction_only => Ok(compaction::run(
+            &generate(cfg.rows, 8192, cfg.seed),
+            cfg.seed,
+        )),
         None => runtime
             .block_on(async {
                 let mut report = run(&cfg).await?;

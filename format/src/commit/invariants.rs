@@ -43,6 +43,7 @@ pub fn check_message(m: &CommitMessage) -> Result<()> {
         .iter()
         .chain(&m.compact_after)
         .chain(&m.changelog_files)
+        .chain(&m.compact_changelog_files)
     {
         if f.file_name.is_empty() || f.file_name.contains('/') || f.file_name.contains("..") {
             return Err(violated(6, format!("bad data file name {:?}", f.file_name)));

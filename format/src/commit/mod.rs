@@ -74,8 +74,12 @@ pub struct CommitMessage {
     /// Files a compaction replaced, and what replaced them.
     pub compact_before: Vec<DataFileMeta>,
     pub compact_after: Vec<DataFileMeta>,
-    /// Changelog files produced with the new files.
+    /// Changelog files produced with the new files (`input` producer); they go into the
+    /// APPEND snapshot's changelog manifest list.
     pub changelog_files: Vec<DataFileMeta>,
+    /// Changelog files a compaction produced (`lookup`, `full-compaction`); they go into
+    /// the COMPACT snapshot's changelog manifest list.
+    pub compact_changelog_files: Vec<DataFileMeta>,
     /// Index files added to this bucket (e.g. its new deletion-vector file).
     pub new_index_files: Vec<IndexFileMeta>,
     /// Index files of this bucket that the new ones replace, as read from the base
@@ -89,6 +93,7 @@ impl CommitMessage {
             && self.compact_before.is_empty()
             && self.compact_after.is_empty()
             && self.changelog_files.is_empty()
+            && self.compact_changelog_files.is_empty()
             && self.new_index_files.is_empty()
             && self.deleted_index_files.is_empty()
     }
@@ -172,13 +177,15 @@ impl TableCommit {
     }
 
     /// Commits `messages` under `identifier`. Appends and compactions become separate
-    /// snapshots (APPEND first, then COMPACT), as Paimon does; index changes go with the
+    /// snapshots (APPEND first, then COMPACT), as Paimon does; each carries its own
+    /// changelog files in its changelog manifest list; index changes go with the
     /// compaction (with the append when there is none). Returns the ids created, or the ids
     /// of an earlier attempt with the same (user, identifier) that already landed.
     pub async fn commit(&self, identifier: i64, messages: Vec<CommitMessage>) -> Result<Vec<i64>> {
         let mut append = Vec::new();
         let mut changelog = Vec::new();
         let mut compact = Vec::new();
+        let mut compact_changelog = Vec::new();
         for m in &messages {
             invariants::check_message(m)?;
             let entry = |kind, file: &DataFileMeta| ManifestEntry {
@@ -192,6 +199,11 @@ impl TableCommit {
             changelog.extend(m.changelog_files.iter().map(|f| entry(FileKind::Add, f)));
             compact.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, f)));
             compact.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, f)));
+            compact_changelog.extend(
+                m.compact_changelog_files
+                    .iter()
+                    .map(|f| entry(FileKind::Add, f)),
+            );
         }
         let index = IndexChanges::from_messages(&messages);
         let index_with_append = compact.is_empty() && !append.is_empty();
@@ -207,10 +219,19 @@ impl TableCommit {
                     .await?,
             );
         }
-        if !compact.is_empty() || (!index.is_empty() && !index_with_append) {
+        if !compact.is_empty()
+            || !compact_changelog.is_empty()
+            || (!index.is_empty() && !index_with_append)
+        {
             created.push(
-                self.commit_kind(identifier, CommitKind::Compact, compact, Vec::new(), index)
-                    .await?,
+                self.commit_kind(
+                    identifier,
+                    CommitKind::Compact,
+                    compact,
+                    compact_changelog,
+                    index,
+                )
+                .await?,
             );
         }
         Ok(created)

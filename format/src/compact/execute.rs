@@ -13,6 +13,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 
 use crate::commit::Clock;
+use crate::compact::changelog::{self, ChangelogRule};
 use crate::compact::lookup::UnitLookup;
 use crate::compact::plan::{steps, CompactUnit, PlanOptions, Step};
 use crate::deletion::maintain::IndexFileChanges;
@@ -55,7 +56,10 @@ pub struct CompactOutput {
     pub before: Vec<DataFileMeta>,
     /// Their replacements: new files and upgraded ones, at the output level.
     pub after: Vec<DataFileMeta>,
-    /// New files uploaded (delete them if the commit is rejected).
+    /// Changelog files (`lookup`, `full-compaction`), for the COMPACT snapshot's
+    /// changelog manifest list.
+    pub changelog: Vec<DataFileMeta>,
+    /// New files uploaded, data and changelog (delete them if the commit is rejected).
     pub written: Vec<WrittenFile>,
     /// Deletion-vector index changes of the bucket (tables with deletion vectors).
     pub index_changes: IndexFileChanges,
@@ -81,7 +85,7 @@ pub async fn execute(
         .into_iter()
         .map(|f| f.data_type)
         .collect();
-    let mut writer = DataFileWriter::new(table, clock)?;
+    let mut writer = DataFileWriter::new(table, clock.clone())?;
     let mut out = CompactOutput::default();
     for step in steps(unit, &key_types, options) {
         let result = match step {
@@ -118,7 +122,46 @@ pub async fn execute(
             }
         }
     }
+    if let Some(rule) = ChangelogRule::for_compaction(table, unit, options.max_level()) {
+        if let Err(e) = write_changelog(table, rule, split, unit, batch_size, clock, &mut out).await
+        {
+            writer.discard(&out.written).await;
+            return Err(e);
+        }
+    }
     Ok(out)
+}
+
+/// Produces and uploads the compaction's changelog (see [`crate::compact::changelog`]).
+async fn write_changelog(
+    table: &Table,
+    rule: ChangelogRule,
+    split: &Split,
+    unit: &CompactUnit,
+    batch_size: usize,
+    clock: Arc<dyn Clock>,
+    out: &mut CompactOutput,
+) -> Result<()> {
+    let Some(rows) =
+        changelog::produce(table, rule, split, &out.before, &out.after, batch_size).await?
+    else {
+        return Ok(());
+    };
+    let bucket = u32::try_from(split.bucket)
+        .map_err(|_| crate::invalid!("bucket {} cannot be compacted", split.bucket))?;
+    let target = FileTarget {
+        partition: &split.partition_path,
+        bucket,
+        level: unit.output_level,
+        source: FileSource::Append,
+    };
+    let written = DataFileWriter::for_changelog(table, clock)?
+        .single_file()
+        .write(target, &rows)
+        .await?;
+    out.changelog.extend(written.iter().map(|w| w.meta.clone()));
+    out.written.extend(written);
+    Ok(())
 }
 
 /// One rewrite step of a unit.

@@ -28,6 +28,7 @@
 //! `compact.before-commit` (all uploaded, nothing committed), besides the commit's own.
 //! Either leaves only unreferenced files; the next run plans from storage again.
 
+pub mod changelog;
 pub mod execute;
 pub mod lookup;
 pub mod plan;
@@ -41,6 +42,7 @@ use crate::commit::{Clock, CommitMessage, SystemClock, TableCommit};
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoint;
 use crate::lookup::{CacheLimits, LookupCache};
+use crate::options::ChangelogProducer;
 use crate::paths::PartitionPath;
 use crate::read::DEFAULT_BATCH_SIZE;
 use crate::scan::{Split, TableScan};
@@ -106,6 +108,20 @@ impl Compactor {
     pub fn new(table: Table, commit_user: impl Into<String>) -> Result<Self> {
         let options = PlanOptions::from_options(table.options())
             .map_err(|e| e.context(format!("table '{}'", table.identifier())))?;
+        // The compaction changelog compares merged reads before and after a compaction;
+        // with deletion vectors the "after" side would still see the old vectors.
+        let producer = match table.options().changelog_producer() {
+            ChangelogProducer::Lookup => Some("lookup"),
+            ChangelogProducer::FullCompaction => Some("full-compaction"),
+            ChangelogProducer::None | ChangelogProducer::Input => None,
+        };
+        if let (true, Some(producer)) = (table.options().deletion_vectors_enabled(), producer) {
+            return Err(Error::unsupported(format!(
+                "table '{}' has 'deletion-vectors.enabled' with 'changelog-producer' = '{}';                  Strata does not produce compaction changelogs for deletion-vector tables yet:                  use 'changelog-producer' = 'input' or disable deletion vectors",
+                table.identifier(),
+                producer
+            )));
+        }
         let commit = TableCommit::new(table.clone(), commit_user)?;
         Ok(Compactor {
             table,
@@ -334,6 +350,7 @@ impl Compactor {
             total_buckets: split.total_buckets,
             compact_before: out.before.clone(),
             compact_after: out.after.clone(),
+            compact_changelog_files: out.changelog.clone(),
             ..CommitMessage::default()
         };
         out.index_changes.clone().apply_to(&mut message);

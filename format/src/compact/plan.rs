@@ -130,7 +130,8 @@ pub struct PlanOptions {
     pub compaction_file_size: u64,
     /// `compaction.optimization-interval`.
     pub optimization_interval: Option<Duration>,
-    /// `full-compaction.delta-commits`.
+    /// `full-compaction.delta-commits` (1 when unset with `changelog-producer` =
+    /// `full-compaction`, so each commit's changes appear with it).
     pub full_compaction_delta_commits: Option<u64>,
     /// Level-0 files are compacted up whenever present and always rewritten (see the
     /// module docs): deletion vectors, `first-row`, or `changelog-producer` = `lookup`.
@@ -163,7 +164,9 @@ impl PlanOptions {
         let non_negative = |key: &str, v: i32| {
             u64::try_from(v).map_err(|_| invalid!("option '{key}' must not be negative, got {v}"))
         };
+        let full_producer = options.changelog_producer() == ChangelogProducer::FullCompaction;
         let delta_commits = match options.full_compaction_delta_commits() {
+            None if full_producer => Some(1),
             None => None,
             Some(n) => Some(u64::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
                 invalid!("option 'full-compaction.delta-commits' must be at least 1, got {n}")
@@ -179,7 +182,12 @@ impl PlanOptions {
             )?,
             size_ratio: non_negative("compaction.size-ratio", options.compaction_size_ratio())?,
             compaction_file_size: options.target_file_size(true) / 10 * 7,
-            optimization_interval: options.compaction_optimization_interval(),
+            optimization_interval: shortest(
+                options.compaction_optimization_interval(),
+                options
+                    .changelog_producer_compaction_interval()
+                    .filter(|d| full_producer && !d.is_zero()),
+            ),
             full_compaction_delta_commits: delta_commits,
             force_up_level0: forces_up_level0(options),
         })
@@ -572,3 +580,11 @@ fn sections(files: &[DataFileMeta], key_types: &[DataType]) -> Option<Vec<Vec<Da
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+/// The shorter of two optional intervals.
+fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -449,6 +449,50 @@ fn touching_key_ranges_overlap() {
 }
 
 #[test]
+fn lookup_forces_level0_up_and_full_compaction_defaults_to_every_commit() {
+    let lookup = PlanOptions::from_options(
+        &CoreOptions::from_map([("bucket", "1"), ("changelog-producer", "lookup")]).unwrap(),
+    )
+    .unwrap();
+    assert!(lookup.force_up_level0);
+    // One level-0 run is below the trigger, yet goes up: into the level under the next run,
+    // or with a level-1 run into level 1.
+    let unit = pick(&[run(0, &[10]), run(5, &[1_000])], &lookup, &auto()).unwrap();
+    assert_eq!(
+        (unit.reason, unit.output_level, unit.runs),
+        (Reason::Level0, 4, 1)
+    );
+    let runs = [run(0, &[10]), run(1, &[1_000]), run(5, &[100_000])];
+    let unit = pick(&runs, &lookup, &auto()).unwrap();
+    assert_eq!((unit.output_level, unit.runs), (1, 2));
+    assert_eq!(
+        pick(&[run(3, &[10]), run(5, &[1_000])], &lookup, &auto()),
+        None
+    );
+    assert!(!options().force_up_level0);
+    assert_eq!(
+        pick(&[run(0, &[10]), run(5, &[1_000])], &options(), &auto()),
+        None
+    );
+
+    let full = |extra: &[(&str, &str)]| {
+        let mut map = vec![("bucket", "1"), ("changelog-producer", "full-compaction")];
+        map.extend_from_slice(extra);
+        PlanOptions::from_options(&CoreOptions::from_map(map).unwrap()).unwrap()
+    };
+    assert_eq!(full(&[]).full_compaction_delta_commits, Some(1));
+    assert_eq!(
+        full(&[("full-compaction.delta-commits", "4")]).full_compaction_delta_commits,
+        Some(4)
+    );
+    let o = full(&[
+        ("changelog-producer.compaction-interval", "2 min"),
+        ("compaction.optimization-interval", "1 h"),
+    ]);
+    assert_eq!(o.optimization_interval, Some(Duration::from_secs(120)));
+}
+
+#[test]
 fn lookup_tables_move_level0_up_below_the_trigger() {
     let lookup = |pairs: &[(&str, &str)]| {
         let mut all = vec![("bucket", "1")];

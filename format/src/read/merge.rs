@@ -172,6 +172,8 @@ struct MergeState {
     group_refs: Vec<(usize, usize)>,
     /// Arena size that triggers the next compaction.
     compact_at: usize,
+    /// The current key's row-format bytes (reused, see `next_batch`).
+    key_buf: Vec<u8>,
     done: bool,
     /// Deletion vectors of the split's files, applied as each file is opened.
     deletions: Option<std::sync::Arc<crate::deletion::BucketVectors>>,
@@ -321,6 +323,7 @@ impl MergeState {
             group: Vec::new(),
             group_refs: Vec::new(),
             compact_at: 16,
+            key_buf: Vec::new(),
             done: false,
             deletions,
             lookup,
@@ -459,20 +462,23 @@ impl MergeState {
                 self.done = true;
                 break;
             };
-            let key = {
+            // The key's row-format bytes, in a buffer reused across keys (no allocation).
+            let mut key = std::mem::take(&mut self.key_buf);
+            key.clear();
+            {
                 let cur = self.cursors[first]
                     .current
                     .as_ref()
                     .ok_or_else(|| Error::internal("cursor"))?;
-                cur.keys.row(cur.row).owned()
-            };
+                key.extend_from_slice(cur.keys.row(cur.row).as_ref());
+            }
             self.group.clear();
             self.group_refs.clear();
             let mut above_level0 = false;
             for i in 0..self.cursors.len() {
                 // A run may hold the same key more than once (files from other writers).
                 while let Some(cur) = &self.cursors[i].current {
-                    if cur.keys.row(cur.row) != key.row() {
+                    if cur.keys.row(cur.row).as_ref() != key.as_slice() {
                         break;
                     }
                     let kind = RowKind::from_byte(cur.kind.value(cur.row)).ok_or_else(|| {
@@ -499,6 +505,7 @@ impl MergeState {
                     self.fill(i).await?;
                 }
             }
+            self.key_buf = key;
             if !above_level0 && !self.look_up_group().await? {
                 continue;
             }

@@ -91,6 +91,31 @@ impl DataFileWriter {
         })
     }
 
+    /// A writer of changelog files: the data-file layout and statistics, named with
+    /// `changelog-file.prefix` (Paimon's changelog files differ from data files only there).
+    pub fn for_changelog(table: &Table, clock: Arc<dyn Clock>) -> Result<Self> {
+        let options = table.options();
+        if let Some(format) = options.changelog_file_format() {
+            if !format.trim().eq_ignore_ascii_case("parquet") {
+                return Err(Error::unsupported(format!(
+                    "table '{}' has 'changelog-file.format' = '{format}'; Strata writes \
+                     changelog files as Parquet only",
+                    table.identifier()
+                )));
+            }
+        }
+        let mut writer = Self::new(table, clock)?;
+        writer.prefix = options.changelog_file_prefix().to_string();
+        Ok(writer)
+    }
+
+    /// Never rolls: every `write` is one file (a compaction's changelog, whose `-U`/`+U`
+    /// pairs must not be split across files read in sequence-number order).
+    pub fn single_file(mut self) -> Self {
+        self.target_size = u64::MAX;
+        self
+    }
+
     /// Writes a sorted, merged key-value batch as one or more files of the target bucket.
     pub async fn write(
         &mut self,

@@ -4,6 +4,7 @@
 
 mod catalog_tests;
 mod conflicts;
+mod format_v3;
 mod hostile;
 mod strata_tables;
 
