@@ -160,7 +160,7 @@ async fn run(cli: Cli, config: config::ConfigFile) -> Result<()> {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,
         Command::Write(args) => write_cmd::run(&catalog, args).await,
-        Command::Serve(args) => serve_cmd::run(&warehouse, args).await,
+        Command::Serve(args) => serve_cmd::run(&warehouse, &catalog, args).await,
         Command::Compact(args) => compact_cmd::compact(&catalog, args).await,
         Command::Compactor(args) => compact_cmd::compactor(catalog, args).await,
         Command::Read {

@@ -7,9 +7,7 @@
 //! (a compaction in flight is abandoned; its files are orphans, never live data).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use clap::Args;
@@ -55,15 +53,8 @@ pub struct ServeArgs {
     max_body_bytes: usize,
 }
 
-type Task = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
-
-/// Work that runs beside the server for as long as it serves.
-fn background_tasks(_warehouse: &str, _args: &ServeArgs) -> Vec<(&'static str, Task)> {
-    Vec::new()
-}
-
 /// Starts the embedded compactor unless `--no-compactor`.
-async fn start_compactor(warehouse: &str, args: &ServeArgs) -> Result<Option<DaemonHandle>> {
+async fn start_compactor(catalog: &Catalog, args: &ServeArgs) -> Result<Option<DaemonHandle>> {
     if args.no_compactor {
         return Ok(None);
     }
@@ -74,7 +65,7 @@ async fn start_compactor(warehouse: &str, args: &ServeArgs) -> Result<Option<Dae
         &args.maintenance,
         "compactor-",
     )?;
-    let daemon = strata_compactor::start(Catalog::open(warehouse)?, config).await?;
+    let daemon = strata_compactor::start(catalog.clone(), config).await?;
     match daemon.metrics_addr() {
         Some(addr) => eprintln!("compactor running; metrics at http://{addr}/metrics"),
         None => eprintln!("compactor running"),
@@ -108,8 +99,10 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
     })
 }
 
-pub async fn run(warehouse: &str, args: ServeArgs) -> Result<()> {
-    let service = CatalogService::open(warehouse).map_err(|e| Error::data_invalid(e.message))?;
+/// Serves `catalog` (opened with the config file's store options) whose URI is `warehouse`.
+pub async fn run(warehouse: &str, catalog: &Catalog, args: ServeArgs) -> Result<()> {
+    let service = CatalogService::new(catalog.storage().clone(), warehouse)
+        .map_err(|e| Error::data_invalid(e.message))?;
     let app =
         router(Arc::new(service), config(&args)?).map_err(|e| Error::data_invalid(e.message))?;
     let listener = tokio::net::TcpListener::bind(&args.bind)
@@ -118,22 +111,13 @@ pub async fn run(warehouse: &str, args: ServeArgs) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::internal(format!("listener address: {e}")))?;
-    let compactor = start_compactor(warehouse, &args).await?;
+    let compactor = start_compactor(catalog, &args).await?;
     println!("strata serve: Iceberg REST catalog for {warehouse} on http://{addr}");
     let _ = std::io::stdout().flush();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, task) in background_tasks(warehouse, &args) {
-        tasks.spawn(async move { (name, task.await) });
-    }
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
-    let result = tokio::select! {
-        r = server => r.map_err(|e| Error::internal(format!("server stopped: {e}"))),
-        Some(done) = tasks.join_next() => match done {
-            Ok((name, Ok(()))) => Err(Error::internal(format!("background task {name} ended"))),
-            Ok((name, Err(e))) => Err(e.context(format!("background task {name}"))),
-            Err(e) => Err(Error::internal(format!("background task failed: {e}"))),
-        },
-    };
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::internal(format!("server stopped: {e}")));
     if let Some(daemon) = compactor {
         daemon.stop().await;
     }

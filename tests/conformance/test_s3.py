@@ -142,3 +142,58 @@ def test_killed_writers_on_s3(strata_bin, moto, tmp_path):
     warehouse = moto.warehouse("crash")
     crash.make_table(strata_bin, tmp_path, warehouse)
     crash.killed_writers(strata_bin, tmp_path, warehouse, moto.snapshots, 12, max_sleep=1.0)
+
+
+def test_serve_and_its_compactor_use_the_config_files_s3_settings(strata_bin, moto, tmp_path):
+    """`strata serve` with only a config file (no AWS_* variables) serves an S3 warehouse:
+    the catalog lists and loads a Strata table written there, and its embedded compactor
+    compacts it on S3."""
+    import urllib.request
+
+    warehouse = moto.warehouse("serve")
+    # write-only: compaction is left to the server's compactor.
+    schema = dict(crash.SCHEMA, options={"bucket": "2", "write-only": "true"})
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    crash.strata(strata_bin, warehouse, "db", "create", "db")
+    crash.strata(strata_bin, warehouse, "table", "create", "db.t", "--schema",
+                 str(tmp_path / "schema.json"))
+    # More sorted runs than num-sorted-run.compaction-trigger (5).
+    for n in range(7):
+        src = tmp_path / ("serve-%d.jsonl" % n)
+        src.write_text("".join(json.dumps({"p": "a", "k": i, "v": "c%d" % n}) + "\n"
+                               for i in range(20)))
+        proc = subprocess.run([strata_bin, "--warehouse", warehouse, "write", "db.t", "--input",
+                               str(src), "--format", "jsonl"], capture_output=True, text=True,
+                              env=crash.env_for(strata_bin), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    config = tmp_path / "strata.toml"
+    config.write_text('warehouse = "%s"\n\n[s3]\nendpoint = "%s"\nregion = "us-east-1"\n'
+                      'access_key_id = "test"\nsecret_access_key = "test"\nallow_http = true\n'
+                      % (warehouse, moto.endpoint))
+    env = {k: v for k, v in crash.env_for(strata_bin).items() if not k.startswith("AWS_")}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    proc = subprocess.Popen([strata_bin, "--config", str(config), "serve", "--bind", "127.0.0.1:0",
+                             "--compactor-poll-interval", "100ms"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            stdin=subprocess.DEVNULL)
+    try:
+        line = proc.stdout.readline()
+        assert " on http://" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
+        url = line.strip().rsplit(" on ", 1)[1]
+        with urllib.request.urlopen(url + "/v1/namespaces/db/tables", timeout=30) as r:
+            names = [t["name"] for t in json.load(r)["identifiers"]]
+        assert names == ["t"]
+        with urllib.request.urlopen(url + "/v1/namespaces/db/tables/t", timeout=30) as r:
+            loaded = json.load(r)
+        assert loaded["metadata-location"].startswith(warehouse + "/"), loaded["metadata-location"]
+        # The compactor, on S3 through the same settings, leaves a COMPACT snapshot.
+        deadline = time.time() + 60
+        while not any(s.get("commitKind") == "COMPACT" for s in moto.snapshots(warehouse).values()):
+            if time.time() > deadline or proc.poll() is not None:
+                proc.terminate()
+                pytest.fail("the compactor did not compact: %s" % proc.communicate(timeout=30)[1][-3000:])
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
