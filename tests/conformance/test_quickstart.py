@@ -1,7 +1,8 @@
 """scripts/quickstart, README's first command, runs end to end against the binary under
 test: `strata serve` with its compactor on a fresh local warehouse, CSV and Debezium CDC
 written with `strata write`, and the table read back by strata, pypaimon, and through the
-REST catalog by pyiceberg and DuckDB (the script itself checks those equal `strata read`)."""
+REST catalog by pyiceberg and DuckDB, and a Spark SQL aggregate through the catalog (the
+script itself checks those equal `strata read`)."""
 
 import os
 import subprocess
@@ -28,6 +29,7 @@ def test_quickstart_runs_end_to_end(strata_bin, tmp_path):
     assert "the compactor compacted the load" in out
     assert "the compactor compacted the changes" in out
     assert "pyiceberg and DuckDB read the same 3 rows as strata read" in out
+    assert "Spark's aggregate agrees with strata read" in out
     # The CDC: order 1 updated to 30.00, order 3 deleted, order 4 inserted.
     latest = out.split("==== latest rows ====", 1)[1].split("====", 1)[0]
     ids = [line.split("|")[0].strip() for line in latest.splitlines() if "|" in line][1:]
