@@ -72,7 +72,12 @@ def parse(lines):
 @pytest.fixture(scope="module")
 def evolved(tmp_path_factory, strata_bin):
     tmp = tmp_path_factory.mktemp("evolution")
-    warehouse = tmp / "warehouse"
+    return build_evolved(strata_bin, tmp, tmp / "warehouse")
+
+
+def build_evolved(strata_bin, tmp, warehouse):
+    """db.t written, altered by every change of ALTERS, written again; returns
+    (warehouse, the model's rows in the new schema)."""
     schema = tmp / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
     strata(strata_bin, warehouse, "db", "create", "db")
