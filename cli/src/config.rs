@@ -15,6 +15,11 @@
 //! secret_access_key = "minio123"
 //! allow_http = true
 //! virtual_hosted_style = false
+//! conditional_put = false   # AWS_CONDITIONAL_PUT=disabled: the store ignores If-None-Match
+//!
+//! [commit]              # for stores without conditional PUT; strata serve ignores it
+//! catalog = "http://127.0.0.1:8181"   # STRATA_COMMIT_CATALOG: the strata serve of this warehouse
+//! token = "secret"                    # STRATA_COMMIT_TOKEN, when the catalog wants one
 //! ```
 
 use std::path::Path;
@@ -31,6 +36,16 @@ pub struct ConfigFile {
     pub log: LogConfig,
     #[serde(default)]
     pub s3: S3Config,
+    #[serde(default)]
+    pub commit: CommitConfig,
+}
+
+/// Where commits go when the store cannot create if absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitConfig {
+    pub catalog: Option<String>,
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +65,9 @@ pub struct S3Config {
     pub session_token: Option<String>,
     pub allow_http: Option<bool>,
     pub virtual_hosted_style: Option<bool>,
+    /// `false` for stores that do not honour `If-None-Match: *` (commits then go through
+    /// the catalog).
+    pub conditional_put: Option<bool>,
 }
 
 impl ConfigFile {
@@ -115,7 +133,22 @@ impl ConfigFile {
             &["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"],
             s3.virtual_hosted_style.map(|b| b.to_string()),
         );
+        put(
+            "aws_conditional_put",
+            &["AWS_CONDITIONAL_PUT"],
+            s3.conditional_put
+                .map(|b| if b { "etag" } else { "disabled" }.to_string()),
+        );
         out
+    }
+
+    /// The catalog commits go through: `STRATA_COMMIT_CATALOG`, else `[commit] catalog`;
+    /// with its token (`STRATA_COMMIT_TOKEN`, else `[commit] token`).
+    pub fn commit_catalog(&self) -> Option<(String, Option<String>)> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let url = env("STRATA_COMMIT_CATALOG").or_else(|| self.commit.catalog.clone())?;
+        let token = env("STRATA_COMMIT_TOKEN").or_else(|| self.commit.token.clone());
+        Some((url, token))
     }
 }
 

@@ -21,6 +21,7 @@ use strata_format::catalog::{Catalog, Identifier};
 use strata_format::maintenance::TagManager;
 use strata_format::read::TableRead;
 use strata_format::scan::TableScan;
+use strata_format::storage::Storage;
 use strata_format::Result;
 
 use crate::render::{OutputFormat, RowWriter};
@@ -36,7 +37,8 @@ struct Cli {
     /// config file's `warehouse`, else ./warehouse]
     #[arg(long, global = true, env = "STRATA_WAREHOUSE")]
     warehouse: Option<String>,
-    /// TOML config file: warehouse, [log] level/format, [s3] endpoint/region/credentials.
+    /// TOML config file: warehouse, [log] level/format, [s3] endpoint/region/credentials,
+    /// [commit] catalog (commits through strata serve on stores without conditional PUT).
     #[arg(long, global = true, env = "STRATA_CONFIG")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -155,7 +157,14 @@ async fn run(cli: Cli, config: config::ConfigFile) -> Result<()> {
         .clone()
         .or_else(|| config.warehouse.clone())
         .unwrap_or_else(|| "./warehouse".to_string());
-    let catalog = Catalog::open_with_options(&warehouse, &config.store_options())?;
+    let mut storage = Storage::open_with_options(&warehouse, &config.store_options())?;
+    if matches!(cli.command, Command::Serve(_)) {
+        // The server is the committer the others go through.
+        storage = storage.as_sole_committer();
+    } else if let Some((url, token)) = config.commit_catalog() {
+        storage = storage.commit_through_catalog(&url, token)?;
+    }
+    let catalog = Catalog::new(storage);
     match cli.command {
         Command::Db(cmd) => db(&catalog, cmd).await,
         Command::Table(cmd) => table_cmd::run(&catalog, cmd).await,

@@ -1,9 +1,13 @@
 //! The same assertions against a local S3-compatible server: commits race through
-//! `If-None-Match: *`, and reads of a Paimon warehouse equal the local reads.
+//! `If-None-Match: *`, and reads of a Paimon warehouse equal the local reads. With the
+//! client's conditional PUT turned off (a store that lacks it), direct commits are refused
+//! and commits race through the catalog, the warehouse's sole committer.
 
 use bytes::Bytes;
 use strata_format::catalog::{Catalog, Identifier};
 use strata_format::read::TableRead;
+use strata_format::storage::Storage;
+use strata_rest_catalog::{CatalogService, ServerConfig};
 use strata_tests::python;
 use strata_tests::s3::MotoServer;
 
@@ -75,4 +79,143 @@ async fn a_pypaimon_warehouse_reads_the_same_from_s3() {
             );
         }
     }
+}
+
+/// moto's options with conditional PUT turned off in the client, as for a Ceph RGW release
+/// that does not honour `If-None-Match: *`.
+fn without_conditional_put(moto: &MotoServer) -> Vec<(String, String)> {
+    let mut options = moto.options();
+    options.push(("aws_conditional_put".into(), "disabled".into()));
+    options
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_conditional_put_refuses_direct_commits() {
+    let moto = MotoServer::start();
+    moto.create_bucket("rgw");
+    let catalog =
+        Catalog::open_with_options("s3://rgw/wh", &without_conditional_put(&moto)).unwrap();
+    assert!(!catalog.storage().can_create_if_absent());
+    let err = catalog.create_database("db", false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("no conditional PUT"), "{text}");
+    assert!(text.contains("commit through the catalog"), "{text}");
+    assert!(
+        text.contains("s3://rgw/wh/db.db/.strata-database"),
+        "{text}"
+    );
+    let objects = catalog
+        .storage()
+        .list(&object_store::path::Path::default())
+        .await
+        .unwrap();
+    assert!(objects.is_empty(), "{objects:?}");
+}
+
+/// A catalog over the moto warehouse as `strata serve` runs it on a store without
+/// conditional PUT: the sole committer.
+async fn sole_committer(
+    moto: &MotoServer,
+    uri: &str,
+    token: Option<&str>,
+) -> crate::rest_catalog::Server {
+    let storage = Storage::open_with_options(uri, &without_conditional_put(moto))
+        .unwrap()
+        .as_sole_committer();
+    let mut config = ServerConfig::default();
+    config.auth.tokens.extend(token.map(str::to_string));
+    crate::rest_catalog::Server::start_with(CatalogService::new(storage, uri).unwrap(), config)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_committers_through_the_catalog_on_a_store_without_conditional_put() {
+    let moto = MotoServer::start();
+    moto.create_bucket("rgw");
+    let uri = "s3://rgw/wh";
+    let server = sole_committer(&moto, uri, Some("s3cret")).await;
+    let storage = Storage::open_with_options(uri, &without_conditional_put(&moto))
+        .unwrap()
+        .commit_through_catalog(&server.url, Some("s3cret".into()))
+        .unwrap();
+    let catalog = Catalog::new(storage);
+    let t = crate::commit::table_in(&catalog, &[]).await;
+    crate::commit::racing_committers(t).await;
+
+    // Without the token the catalog refuses, and says so.
+    let anonymous = Catalog::new(
+        Storage::open_with_options(uri, &without_conditional_put(&moto))
+            .unwrap()
+            .commit_through_catalog(&server.url, None)
+            .unwrap(),
+    );
+    let err = anonymous.create_database("other", false).await.unwrap_err();
+    assert!(err.to_string().contains("HTTP 401"), "{err}");
+    assert!(!anonymous.database_exists("other").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publish_endpoint_creates_only_published_names_of_its_warehouse() {
+    let moto = MotoServer::start();
+    moto.create_bucket("rgw");
+    let uri = "s3://rgw/wh";
+    let server = sole_committer(&moto, uri, None).await;
+    let direct = Storage::open_with_options(uri, &without_conditional_put(&moto)).unwrap();
+    let http = reqwest::Client::new();
+    let publish = |warehouse: &str, path: &str, body: &'static str| {
+        http.post(format!("{}/strata/v1/publish", server.url))
+            .query(&[("warehouse", warehouse), ("path", path)])
+            .body(body)
+            .send()
+    };
+    let first = publish(uri, "db.db/t/snapshot/snapshot-1", "one")
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 201);
+    let again = publish(uri, "db.db/t/snapshot/snapshot-1", "two")
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let path = object_store::path::Path::from("db.db/t/snapshot/snapshot-1");
+    assert_eq!(direct.get(&path).await.unwrap().as_ref(), b"one");
+
+    for (warehouse, path, why) in [
+        (uri, "db.db/t/bucket-0/data-1.parquet", "is not a snapshot"),
+        (uri, "db.db/t/snapshot/LATEST", "is not a snapshot"),
+        (
+            uri,
+            "db.db/../x/snapshot/snapshot-2",
+            "not a plain relative object path",
+        ),
+        (
+            uri,
+            "/db.db/t/snapshot/snapshot-2",
+            "not a plain relative object path",
+        ),
+        (
+            "s3://rgw/other",
+            "db.db/t/snapshot/snapshot-2",
+            "serves warehouse s3://rgw/wh",
+        ),
+    ] {
+        let response = publish(warehouse, path, "evil").await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(why), "{path}: {body}");
+    }
+    let missing = http
+        .post(format!("{}/strata/v1/publish", server.url))
+        .query(&[("path", "db.db/t/snapshot/snapshot-2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 400);
+    let objects: Vec<String> = direct
+        .list(&object_store::path::Path::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.location.to_string())
+        .collect();
+    assert_eq!(objects, vec!["db.db/t/snapshot/snapshot-1".to_string()]);
 }

@@ -367,6 +367,34 @@ pub async fn rename_view(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /strata/v1/publish?warehouse=URI&path=PATH`: a commit of a Strata writer on a
+/// store without conditional PUT (see `strata_format::storage::publish`). 201 when the
+/// object was created, 409 when it existed.
+pub async fn publish(
+    State(app): State<AppState>,
+    params: Params,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    let get = |name: &str| {
+        params
+            .0
+            .get(name)
+            .ok_or_else(|| CatalogError::bad_request(format!("missing query parameter '{name}'")))
+    };
+    let created = app
+        .service
+        .publish_object(get("warehouse")?, get("path")?, body)
+        .await?;
+    if created {
+        Ok(StatusCode::CREATED.into_response())
+    } else {
+        Err(CatalogError::new(
+            crate::error::Kind::AlreadyExists,
+            format!("{} exists already", get("path")?),
+        ))
+    }
+}
+
 pub async fn health() -> &'static str {
     "ok"
 }

@@ -4,7 +4,8 @@
 //! connection), tracing, request timeout, body size limit; then, on matched routes,
 //! metrics (labelled by route pattern) and authentication. Routes
 //! live under `/v1` or, with a configured prefix, `/v1/<prefix>`; `GET /v1/config` announces
-//! the prefix and the implemented endpoints.
+//! the prefix and the implemented endpoints. `POST /strata/v1/publish` takes the commits of
+//! Strata writers on stores without conditional PUT (`strata_format::storage::publish`).
 
 pub mod auth;
 mod handlers;
@@ -172,6 +173,10 @@ pub fn router(service: Arc<CatalogService>, config: ServerConfig) -> Result<Rout
         .route("/v1/config", get(h::config))
         .route("/v1/oauth/tokens", post(h::token))
         .route("/metrics", get(h::metrics))
+        .route(
+            strata_format::storage::publish::PUBLISH_ROUTE,
+            post(h::publish),
+        )
         .nest(&base, api)
         .fallback(h::not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))

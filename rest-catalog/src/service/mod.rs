@@ -75,6 +75,37 @@ impl CatalogService {
         &self.warehouse
     }
 
+    /// Creates `path` of the warehouse with `bytes` unless it exists, for a committer that
+    /// cannot create if absent on the store itself. `warehouse` is the committer's URI of
+    /// the warehouse and must name this one; `path` must name a snapshot, schema, tag or
+    /// database marker. Returns whether this call created it.
+    pub async fn publish_object(
+        &self,
+        warehouse: &str,
+        path: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<bool> {
+        let theirs = Warehouse::new(warehouse)?;
+        if theirs.root() != self.warehouse.root() {
+            return Err(CatalogError::bad_request(format!(
+                "this catalog serves warehouse {}, not {}",
+                self.warehouse.root(),
+                theirs.root()
+            )));
+        }
+        let parsed = object_store::path::Path::parse(path)
+            .ok()
+            .filter(|p| p.as_ref() == path)
+            .ok_or_else(|| {
+                CatalogError::bad_request(format!(
+                    "path '{}' is not a plain relative object path",
+                    path.escape_debug()
+                ))
+            })?;
+        strata_format::storage::publish::check_publishable(&parsed)?;
+        Ok(self.strata.storage().put_if_absent(&parsed, bytes).await?)
+    }
+
     fn store(&self) -> &dyn CatalogStore {
         self.store.as_ref()
     }

@@ -9,7 +9,11 @@
 //! | `hdfs://namenode:port/path` | HDFS through opendal (cargo feature `hdfs`) |
 //!
 //! Publishing uses [`Storage::put_if_absent`]: a no-overwrite create on the local file
-//! system and `If-None-Match: *` on S3. Nothing here renames with overwrite.
+//! system and `If-None-Match: *` on S3. Nothing here renames with overwrite. A store
+//! without conditional PUT (S3 option `aws_conditional_put = disabled`) cannot publish by
+//! itself: its commits go through the catalog ([`publish`]).
+
+pub mod publish;
 
 use std::sync::Arc;
 
@@ -28,6 +32,20 @@ pub struct Storage {
     scheme: Scheme,
     /// The warehouse directory of a local warehouse, for the no-overwrite create.
     local_root: Option<std::path::PathBuf>,
+    /// Whether the store itself can create an object only if it is absent.
+    conditional_create: bool,
+    publish: Publish,
+}
+
+/// How [`Storage::put_if_absent`] creates.
+#[derive(Clone)]
+enum Publish {
+    /// By the store's own create-if-not-exists.
+    Store,
+    /// This process is the warehouse's only committer and serializes creates itself.
+    SoleCommitter(Arc<tokio::sync::Mutex<()>>),
+    /// By the catalog process that commits for the warehouse.
+    Catalog(Arc<publish::CatalogPublisher>),
 }
 
 /// The kind of store a warehouse URI named.
@@ -78,6 +96,8 @@ impl Storage {
             uri: uri.into(),
             scheme: Scheme::Custom,
             local_root: None,
+            conditional_create: true,
+            publish: Publish::Store,
         }
     }
 
@@ -97,6 +117,8 @@ impl Storage {
             uri: uri.to_string(),
             scheme: Scheme::Local,
             local_root: Some(dir.to_path_buf()),
+            conditional_create: true,
+            publish: Publish::Store,
         })
     }
 
@@ -121,10 +143,15 @@ impl Storage {
         if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
             builder = builder.with_region("us-east-1");
         }
+        let mut conditional_create = std::env::var("AWS_CONDITIONAL_PUT")
+            .map_or(true, |v| !v.eq_ignore_ascii_case("disabled"));
         for (key, value) in options {
             let key: object_store::aws::AmazonS3ConfigKey = key.parse().map_err(|_| {
                 Error::data_invalid(format!("unknown S3 option '{key}' for warehouse '{uri}'"))
             })?;
+            if key == object_store::aws::AmazonS3ConfigKey::ConditionalPut {
+                conditional_create = !value.eq_ignore_ascii_case("disabled");
+            }
             builder = builder.with_config(key, value);
         }
         let s3 = builder
@@ -143,6 +170,8 @@ impl Storage {
             uri: uri.to_string(),
             scheme: Scheme::S3,
             local_root: None,
+            conditional_create,
+            publish: Publish::Store,
         })
     }
 
@@ -165,6 +194,8 @@ impl Storage {
             uri: uri.to_string(),
             scheme: Scheme::Hdfs,
             local_root: None,
+            conditional_create: true,
+            publish: Publish::Store,
         })
     }
 
@@ -190,6 +221,45 @@ impl Storage {
         let mut target = self.local_root.clone()?;
         target.extend(path.parts().map(|p| p.as_ref().to_string()));
         Some(target)
+    }
+
+    /// Whether the store can create an object only if it is absent (conditional PUT).
+    pub fn can_create_if_absent(&self) -> bool {
+        self.conditional_create
+    }
+
+    /// Sends every create of [`Storage::put_if_absent`] to the catalog at `url` (`strata
+    /// serve`), for stores without conditional PUT. Reads and data files stay direct.
+    pub fn commit_through_catalog(mut self, url: &str, token: Option<String>) -> Result<Self> {
+        // The server resolves a relative local path against its own directory.
+        let warehouse = match &self.local_root {
+            Some(root) => std::path::absolute(root)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| self.uri.clone()),
+            None => self.uri.clone(),
+        };
+        let publisher = publish::CatalogPublisher::new(url, token, warehouse)?;
+        self.publish = Publish::Catalog(Arc::new(publisher));
+        Ok(self)
+    }
+
+    /// The publish endpoint commits go to, when they go through a catalog.
+    pub fn commit_catalog(&self) -> Option<&str> {
+        match &self.publish {
+            Publish::Catalog(c) => Some(c.endpoint()),
+            _ => None,
+        }
+    }
+
+    /// Makes this process the warehouse's only committer when the store cannot create if
+    /// absent: creates are serialized by a lock shared by every clone of this storage (a
+    /// HEAD, then a plain PUT). For `strata serve` only, which every other committer of
+    /// such a warehouse goes through; a no-op on stores with conditional PUT.
+    pub fn as_sole_committer(mut self) -> Self {
+        if !self.conditional_create {
+            self.publish = Publish::SoleCommitter(Arc::default());
+        }
+        self
     }
 
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
@@ -236,6 +306,24 @@ impl Storage {
     /// Creates an object only if it does not exist. Returns `false` when it already
     /// existed (someone else won), `true` when this call created it.
     pub async fn put_if_absent(&self, path: &Path, bytes: Bytes) -> Result<bool> {
+        match &self.publish {
+            Publish::Store => {}
+            Publish::Catalog(catalog) => return catalog.publish(path, bytes).await,
+            Publish::SoleCommitter(lock) => {
+                let _only_creator = lock.lock().await;
+                if self.exists(path).await? {
+                    return Ok(false);
+                }
+                self.put(path, bytes).await?;
+                return Ok(true);
+            }
+        }
+        if !self.conditional_create {
+            return Err(Error::unsupported(format!(
+                "cannot create {} only if absent: the store has no conditional PUT; commit through the catalog (set [commit] catalog in the config file or STRATA_COMMIT_CATALOG to the URL of the strata serve that serves this warehouse)",
+                self.display(path)
+            )));
+        }
         if let Some(root) = &self.local_root {
             let mut target = root.clone();
             target.extend(path.parts().map(|p| p.as_ref().to_string()));

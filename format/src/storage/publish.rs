@@ -1,0 +1,188 @@
+//! Commits through the catalog, for stores that cannot create an object only if it is
+//! absent (S3-compatible servers without conditional PUT, such as some Ceph RGW releases).
+//!
+//! On such a store one process, `strata serve`, is the warehouse's only committer: it
+//! serializes creates behind one lock (a HEAD, then a plain PUT), which is safe because
+//! nothing else creates those names. Every other process sends its creates to it as
+//! `POST /strata/v1/publish?warehouse=URI&path=PATH` with the object's bytes; the answer
+//! is 201 (created) or 409 (it existed: the caller lost the race and retries as after a
+//! failed conditional PUT). Data files and manifests are still written directly.
+//!
+//! Only the names that publish something may be sent ([`check_publishable`]): snapshots,
+//! schemas, tags and database markers; everything else is refused, so the endpoint cannot
+//! be used to overwrite or plant other files.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::paths::DATABASE_MARKER;
+
+/// The route of the publish endpoint on `strata serve`.
+pub const PUBLISH_ROUTE: &str = "/strata/v1/publish";
+
+/// Sends creates to the catalog process that commits for the warehouse.
+#[derive(Debug)]
+pub struct CatalogPublisher {
+    endpoint: String,
+    /// The warehouse as the catalog is told it (local paths made absolute).
+    warehouse: String,
+    token: Option<String>,
+    client: reqwest::Client,
+}
+
+impl CatalogPublisher {
+    /// A publisher for `warehouse` to the catalog at `url` (`http://host:port`, the
+    /// address `strata serve` prints), sending `token` as a bearer token when the catalog
+    /// requires one.
+    pub fn new(url: &str, token: Option<String>, warehouse: String) -> Result<Self> {
+        let parsed = url::Url::parse(url.trim()).map_err(|e| {
+            Error::data_invalid(format!("commit catalog URL '{url}' does not parse: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(Error::data_invalid(format!(
+                "commit catalog URL '{url}' must be http://host:port or https://host:port"
+            )));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::internal(format!("HTTP client for '{url}': {e}")))?;
+        Ok(CatalogPublisher {
+            endpoint: format!("{}{PUBLISH_ROUTE}", url.trim().trim_end_matches('/')),
+            warehouse,
+            token: token.filter(|t| !t.is_empty()),
+            client,
+        })
+    }
+
+    /// The URL creates are posted to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Asks the catalog to create `path` with `bytes`: `true` when it did, `false` when the
+    /// object existed.
+    pub async fn publish(&self, path: &Path, bytes: Bytes) -> Result<bool> {
+        check_publishable(path)?;
+        let mut request = self
+            .client
+            .post(&self.endpoint)
+            .query(&[
+                ("warehouse", self.warehouse.as_str()),
+                ("path", path.as_ref()),
+            ])
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        // A lost response leaves the outcome unknown, as a lost conditional PUT does; the
+        // commit's (commitUser, commitIdentifier) check makes its retry apply once.
+        let response = request.send().await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("commit catalog {}: {e}", self.endpoint),
+            )
+        })?;
+        let status = response.status();
+        match status.as_u16() {
+            200 | 201 => Ok(true),
+            409 => Ok(false),
+            code => {
+                let body = response.text().await.unwrap_or_default();
+                let kind = if code >= 500 || code == 429 {
+                    ErrorKind::Unavailable
+                } else {
+                    ErrorKind::DataInvalid
+                };
+                Err(Error::new(
+                    kind,
+                    format!(
+                        "commit catalog {} refused to create {path}: HTTP {code}: {}",
+                        self.endpoint,
+                        body.chars().take(500).collect::<String>()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Whether `path` names an object that commits create: `snapshot/snapshot-<n>`,
+/// `schema/schema-<n>`, `tag/tag-<name>` or a database marker.
+pub fn check_publishable(path: &Path) -> Result<()> {
+    let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_string()).collect();
+    let ok = match parts.as_slice() {
+        [db, marker] => db.ends_with(".db") && db.len() > 3 && marker == DATABASE_MARKER,
+        [.., dir, name] if parts.len() >= 3 => match dir.as_str() {
+            "snapshot" => numbered(name, "snapshot-"),
+            "schema" => numbered(name, "schema-"),
+            "tag" => name.strip_prefix("tag-").is_some_and(|t| !t.is_empty()),
+            _ => false,
+        },
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::data_invalid(format!(
+            "'{path}' is not a snapshot, schema, tag or database marker: only those are published through the catalog"
+        )))
+    }
+}
+
+fn numbered(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_published_names_pass() {
+        for ok in [
+            "db.db/t/snapshot/snapshot-12",
+            "db.db/t/schema/schema-0",
+            "db.db/t/tag/tag-before-migration",
+            "db.db/.strata-database",
+        ] {
+            check_publishable(&Path::from(ok)).unwrap();
+        }
+        for bad in [
+            "db.db/t/snapshot/LATEST",
+            "db.db/t/snapshot/snapshot-",
+            "db.db/t/snapshot/snapshot-1x",
+            "db.db/t/bucket-0/data-1.parquet",
+            "db.db/t/manifest/manifest-list-1",
+            "db.db/t/tag/tag-",
+            "snapshot/snapshot-1",
+            ".db/.strata-database",
+            "x/.strata-database",
+        ] {
+            let err = check_publishable(&Path::from(bad)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::DataInvalid, "{bad}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn catalog_urls_are_checked() {
+        for bad in ["", "localhost:8181", "ftp://x", "http://"] {
+            let err = CatalogPublisher::new(bad, None, "s3://b/w".into()).unwrap_err();
+            assert!(err.to_string().contains("commit catalog URL"), "{err}");
+        }
+        let p = CatalogPublisher::new(
+            "http://127.0.0.1:8181/",
+            Some(String::new()),
+            "s3://b/w".into(),
+        )
+        .unwrap();
+        assert_eq!(p.endpoint(), "http://127.0.0.1:8181/strata/v1/publish");
+        assert!(p.token.is_none());
+    }
+}
