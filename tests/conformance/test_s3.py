@@ -249,24 +249,15 @@ def test_compaction_on_s3(strata_bin, moto, tmp_path):
 
 
 @pytest.fixture
-def no_conditional_put(moto):
+def no_conditional_put(moto, monkeypatch):
     """The strata commands of a test treat the store as lacking conditional PUT (as a
-    Ceph RGW release that ignores `If-None-Match: *`); restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("AWS_CONDITIONAL_PUT", "STRATA_COMMIT_CATALOG")}
-    os.environ["AWS_CONDITIONAL_PUT"] = "disabled"
-    os.environ.pop("STRATA_COMMIT_CATALOG", None)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    Ceph RGW release that ignores `If-None-Match: *`)."""
+    monkeypatch.setenv("AWS_CONDITIONAL_PUT", "disabled")
+    monkeypatch.delenv("STRATA_COMMIT_CATALOG", raising=False)
 
 
 @pytest.fixture
-def sole_committer(strata_bin, moto, no_conditional_put):
+def sole_committer(strata_bin, moto, no_conditional_put, monkeypatch):
     """`strata serve` as the only committer of a fresh warehouse on that store; the other
     strata commands commit through it (STRATA_COMMIT_CATALOG). Yields the warehouse."""
     warehouse = moto.warehouse("rgw")
@@ -277,7 +268,7 @@ def sole_committer(strata_bin, moto, no_conditional_put):
     try:
         line = proc.stdout.readline()
         assert " on http://" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
-        os.environ["STRATA_COMMIT_CATALOG"] = line.strip().rsplit(" on ", 1)[1]
+        monkeypatch.setenv("STRATA_COMMIT_CATALOG", line.strip().rsplit(" on ", 1)[1])
         yield warehouse
     finally:
         proc.terminate()
