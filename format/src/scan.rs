@@ -126,29 +126,24 @@ impl TableScan {
             Some(id) => Some(sm.snapshot(id).await?),
             None => sm.latest().await?,
         };
-        let Some(snapshot) = snapshot else {
-            return Ok(Plan {
+        match snapshot {
+            Some(snapshot) => self.plan_snapshot(snapshot).await,
+            None => Ok(Plan {
                 snapshot: None,
                 splits: Vec::new(),
-            });
-        };
-        let entries = self.live_entries(&snapshot).await?;
-        let mut splits = self.group(entries)?;
-        // Vectors apply wherever they exist, also if the option was switched off later.
-        if snapshot.index_manifest.is_some() {
-            self.attach_deletion_files(&snapshot, &mut splits).await?;
+            }),
         }
-        Ok(Plan {
-            snapshot: Some(snapshot),
-            splits,
-        })
     }
 
     /// Plans a given snapshot object, e.g. one read from a tag whose snapshot file has
     /// expired.
     pub async fn plan_snapshot(&self, snapshot: Snapshot) -> Result<Plan> {
         let entries = self.live_entries(&snapshot).await?;
-        let splits = self.group(entries)?;
+        let mut splits = self.group(entries)?;
+        // Vectors apply wherever they exist, also if the option was switched off later.
+        if snapshot.index_manifest.is_some() {
+            self.attach_deletion_files(&snapshot, &mut splits).await?;
+        }
         Ok(Plan {
             snapshot: Some(snapshot),
             splits,
