@@ -162,22 +162,30 @@ async fn the_publish_endpoint_creates_only_published_names_of_its_warehouse() {
     let server = sole_committer(&moto, uri, None).await;
     let direct = Storage::open_with_options(uri, &without_conditional_put(&moto)).unwrap();
     let http = reqwest::Client::new();
-    let publish = |warehouse: &str, path: &str, body: &'static str| {
+    let snapshot = |id: i64, user: &str| {
+        format!(
+            r#"{{"version":3,"id":{id},"schemaId":0,"baseManifestList":"b","deltaManifestList":"d","commitUser":"{user}","commitIdentifier":1,"commitKind":"APPEND","timeMillis":1}}"#
+        )
+    };
+    let publish = |warehouse: &str, path: &str, body: String| {
         http.post(format!("{}/strata/v1/publish", server.url))
             .query(&[("warehouse", warehouse), ("path", path)])
             .body(body)
             .send()
     };
-    let first = publish(uri, "db.db/t/snapshot/snapshot-1", "one")
+    let first = publish(uri, "db.db/t/snapshot/snapshot-1", snapshot(1, "one"))
         .await
         .unwrap();
     assert_eq!(first.status().as_u16(), 201);
-    let again = publish(uri, "db.db/t/snapshot/snapshot-1", "two")
+    let again = publish(uri, "db.db/t/snapshot/snapshot-1", snapshot(1, "two"))
         .await
         .unwrap();
     assert_eq!(again.status().as_u16(), 409);
     let path = object_store::path::Path::from("db.db/t/snapshot/snapshot-1");
-    assert_eq!(direct.get(&path).await.unwrap().as_ref(), b"one");
+    assert_eq!(
+        direct.get(&path).await.unwrap().as_ref(),
+        snapshot(1, "one").as_bytes()
+    );
 
     for (warehouse, path, why) in [
         (uri, "db.db/t/bucket-0/data-1.parquet", "is not a snapshot"),
@@ -197,8 +205,10 @@ async fn the_publish_endpoint_creates_only_published_names_of_its_warehouse() {
             "db.db/t/snapshot/snapshot-2",
             "serves warehouse s3://rgw/wh",
         ),
+        (uri, "db.db/t/snapshot/snapshot-3", "has id 2, not 3"),
+        (uri, "db.db/t/schema/schema-2", "schema"),
     ] {
-        let response = publish(warehouse, path, "evil").await.unwrap();
+        let response = publish(warehouse, path, snapshot(2, "evil")).await.unwrap();
         assert_eq!(response.status().as_u16(), 400, "{path}");
         let body = response.text().await.unwrap();
         assert!(body.contains(why), "{path}: {body}");

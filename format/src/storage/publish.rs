@@ -9,8 +9,9 @@
 //! failed conditional PUT). Data files and manifests are still written directly.
 //!
 //! Only the names that publish something may be sent ([`check_publishable`]): snapshots,
-//! schemas, tags and database markers; everything else is refused, so the endpoint cannot
-//! be used to overwrite or plant other files.
+//! schemas, tags and database markers, holding what such files hold
+//! ([`check_published_object`]); everything else is refused, so the endpoint cannot be
+//! used to overwrite or plant other files.
 
 use std::time::Duration;
 
@@ -114,29 +115,82 @@ impl CatalogPublisher {
 /// Whether `path` names an object that commits create: `snapshot/snapshot-<n>`,
 /// `schema/schema-<n>`, `tag/tag-<name>` or a database marker.
 pub fn check_publishable(path: &Path) -> Result<()> {
-    let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_string()).collect();
-    let ok = match parts.as_slice() {
-        [db, marker] => db.ends_with(".db") && db.len() > 3 && marker == DATABASE_MARKER,
-        [.., dir, name] if parts.len() >= 3 => match dir.as_str() {
-            "snapshot" => numbered(name, "snapshot-"),
-            "schema" => numbered(name, "schema-"),
-            "tag" => name.strip_prefix("tag-").is_some_and(|t| !t.is_empty()),
-            _ => false,
-        },
-        _ => false,
-    };
-    if ok {
+    published_kind(path).map(|_| ())
+}
+
+/// [`check_publishable`], and that `bytes` are what such an object holds: a snapshot or
+/// schema with the id its name says, a tag, an empty marker. The catalog checks this
+/// before it creates anything, so that no client can publish garbage under those names.
+pub fn check_published_object(path: &Path, bytes: &[u8]) -> Result<()> {
+    let context = |e: Error| e.context(format!("publish {path}"));
+    match published_kind(path)? {
+        Published::Snapshot(n) => {
+            let id = crate::snapshot::Snapshot::from_json(bytes)
+                .map_err(context)?
+                .id;
+            check_id("snapshot", id, n, path)
+        }
+        Published::Schema(n) => {
+            let id = crate::schema::TableSchema::from_json(bytes)
+                .map_err(context)?
+                .id;
+            check_id("schema", id, n, path)
+        }
+        Published::Tag(name) => crate::maintenance::Tag::from_json(&name, bytes)
+            .map(|_| ())
+            .map_err(context),
+        Published::DatabaseMarker if bytes.is_empty() => Ok(()),
+        Published::DatabaseMarker => Err(Error::data_invalid(format!(
+            "publish {path}: a database marker is empty, not {} bytes",
+            bytes.len()
+        ))),
+    }
+}
+
+fn check_id(what: &str, id: i64, n: i64, path: &Path) -> Result<()> {
+    if id == n {
         Ok(())
     } else {
         Err(Error::data_invalid(format!(
-            "'{path}' is not a snapshot, schema, tag or database marker: only those are published through the catalog"
+            "publish {path}: the {what} inside has id {id}, not {n}"
         )))
     }
 }
 
-fn numbered(name: &str, prefix: &str) -> bool {
+enum Published {
+    Snapshot(i64),
+    Schema(i64),
+    Tag(String),
+    DatabaseMarker,
+}
+
+fn published_kind(path: &Path) -> Result<Published> {
+    let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_string()).collect();
+    let kind = match parts.as_slice() {
+        [db, marker] => (db.len() > 3 && db.ends_with(".db") && marker == DATABASE_MARKER)
+            .then_some(Published::DatabaseMarker),
+        [_, .., dir, name] => match dir.as_str() {
+            "snapshot" => numbered(name, "snapshot-").map(Published::Snapshot),
+            "schema" => numbered(name, "schema-").map(Published::Schema),
+            "tag" => name
+                .strip_prefix("tag-")
+                .filter(|t| !t.is_empty())
+                .map(|t| Published::Tag(t.to_string())),
+            _ => None,
+        },
+        _ => None,
+    };
+    kind.ok_or_else(|| {
+        Error::data_invalid(format!(
+            "'{path}' is not a snapshot, schema, tag or database marker: only those are published through the catalog"
+        ))
+    })
+}
+
+fn numbered(name: &str, prefix: &str) -> Option<i64> {
     name.strip_prefix(prefix)
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
 }
 
 #[cfg(test)]
@@ -168,6 +222,27 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::DataInvalid, "{bad}");
             assert!(err.to_string().contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn published_objects_must_hold_what_their_names_say() {
+        let snapshot = |id: i64| {
+            format!(
+                r#"{{"version":3,"id":{id},"schemaId":0,"baseManifestList":"b","deltaManifestList":"d","commitUser":"u","commitIdentifier":1,"commitKind":"APPEND","timeMillis":1}}"#
+            )
+        };
+        let path = Path::from("db.db/t/snapshot/snapshot-3");
+        check_published_object(&path, snapshot(3).as_bytes()).unwrap();
+        let err = check_published_object(&path, snapshot(4).as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("has id 4, not 3"), "{err}");
+        let err = check_published_object(&path, b"garbage").unwrap_err();
+        assert!(err.to_string().contains("snapshot-3"), "{err}");
+        let tag = Path::from("db.db/t/tag/tag-v1");
+        check_published_object(&tag, snapshot(3).as_bytes()).unwrap();
+        let marker = Path::from("db.db/.strata-database");
+        check_published_object(&marker, b"").unwrap();
+        assert!(check_published_object(&marker, b"x").is_err());
+        assert!(check_published_object(&Path::from("db.db/t/schema/schema-0"), b"{}").is_err());
     }
 
     #[test]

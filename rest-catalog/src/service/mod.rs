@@ -78,7 +78,7 @@ impl CatalogService {
     /// Creates `path` of the warehouse with `bytes` unless it exists, for a committer that
     /// cannot create if absent on the store itself. `warehouse` is the committer's URI of
     /// the warehouse and must name this one; `path` must name a snapshot, schema, tag or
-    /// database marker. Returns whether this call created it.
+    /// database marker, and `bytes` must be one. Returns whether this call created it.
     pub async fn publish_object(
         &self,
         warehouse: &str,
@@ -102,7 +102,7 @@ impl CatalogService {
                     path.escape_debug()
                 ))
             })?;
-        strata_format::storage::publish::check_publishable(&parsed)?;
+        strata_format::storage::publish::check_published_object(&parsed, &bytes)?;
         Ok(self.strata.storage().put_if_absent(&parsed, bytes).await?)
     }
 
