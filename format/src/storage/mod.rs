@@ -243,14 +243,6 @@ impl Storage {
         Ok(self)
     }
 
-    /// The publish endpoint commits go to, when they go through a catalog.
-    pub fn commit_catalog(&self) -> Option<&str> {
-        match &self.publish {
-            Publish::Catalog(c) => Some(c.endpoint()),
-            _ => None,
-        }
-    }
-
     /// Makes this process the warehouse's only committer when the store cannot create if
     /// absent: creates are serialized by a lock shared by every clone of this storage (a
     /// HEAD, then a plain PUT). For `strata serve` only, which every other committer of
