@@ -24,7 +24,7 @@ use crate::cpu::{peak_rss_bytes, CpuTimer};
 use crate::strata::{self, Result};
 
 pub const USAGE: &str =
-    "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only]: \
+    "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only] [--ingest-only]: \
 writer benchmarks as JSON ratios against baselines measured in the same run";
 
 const BUCKETS: &str = "4";
@@ -47,6 +47,22 @@ fn rate(rows: usize, seconds: f64) -> Value {
 
 fn ratio(a: f64, b: f64) -> Value {
     json!(a / b)
+}
+
+/// The ingest benchmark alone (for profiling): ingest ÷ the Parquet floor.
+pub async fn ingest_only(cfg: &Config) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
+    let data = crate::generate(cfg.rows, BATCH, cfg.seed);
+    let floor = crate::parquet_floor(&crate::sorted(&data));
+    let table = strata::create_table(&catalog, "ingest", &[("bucket", BUCKETS)]).await?;
+    let ingest = strata::write_commits(&table, &[&data]).await?;
+    Ok(json!({
+        "rows": cfg.rows,
+        "parquet_floor": rate(cfg.rows, floor),
+        "strata": rate(cfg.rows, ingest),
+        "ratio_to_floor": ratio(floor, ingest),
+    }))
 }
 
 pub async fn run(cfg: &Config) -> Result<Value> {

@@ -28,7 +28,7 @@ mod writer_bench;
 use std::sync::Arc;
 
 use cpu::CpuTimer;
-use writer_bench::{rss_child, run, Config, USAGE};
+use writer_bench::{ingest_only as ingest_alone, rss_child, run, Config, USAGE};
 
 use arrow_array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -174,6 +174,7 @@ fn main() {
         rss_child: None,
     };
     let mut compaction_only = false;
+    let mut ingest_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut number = |what: &str| -> usize {
@@ -191,6 +192,7 @@ fn main() {
             "--pypaimon-rows" => cfg.pypaimon_rows = number("--pypaimon-rows"),
             "--no-peers" => cfg.peers = false,
             "--compaction-only" => compaction_only = true,
+            "--ingest-only" => ingest_only = true,
             "--rss-child" => cfg.rss_child = Some(number("--rss-child")),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -209,6 +211,7 @@ fn main() {
     let result = match cfg.rss_child {
         Some(rows) => runtime.block_on(rss_child(rows, cfg.seed)),
         // Profiling one benchmark without the others.
+        None if ingest_only => runtime.block_on(ingest_alone(&cfg)),
         None if compaction_only => Ok(compaction::run(
             &generate(cfg.rows, 8192, cfg.seed),
             cfg.seed,

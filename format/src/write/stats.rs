@@ -283,9 +283,8 @@ fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
     Ok(Some((first(false)?, first(true)?)))
 }
 
-/// The aggregate kernels for types whose order is plain (integers, decimals, dates, times,
-/// timestamps, strings, binaries, booleans): a single pass, no sort. Floats keep the sort
-/// for its order of -0.0 and NaN. `None` when the type has no kernel here.
+/// One pass, no sort, for integers, floats, decimals, dates, times, timestamps, strings,
+/// binaries and booleans. `None` when the type has no kernel here.
 fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> {
     use arrow::compute::{
         max, max_binary, max_boolean, max_string, min, min_binary, min_boolean, min_string,
@@ -309,7 +308,29 @@ fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> 
             pair(one(min(a)), one(max(a)))
         }};
     }
+    // Floats by IEEE total order (`total_cmp`), the order Arrow's sort uses: -0.0 below
+    // 0.0, NaN above everything.
+    macro_rules! float {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            let mut values = a.iter().flatten();
+            let found = values.next().map(|first| {
+                values.fold((first, first), |(lo, hi), v| {
+                    (
+                        if v.total_cmp(&lo).is_lt() { v } else { lo },
+                        if v.total_cmp(&hi).is_gt() { v } else { hi },
+                    )
+                })
+            });
+            let one = |v: <$t as ArrowPrimitiveType>::Native| {
+                Arc::new(arrow::array::PrimitiveArray::<$t>::from(vec![v])) as ArrayRef
+            };
+            found.map(|(lo, hi)| (one(lo), one(hi)))
+        }};
+    }
     Some(match array.data_type() {
+        ArrowType::Float32 => float!(Float32Type),
+        ArrowType::Float64 => float!(Float64Type),
         ArrowType::Int8 => primitive!(Int8Type),
         ArrowType::Int16 => primitive!(Int16Type),
         ArrowType::Int32 => primitive!(Int32Type),

@@ -150,3 +150,58 @@ fn floats_order_like_java_and_all_null_columns_have_no_bounds() {
     assert_eq!((min[1].clone(), max[1].clone()), (None, None));
     assert_eq!(value.null_counts, Some(vec![Some(0), Some(3)]));
 }
+
+/// The one-pass float extremes equal the sort-based ones (Arrow's total order) on arrays
+/// mixing nulls, ±0.0, ±NaN and ±infinity.
+#[test]
+fn float_extremes_in_one_pass_equal_the_sorted_ones() {
+    use arrow::compute::{sort_to_indices, take};
+    use arrow_schema::SortOptions;
+    let specials = [
+        0.0,
+        -0.0,
+        f64::NAN,
+        -f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1.5,
+        -2.25,
+    ];
+    let mut state = 7u64;
+    for case in 0..200 {
+        let len = 1 + case % 9;
+        let values: Vec<Option<f64>> = (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let pick = (state >> 33) as usize % (specials.len() + 1);
+                specials.get(pick).copied()
+            })
+            .collect();
+        let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
+        let got = super::extremes(&array).unwrap();
+        if values.iter().all(Option::is_none) {
+            assert!(got.is_none());
+            continue;
+        }
+        let first = |descending| {
+            let options = SortOptions {
+                descending,
+                nulls_first: false,
+            };
+            let index = sort_to_indices(&array, Some(options), Some(1)).unwrap();
+            take(&array, &index, None).unwrap()
+        };
+        let bits = |a: &ArrayRef| {
+            a.as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .value(0)
+                .to_bits()
+        };
+        let (lo, hi) = got.unwrap();
+        assert_eq!(bits(&lo), bits(&first(false)), "min of {values:?}");
+        assert_eq!(bits(&hi), bits(&first(true)), "max of {values:?}");
+    }
+}
