@@ -31,6 +31,10 @@ use strata_format::{Error, ErrorKind, Result};
 /// Rows per batch of the merge of spilled runs.
 const MERGE_BATCH_ROWS: usize = 8192;
 
+/// Rows per row group of a spilled run. The merge reads all of a bucket's runs at once and
+/// holds one row group of each, so this, not a run's size, sets its memory per run.
+const SPILL_ROW_GROUP_ROWS: usize = 8 * MERGE_BATCH_ROWS;
+
 /// The local spill area of one writer, created at its first spill.
 pub(crate) struct Spill {
     table: Table,
@@ -70,7 +74,7 @@ impl Spill {
         ];
         let view = table.with_data_storage(Storage::open(uri)?, &overrides)?;
         Ok(Spill {
-            files: DataFileWriter::new(&view, clock)?,
+            files: DataFileWriter::new(&view, clock)?.with_max_row_group_rows(SPILL_ROW_GROUP_ROWS),
             table: view,
             bytes: 0,
             max_bytes: options.write_buffer_spill_max_disk_size(),
