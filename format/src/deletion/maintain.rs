@@ -205,37 +205,7 @@ impl DvMaintainer {
         keys: &[ArrayRef],
         row: usize,
     ) -> Result<Option<Superseded>> {
-        let slice: Vec<ArrayRef> = keys.iter().map(|k| k.slice(row, 1)).collect();
-        let rows = self.keys.encode(&slice)?;
-        let mut writer = BinaryRowWriter::new(self.key_types.len());
-        let probe = self.probe(&slice, 0, &mut writer)?;
-        let found = self.find(&probe, rows.row(0).as_ref()).await?;
-        let levels: HashMap<&str, i32> = self
-            .targets
-            .iter()
-            .flat_map(|(level, files)| {
-                files
-                    .iter()
-                    .map(move |t| (t.meta.file_name.as_str(), *level))
-            })
-            .collect();
-        let mut best: Option<Superseded> = None;
-        for (file_name, entries) in found {
-            let level = levels.get(file_name.as_str()).copied().unwrap_or(i32::MAX);
-            for entry in entries {
-                let better = best
-                    .as_ref()
-                    .is_none_or(|b| (level, -entry.sequence) < (b.level, -b.entry.sequence));
-                if better {
-                    best = Some(Superseded {
-                        file_name: file_name.clone(),
-                        level,
-                        entry,
-                    });
-                }
-            }
-        }
-        Ok(best)
+        self.take_above(keys, row, false).await
     }
 
     /// Rules 2 and 3 for one key (row `row` of `keys`) in one step: every live copy above
