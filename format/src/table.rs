@@ -203,25 +203,4 @@ impl Table {
     pub fn snapshot_manager(&self) -> SnapshotManager {
         SnapshotManager::new(self.storage.clone(), self.paths.clone())
     }
-
-    /// This table with its data files in `storage` instead and `overrides` applied to its
-    /// options: a writer's local spill area, written and merged with the table's own file
-    /// writer and merge. Schemas still come from the table's storage.
-    pub fn with_data_storage(
-        &self,
-        storage: Storage,
-        overrides: &[(&str, String)],
-    ) -> Result<Table> {
-        let mut map = self.schema.options.clone();
-        for (k, v) in overrides {
-            map.insert((*k).to_string(), v.clone());
-        }
-        let options = CoreOptions::from_map(&map)
-            .map_err(|e| e.context(format!("table '{}'", self.identifier)))?;
-        Ok(Table {
-            storage,
-            options: Arc::new(options),
-            ..self.clone()
-        })
-    }
 }

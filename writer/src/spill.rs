@@ -4,81 +4,81 @@
 //! When the buffers outgrow `write-buffer-size`, the largest one is sorted and merged as a
 //! flush would, but written to a local temporary directory instead of the table. At the
 //! next commit a bucket's spilled runs and its buffer are merged into level-0 files of the
-//! table in one streaming k-way merge. A commit therefore adds one sorted run per bucket
-//! however much it buffered, where flushing would add one per overflow (and make the
-//! compactor's work). Past `write-buffer-spill.max-disk-size` the writer flushes instead.
+//! table in one streaming k-way merge (the compaction merge, `MergeRead::with_runs`). A
+//! commit therefore adds one sorted run per bucket however much it buffered, where
+//! flushing would add one per overflow (and make the compactor's work). Past
+//! `write-buffer-spill.max-disk-size` the writer flushes instead.
 //!
-//! The spilled runs are data files of a view of the table whose storage is the local
-//! directory (`Table::with_data_storage`), so the one file writer and the one merge
-//! (`MergeRead::key_values`, the compaction merge) serve them; they use
-//! `spill-compression` and keep no statistics. Nothing spilled is ever part of the table:
-//! the directory is deleted with the writer, and a crash leaves only local temporary files.
+//! A spilled run is an Arrow IPC stream file (as Paimon's spill is its own row format, not
+//! a data file): writing one is a copy, not an encoding, so a spill costs little more than
+//! the disk write. Batches are small, so the merge holds one small batch per run whatever
+//! the runs' sizes. Nothing spilled is ever part of the table: the directory is deleted
+//! with the writer, and a crash leaves only local temporary files.
 
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
-use futures::TryStreamExt;
-use strata_format::commit::Clock;
-use strata_format::manifest::{DataFileMeta, FileSource};
-use strata_format::paths::PartitionPath;
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+use arrow_ipc::CompressionType;
+use arrow_schema::SchemaRef;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use strata_format::manifest::FileSource;
 use strata_format::read::merge::MergeRead;
 use strata_format::scan::Split;
-use strata_format::storage::Storage;
 use strata_format::table::Table;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
-use strata_format::{Error, ErrorKind, Result};
+use strata_format::{invalid, Error, ErrorKind, Result};
 
-/// Rows per batch of the merge of spilled runs.
-const MERGE_BATCH_ROWS: usize = 8192;
+/// Rows per batch of a spilled run and of the merge: the merge holds one batch per run.
+const RUN_BATCH_ROWS: usize = 8192;
 
-/// Rows per row group of a spilled run. The merge reads all of a bucket's runs at once and
-/// holds one row group of each, so this, not a run's size, sets its memory per run.
-const SPILL_ROW_GROUP_ROWS: usize = 8 * MERGE_BATCH_ROWS;
+/// One run spilled to a local file.
+#[derive(Debug)]
+pub(crate) struct SpilledRun {
+    path: PathBuf,
+    bytes: u64,
+}
 
 /// The local spill area of one writer, created at its first spill.
 pub(crate) struct Spill {
     table: Table,
-    files: DataFileWriter,
+    /// `_SEQUENCE_NUMBER`, `_VALUE_KIND`, the table's columns.
+    layout: SchemaRef,
+    /// Leading `_KEY_*` columns of a key-value batch, not spilled (the values hold them).
+    key_arity: usize,
+    options: IpcWriteOptions,
+    next: u64,
     /// Bytes of spilled files not merged yet.
     bytes: u64,
     max_bytes: Option<u64>,
     // Last, so the files are dropped after everything that could still write them.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Spill {
-    pub fn new(table: &Table, clock: Arc<dyn Clock>) -> Result<Spill> {
+    pub fn new(table: &Table) -> Result<Spill> {
         let dir = tempfile::Builder::new()
             .prefix("strata-spill-")
             .tempdir()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unavailable,
-                    format!("cannot create a local directory to spill the write buffer: {e}"),
-                )
-            })?;
-        let uri = dir
-            .path()
-            .to_str()
-            .ok_or_else(|| Error::unsupported("the local spill directory is not valid UTF-8"))?;
+            .map_err(|e| local_error("create a local directory to spill the write buffer", e))?;
         let options = table.options();
-        let overrides = [
-            ("file.compression", options.spill_compression().to_string()),
-            (
-                "file.compression.zstd-level",
-                options.spill_compression_zstd_level().to_string(),
-            ),
-            ("metadata.stats-mode", "none".to_string()),
-            // One file per spilled run.
-            ("target-file-size", "1024 tb".to_string()),
-        ];
-        let view = table.with_data_storage(Storage::open(uri)?, &overrides)?;
+        let compression = compression(table)?;
+        let ipc = IpcWriteOptions::default()
+            .try_with_compression(compression)
+            .map_err(|e| Error::internal(format!("spill compression: {e}")))?;
         Ok(Spill {
-            files: DataFileWriter::new(&view, clock)?.with_max_row_group_rows(SPILL_ROW_GROUP_ROWS),
-            table: view,
+            table: table.clone(),
+            layout: MergeRead::run_layout(table),
+            key_arity: table.schema().trimmed_primary_keys().len(),
+            options: ipc,
+            next: 0,
             bytes: 0,
             max_bytes: options.write_buffer_spill_max_disk_size(),
-            _dir: dir,
+            dir,
         })
     }
 
@@ -88,45 +88,69 @@ impl Spill {
     }
 
     /// Writes a sorted, merged key-value batch of one bucket as a spilled run.
-    pub async fn write(
-        &mut self,
-        partition: &PartitionPath,
-        bucket: u32,
-        kv: &RecordBatch,
-    ) -> Result<Vec<DataFileMeta>> {
-        let target = FileTarget {
-            partition,
-            bucket,
-            level: 0,
-            source: FileSource::Append,
-        };
-        let written = self.files.write(target, kv).await?;
-        self.bytes += written
-            .iter()
-            .map(|w| w.meta.file_size.max(0) as u64)
-            .sum::<u64>();
-        Ok(written.into_iter().map(|w| w.meta).collect())
+    pub fn write(&mut self, kv: &RecordBatch) -> Result<SpilledRun> {
+        let run = self.run_batch(kv)?;
+        let path = self.dir.path().join(format!("run-{}.arrow", self.next));
+        self.next += 1;
+        let written = (|| -> std::result::Result<u64, Box<dyn std::error::Error>> {
+            let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+            let mut w =
+                StreamWriter::try_new_with_options(file, &self.layout, self.options.clone())?;
+            let mut start = 0;
+            while start < run.num_rows() {
+                let len = RUN_BATCH_ROWS.min(run.num_rows() - start);
+                w.write(&run.slice(start, len))?;
+                start += len;
+            }
+            w.finish()?;
+            let file = w.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+            Ok(file.metadata()?.len())
+        })();
+        match written {
+            Ok(bytes) => {
+                self.bytes += bytes;
+                Ok(SpilledRun { path, bytes })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot spill the write buffer to {}: {e}", path.display()),
+                ))
+            }
+        }
     }
 
-    /// Merges spilled runs of one bucket (oldest first, as their sequence numbers are)
-    /// into level-0 files of the table, then deletes them.
+    /// Merges spilled runs of one bucket (oldest first, as their sequence numbers are) and
+    /// the bucket's last buffer (`last`, newest) into level-0 files of the table, then
+    /// deletes the runs.
     pub async fn merge_into(
         &mut self,
-        runs: Vec<DataFileMeta>,
+        runs: Vec<SpilledRun>,
+        last: Option<RecordBatch>,
         split: Split,
         out: &mut DataFileWriter,
     ) -> Result<Vec<WrittenFile>> {
         let bucket = u32::try_from(split.bucket)
             .map_err(|_| Error::internal("a spilled bucket is negative"))?;
         let partition = split.partition_path.clone();
-        let input = Split {
-            files: runs.clone(),
-            ..split
-        };
-        // Retractions are kept: they must still shadow the bucket's older files.
         let merged = async {
+            let mut streams = Vec::with_capacity(runs.len() + 1);
+            for run in &runs {
+                streams.push(read_run(run)?);
+            }
+            if let Some(kv) = last {
+                let batch = self.run_batch(&kv)?;
+                let slices: Vec<Result<RecordBatch>> = (0..batch.num_rows())
+                    .step_by(RUN_BATCH_ROWS)
+                    .map(|s| Ok(batch.slice(s, RUN_BATCH_ROWS.min(batch.num_rows() - s))))
+                    .collect();
+                streams.push(futures::stream::iter(slices).boxed());
+            }
+            // Retractions are kept: they must still shadow the bucket's older files.
             let mut stream =
-                MergeRead::key_values(self.table.clone(), input, MERGE_BATCH_ROWS, true)?
+                MergeRead::key_values(self.table.clone(), split, RUN_BATCH_ROWS, true)?
+                    .with_runs(streams)
                     .into_stream()
                     .await?;
             let target = FileTarget {
@@ -154,22 +178,66 @@ impl Spill {
             }
         }
         .await;
-        self.discard(&partition, bucket, &runs).await;
+        self.discard(runs);
         merged
     }
 
     /// Deletes spilled runs (merged, or dropped by an abort).
-    pub async fn discard(&mut self, partition: &PartitionPath, bucket: u32, runs: &[DataFileMeta]) {
-        let paths = self.table.paths();
-        let files: Vec<WrittenFile> = runs
-            .iter()
-            .map(|m| WrittenFile {
-                path: paths.data_file(partition, bucket as i32, &m.file_name),
-                meta: m.clone(),
-            })
-            .collect();
-        self.files.discard(&files).await;
-        let freed: u64 = runs.iter().map(|m| m.file_size.max(0) as u64).sum();
-        self.bytes = self.bytes.saturating_sub(freed);
+    pub fn discard(&mut self, runs: Vec<SpilledRun>) {
+        for run in runs {
+            if let Err(e) = std::fs::remove_file(&run.path) {
+                tracing::warn!(path = %run.path.display(), error = %e, "could not delete a spilled run");
+            }
+            self.bytes = self.bytes.saturating_sub(run.bytes);
+        }
     }
+
+    /// A key-value batch without its `_KEY_*` columns, in the run layout.
+    fn run_batch(&self, kv: &RecordBatch) -> Result<RecordBatch> {
+        let columns = kv
+            .columns()
+            .get(self.key_arity..)
+            .unwrap_or_default()
+            .to_vec();
+        RecordBatch::try_new(self.layout.clone(), columns)
+            .map_err(|e| Error::internal(format!("a spilled batch does not fit its layout: {e}")))
+    }
+}
+
+/// Streams a spilled run back. The file is local and just written, so it is read
+/// synchronously, one small batch at a time.
+fn read_run(run: &SpilledRun) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let file = File::open(&run.path).map_err(|e| local_error("open a spilled run", e))?;
+    let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None)
+        .map_err(|e| Error::data_invalid(format!("spilled run {}: {e}", run.path.display())))?;
+    let shown = run.path.display().to_string();
+    Ok(futures::stream::iter(
+        reader
+            .map(move |b| b.map_err(|e| Error::data_invalid(format!("spilled run {shown}: {e}")))),
+    )
+    .boxed())
+}
+
+/// The IPC codec of `spill-compression`: Arrow IPC offers LZ4 and zstd (at a fixed level 3),
+/// so zstd, Paimon's default, is served by the faster LZ4 (a spill only lives until the
+/// commit). Checked when the writer is built, so a bad value fails before any write.
+pub(crate) fn compression(table: &Table) -> Result<Option<CompressionType>> {
+    let codec = table
+        .options()
+        .spill_compression()
+        .trim()
+        .to_ascii_lowercase();
+    match codec.as_str() {
+        "none" | "uncompressed" => Ok(None),
+        "lz4" | "zstd" => Ok(Some(CompressionType::LZ4_FRAME)),
+        other => Err(invalid!(
+            "table '{}' has 'spill-compression' = '{other}'; spilled buffers can use \
+             zstd, lz4 or none",
+            table.identifier()
+        )),
+    }
+}
+
+fn local_error(what: &str, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Unavailable, format!("cannot {what}: {e}"))
 }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
-use strata_format::manifest::DataFileMeta;
 use strata_format::merge::MergeFunction;
 use strata_format::options::ChangelogProducer;
 use strata_format::paths::PartitionPath;
@@ -32,7 +31,7 @@ use crate::buffer::{Buffer, SortMerge};
 use crate::compact::WriterCompaction;
 use crate::conform::Conformer;
 use crate::route::Router;
-use crate::spill::Spill;
+use crate::spill::{Spill, SpilledRun};
 use strata_format::manifest::FileSource;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
 
@@ -98,6 +97,9 @@ impl TableWriterBuilder {
             }
             _ => None,
         };
+        if options.write_buffer_spillable() {
+            crate::spill::compression(&table)?;
+        }
         let merge = MergeFunction::from_table(&table)?;
         let commit_user = self
             .commit_user
@@ -114,7 +116,6 @@ impl TableWriterBuilder {
             files: DataFileWriter::new(&table, self.clock.clone())?,
             spillable: options.write_buffer_spillable(),
             spill: None,
-            clock: self.clock,
             buffer_limit: usize::try_from(options.write_buffer_size()).unwrap_or(usize::MAX),
             buckets,
             table,
@@ -139,7 +140,7 @@ struct BucketWriter {
     /// Changelog files flushed with them (`input` producer).
     changelog_files: Vec<WrittenFile>,
     /// Runs spilled to local disk since the last flush, oldest first.
-    spilled: Vec<DataFileMeta>,
+    spilled: Vec<SpilledRun>,
 }
 
 /// Writes batches into a table and commits them; see the module docs.
@@ -157,7 +158,6 @@ pub struct TableWriter {
     /// `write-buffer-spillable`, and the local spill area once used.
     spillable: bool,
     spill: Option<Spill>,
-    clock: Arc<dyn Clock>,
     buckets: u32,
     buffer_limit: usize,
     buffered_bytes: usize,
@@ -320,9 +320,7 @@ impl TableWriter {
         };
         let spill = match &mut self.spill {
             Some(spill) => spill,
-            None => self
-                .spill
-                .insert(Spill::new(&self.table, self.clock.clone())?),
+            None => self.spill.insert(Spill::new(&self.table)?),
         };
         // A full spill area: this bucket's runs and buffer become level-0 files.
         if spill.full() {
@@ -337,11 +335,10 @@ impl TableWriter {
             .ok_or_else(|| Error::internal("unknown partition index"))?
             .path;
         write_raw_changelog(self.changelog.as_mut(), path, key.1, raw, writer).await?;
-        let Some(kv) = kv else {
-            return Ok(());
-        };
-        let runs = spill.write(path, key.1, &kv).await?;
-        writer.spilled.extend(runs);
+        if let Some(kv) = kv {
+            let run = spill.write(&kv)?;
+            writer.spilled.push(run);
+        }
         Ok(())
     }
 
@@ -397,10 +394,6 @@ impl TableWriter {
         self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
         let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
         write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer).await?;
-        if let Some(kv) = kv {
-            let runs = spill.write(&partition.path, key.1, &kv).await?;
-            writer.spilled.extend(runs);
-        }
         let split = Split {
             partition: partition.bytes.clone(),
             partition_values: Vec::new(),
@@ -411,7 +404,7 @@ impl TableWriter {
             deletion_files: Default::default(),
         };
         let runs = std::mem::take(&mut writer.spilled);
-        let written = spill.merge_into(runs, split, &mut self.files).await?;
+        let written = spill.merge_into(runs, kv, split, &mut self.files).await?;
         writer.files.extend(written);
         Ok(())
     }
@@ -527,15 +520,13 @@ impl TableWriter {
     /// have landed after all.
     pub async fn abort(&mut self) {
         let mut files = Vec::new();
-        for (key, writer) in &mut self.writers {
+        for writer in self.writers.values_mut() {
             writer.buffer.take();
             files.append(&mut writer.files);
             files.append(&mut writer.changelog_files);
             let spilled = std::mem::take(&mut writer.spilled);
-            if let (Some(spill), Some(partition)) =
-                (self.spill.as_mut(), self.router.partition(key.0))
-            {
-                spill.discard(&partition.path, key.1, &spilled).await;
+            if let Some(spill) = self.spill.as_mut() {
+                spill.discard(spilled);
             }
         }
         self.buffered_bytes = 0;

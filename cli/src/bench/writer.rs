@@ -54,12 +54,16 @@ pub async fn ingest_only(cfg: &Config) -> Result<Value> {
     let dir = tempfile::tempdir()?;
     let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
     let data = crate::generate(cfg.rows, BATCH, cfg.seed);
-    let floor = crate::parquet_floor(&crate::sorted(&data));
+    let sorted = crate::sorted(&data);
+    let floor = crate::parquet_floor(&sorted, Some(dir.path()));
+    let in_memory = crate::parquet_floor(&sorted, None);
+    drop(sorted);
     let table = strata::create_table(&catalog, "ingest", &[("bucket", BUCKETS)]).await?;
     let ingest = strata::write_commits(&table, &[&data]).await?;
     Ok(json!({
         "rows": cfg.rows,
         "parquet_floor": rate(cfg.rows, floor),
+        "parquet_floor_in_memory": rate(cfg.rows, in_memory),
         "strata": rate(cfg.rows, ingest),
         "ratio_to_floor": ratio(floor, ingest),
     }))
@@ -71,7 +75,10 @@ pub async fn run(cfg: &Config) -> Result<Value> {
     let catalog = Catalog::open(&warehouse.to_string_lossy())?;
     let rows = cfg.rows;
     let data = crate::generate(rows, BATCH, cfg.seed);
-    let floor = crate::parquet_floor(&crate::sorted(&data));
+    let sorted = crate::sorted(&data);
+    let floor = crate::parquet_floor(&sorted, Some(dir.path()));
+    let in_memory = crate::parquet_floor(&sorted, None);
+    drop(sorted);
     let floor_rate = rows as f64 / floor;
 
     // Ingest.
@@ -95,7 +102,7 @@ pub async fn run(cfg: &Config) -> Result<Value> {
     let update_rows = keys.len() * UPDATE_COMMITS;
     let update_floor: f64 = update_commits
         .iter()
-        .map(|c| crate::parquet_floor(&crate::sorted(c)))
+        .map(|c| crate::parquet_floor(&crate::sorted(c), Some(dir.path())))
         .sum();
     let groups: Vec<&[RecordBatch]> = update_commits.iter().map(|c| c.as_slice()).collect();
     let update = strata::write_commits(&table, &groups).await?;
@@ -105,6 +112,7 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         "rows": rows,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "parquet_floor": rate(rows, floor),
+        "parquet_floor_in_memory": rate(rows, in_memory),
         "ingest": {
             "buckets": 4,
             "strata": rate(rows, ingest),

@@ -41,6 +41,8 @@ pub struct MergeRead {
     batch_size: usize,
     mode: Mode,
     lookup: Option<LevelLookup>,
+    /// Sorted runs given as streams rather than files (see [`MergeRead::with_runs`]).
+    runs: Vec<BoxStream<'static, Result<RecordBatch>>>,
 }
 
 /// What the merge produces.
@@ -66,6 +68,7 @@ impl MergeRead {
             batch_size,
             mode: Mode::Rows,
             lookup: None,
+            runs: Vec::new(),
         })
     }
 
@@ -87,7 +90,22 @@ impl MergeRead {
             batch_size,
             mode: Mode::KeyValues { keep_retractions },
             lookup: None,
+            runs: Vec::new(),
         })
+    }
+
+    /// Adds level-0 sorted runs that are not files of the table (a writer's spilled runs
+    /// and buffer). Each stream yields batches of one run in key order, laid out as
+    /// [`MergeRead::run_layout`] says.
+    pub fn with_runs(mut self, runs: Vec<BoxStream<'static, Result<RecordBatch>>>) -> Self {
+        self.runs.extend(runs);
+        self
+    }
+
+    /// The layout of runs given to a key-value merge: `_SEQUENCE_NUMBER`, `_VALUE_KIND`,
+    /// then every table column in schema order (a data file's columns without `_KEY_*`).
+    pub fn run_layout(table: &Table) -> SchemaRef {
+        KvLayout::new(table.schema().fields.clone()).schema
     }
 
     /// Looks every key whose versions all come from level 0 up in the levels above the
@@ -189,6 +207,7 @@ impl MergeState {
             batch_size,
             mode,
             lookup,
+            runs,
         } = read;
         let schema = table.schema().clone();
         let key_fields: Vec<DataField> = schema.trimmed_primary_key_fields();
@@ -290,6 +309,15 @@ impl MergeState {
             Mode::Rows => merge.filter_files(split.files),
             Mode::KeyValues { .. } => split.files,
         };
+        if !runs.is_empty()
+            && (mode == Mode::Rows
+                || lookup.is_some()
+                || layout.fields.len() != schema.fields.len())
+        {
+            return Err(Error::internal(
+                "runs as streams are merged only into key values, without lookup",
+            ));
+        }
         let cursors = sorted_runs(files, &key_types)
             .into_iter()
             .map(|run| Cursor {
@@ -298,6 +326,12 @@ impl MergeState {
                 stream: None,
                 current: None,
             })
+            .chain(runs.into_iter().map(|stream| Cursor {
+                level0: true,
+                files: VecDeque::new(),
+                stream: Some(stream),
+                current: None,
+            }))
             .collect();
         let mut state = MergeState {
             table,

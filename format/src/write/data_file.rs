@@ -91,17 +91,6 @@ impl DataFileWriter {
         })
     }
 
-    /// Caps row groups at `rows` rows. A reader holds a whole row group of each file it
-    /// reads, so files merged many at a time (spilled runs) keep them small.
-    pub fn with_max_row_group_rows(mut self, rows: usize) -> Self {
-        self.properties = self
-            .properties
-            .into_builder()
-            .set_max_row_group_row_count(Some(rows.max(1)))
-            .build();
-        self
-    }
-
     /// A writer of changelog files: the data-file layout and statistics, named with
     /// `changelog-file.prefix` (Paimon's changelog files differ from data files only there).
     pub fn for_changelog(table: &Table, clock: Arc<dyn Clock>) -> Result<Self> {

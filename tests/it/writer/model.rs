@@ -115,6 +115,8 @@ enum Overflow {
     Flush,
     /// Spill, but the spill area fills up and the writer flushes.
     SpillAreaFull,
+    /// Spill without compression.
+    SpillUncompressed,
 }
 
 async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
@@ -161,7 +163,16 @@ async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
                 "infinite"
             },
         ),
+        (
+            "spill-compression",
+            if overflow == Overflow::SpillUncompressed {
+                "none"
+            } else {
+                "zstd"
+            },
+        ),
     ];
+    let spills = matches!(overflow, Overflow::Spill | Overflow::SpillUncompressed);
     let fx = Fixture::new(&columns, &keys, &partition_keys, &options).await;
     let partitions: &[&str] = if partitioned {
         &["a", "b/c", "日本 x=y"]
@@ -217,13 +228,13 @@ async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
                 })
                 .collect();
             let runs = sorted_runs(new, &key_types).len();
-            if overflow == Overflow::Spill {
+            if spills {
                 assert!(runs <= 1, "commit {commit} added {runs} runs to a bucket");
             }
             most_runs = most_runs.max(runs);
         }
     }
-    if overflow != Overflow::Spill {
+    if !spills {
         assert!(most_runs > 1, "no commit flushed more than one run");
     }
     // Small buffers and files: several level-0 files per bucket, all sequence ranges
@@ -282,6 +293,31 @@ async fn spilling_the_same_buffers_against_a_model() {
 #[tokio::test]
 async fn a_full_spill_area_flushes_against_a_model() {
     run(true, "3", 13, Overflow::SpillAreaFull).await;
+}
+
+#[tokio::test]
+async fn spilling_uncompressed_against_a_model() {
+    run(true, "3", 13, Overflow::SpillUncompressed).await;
+}
+
+/// A `spill-compression` the spill cannot use fails when the writer is built, naming it.
+#[tokio::test]
+async fn an_unknown_spill_compression_is_refused_before_any_write() {
+    let fx = Fixture::new(
+        &[("k", "INT"), ("v", "STRING")],
+        &["k"],
+        &[],
+        &[("bucket", "1"), ("spill-compression", "snappy")],
+    )
+    .await;
+    let err = TableWriter::builder(fx.table.clone())
+        .build()
+        .err()
+        .expect("snappy spills are refused");
+    assert!(
+        err.to_string().contains("'spill-compression' = 'snappy'"),
+        "{err}"
+    );
 }
 
 /// Sequence numbers continue from the bucket's largest committed one after a restart, so a
