@@ -3,7 +3,11 @@
 //!
 //! - `ingest`: rows into a 4-bucket deduplicate table ÷ the Parquet floor (target ≥ 0.6),
 //!   and ÷ the `paimon` crate 0.4.0 writing the same rows into a 4-bucket table (≥ 1.2);
-//! - `updates`: 10 commits updating the same keys (a tenth of the table), same ratios;
+//! - `updates`: 10 commits updating the same keys (a tenth of the table), same ratios, into
+//!   a `write-only` table (the writer's work alone: the `paimon` crate does not compact
+//!   either); `with_writer_compaction` is the same commits into the ingest table, whose
+//!   writer compacts its buckets as they reach the trigger (the compactor's cost is
+//!   measured on its own in `compaction`);
 //! - `merge_read`: merge-on-read of a table with 11 sorted runs per bucket ÷ a plain read
 //!   of the same files (≥ 0.8);
 //! - `peak_rss`: a child process ingesting N and 2N rows with `write-buffer-size` 64 MB
@@ -24,7 +28,8 @@ use crate::cpu::{peak_rss_bytes, CpuTimer};
 use crate::strata::{self, Result};
 
 pub const USAGE: &str =
-    "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only] [--ingest-only]: \
+    "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only] [--ingest-only] \
+[--updates-only] [--merge-read-only]: \
 writer benchmarks as JSON ratios against baselines measured in the same run";
 
 const BUCKETS: &str = "4";
@@ -69,6 +74,58 @@ pub async fn ingest_only(cfg: &Config) -> Result<Value> {
     }))
 }
 
+/// The merge-on-read benchmark alone (for profiling).
+pub async fn merge_read_only(cfg: &Config) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
+    let data = crate::generate(cfg.rows, BATCH, cfg.seed);
+    merge_read(&catalog, &data).await
+}
+
+/// Options of the table the update commits are timed on: nothing but the writer's work.
+const WRITE_ONLY: [(&str, &str); 3] = [
+    ("bucket", BUCKETS),
+    ("write-only", "true"),
+    // Runs pile up without a compactor: the writer must not wait for one.
+    ("num-sorted-run.stop-trigger", "1000"),
+];
+
+/// The update benchmark alone (for profiling): ingest, then the update commits timed, into
+/// a write-only table and into one whose writer compacts.
+pub async fn updates_only(cfg: &Config) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
+    let data = crate::generate(cfg.rows, BATCH, cfg.seed);
+    let keys = update_keys(&data, cfg.rows);
+    let update_commits = crate::updates(&keys, UPDATE_COMMITS, BATCH, cfg.seed + 1);
+    let groups: Vec<&[RecordBatch]> = update_commits.iter().map(|c| c.as_slice()).collect();
+    let rows = keys.len() * UPDATE_COMMITS;
+    let mut report = json!({});
+    for (name, options) in [
+        ("write_only", &WRITE_ONLY[..]),
+        ("with_writer_compaction", &WRITE_ONLY[..1]),
+    ] {
+        let table = strata::create_table(&catalog, name, options).await?;
+        strata::write_commits(&table, &[&data]).await?;
+        report[name] = rate(rows, strata::write_commits(&table, &groups).await?);
+    }
+    Ok(report)
+}
+
+/// The first tenth of the keys, which every update commit rewrites.
+fn update_keys(data: &[RecordBatch], rows: usize) -> Vec<i64> {
+    data.iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default()
+        })
+        .take((rows / 10).max(1))
+        .collect()
+}
+
 pub async fn run(cfg: &Config) -> Result<Value> {
     let dir = tempfile::tempdir()?;
     let warehouse = dir.path().join("warehouse");
@@ -87,17 +144,7 @@ pub async fn run(cfg: &Config) -> Result<Value> {
     let ingest_rate = rows as f64 / ingest;
 
     // Updates: the first tenth of the keys, rewritten in every commit.
-    let keys: Vec<i64> = data
-        .iter()
-        .flat_map(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow_array::Int64Array>()
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default()
-        })
-        .take((rows / 10).max(1))
-        .collect();
+    let keys = update_keys(&data, rows);
     let update_commits = crate::updates(&keys, UPDATE_COMMITS, BATCH, cfg.seed + 1);
     let update_rows = keys.len() * UPDATE_COMMITS;
     let update_floor: f64 = update_commits
@@ -105,7 +152,10 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         .map(|c| crate::parquet_floor(&crate::sorted(c), Some(dir.path())))
         .sum();
     let groups: Vec<&[RecordBatch]> = update_commits.iter().map(|c| c.as_slice()).collect();
-    let update = strata::write_commits(&table, &groups).await?;
+    let compacting = strata::write_commits(&table, &groups).await?;
+    let write_only = strata::create_table(&catalog, "updates", &WRITE_ONLY).await?;
+    strata::write_commits(&write_only, &[&data]).await?;
+    let update = strata::write_commits(&write_only, &groups).await?;
     let update_rate = update_rows as f64 / update;
 
     let mut report = json!({
@@ -122,9 +172,14 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         "updates": {
             "commits": UPDATE_COMMITS,
             "rows_per_commit": keys.len(),
+            "table": "write-only (the writer's work; compaction is measured in `compaction`)",
             "strata": rate(update_rows, update),
             "parquet_floor": rate(update_rows, update_floor),
             "ratio_to_floor": ratio(update_rate, update_rows as f64 / update_floor),
+            "with_writer_compaction": {
+                "strata": rate(update_rows, compacting),
+                "ratio_to_floor": ratio(update_rows as f64 / compacting, update_rows as f64 / update_floor),
+            },
         },
     });
 
@@ -149,6 +204,9 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         report["ingest"]["target_ratio_to_paimon_crate"] = json!(1.2);
         report["updates"]["paimon_crate"] = crate_update.clone();
         report["updates"]["ratio_to_paimon_crate"] = peer_ratio(update_rate, &crate_update);
+        report["updates"]["target_ratio_to_paimon_crate"] = json!(1.2);
+        report["updates"]["with_writer_compaction"]["ratio_to_paimon_crate"] =
+            peer_ratio(update_rows as f64 / compacting, &crate_update);
 
         // pypaimon is slow: a prefix of the rows, as a reference point only.
         let py_rows = cfg.pypaimon_rows.min(rows);
@@ -180,6 +238,9 @@ async fn merge_read(catalog: &Catalog, data: &[RecordBatch]) -> Result<Value> {
             ("bucket", BUCKETS),
             ("write-buffer-size", "4 gb"),
             ("target-file-size", "4 gb"),
+            // The runs stay: no compaction by the writer, no wait at the stop trigger.
+            ("write-only", "true"),
+            ("num-sorted-run.stop-trigger", "1000"),
         ],
     )
     .await?;

@@ -29,7 +29,9 @@ mod writer_bench;
 use std::sync::Arc;
 
 use cpu::CpuTimer;
-use writer_bench::{ingest_only as ingest_alone, rss_child, run, Config, USAGE};
+use writer_bench::{
+    ingest_only as ingest_alone, merge_read_only, rss_child, run, updates_only, Config, USAGE,
+};
 
 use arrow_array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -195,6 +197,8 @@ fn main() {
     };
     let mut compaction_only = false;
     let mut ingest_only = false;
+    let mut updates_alone = false;
+    let mut merge_read_alone = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut number = |what: &str| -> usize {
@@ -213,6 +217,8 @@ fn main() {
             "--no-peers" => cfg.peers = false,
             "--compaction-only" => compaction_only = true,
             "--ingest-only" => ingest_only = true,
+            "--updates-only" => updates_alone = true,
+            "--merge-read-only" => merge_read_alone = true,
             "--rss-child" => cfg.rss_child = Some(number("--rss-child")),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -232,6 +238,8 @@ fn main() {
         Some(rows) => runtime.block_on(rss_child(rows, cfg.seed)),
         // Profiling one benchmark without the others.
         None if ingest_only => runtime.block_on(ingest_alone(&cfg)),
+        None if updates_alone => runtime.block_on(updates_only(&cfg)),
+        None if merge_read_alone => runtime.block_on(merge_read_only(&cfg)),
         None if compaction_only => Ok(compaction::run(
             &generate(cfg.rows, 8192, cfg.seed),
             cfg.seed,
