@@ -229,7 +229,12 @@ impl Select {
                 if self.heap.is_empty() {
                     break;
                 }
-                self.decide_next_key().await?;
+                // The common case is decided synchronously: no future per key.
+                if self.top_is_alone() {
+                    self.decide_alone()?;
+                } else {
+                    self.decide_group().await?;
+                }
             }
             self.emit_finished()?;
         }
@@ -433,32 +438,31 @@ impl Select {
                 .all(|&other| !self.same_key(top, other))
     }
 
-    async fn decide_next_key(&mut self) -> Result<()> {
-        if self.top_is_alone() {
-            let top = self.heap[0].1;
-            let cur = self.cursors[top]
-                .current
-                .as_mut()
-                .ok_or_else(|| Error::internal("heap cursor without a batch"))?;
-            let byte = cur.kind.value(cur.row);
-            let (slot, row) = (cur.slot, cur.row);
-            cur.row += 1;
-            let row_kinds = self.row_kinds;
-            let next = cur.prefixes.get(cur.row).copied().unwrap_or(u128::MAX);
-            match RowKind::from_byte(byte) {
-                Some(kind) if kind.is_add() || row_kinds => {
-                    if let Some(Some(s)) = self.slots.get_mut(slot) {
-                        s.mask.set_bit(row, true);
-                    }
+    /// Decides the smallest key when [`Select::top_is_alone`]: its one version survives
+    /// unless it is a retraction.
+    fn decide_alone(&mut self) -> Result<()> {
+        let top = self.heap[0].1;
+        let cur = self.cursors[top]
+            .current
+            .as_mut()
+            .ok_or_else(|| Error::internal("heap cursor without a batch"))?;
+        let byte = cur.kind.value(cur.row);
+        let (slot, row) = (cur.slot, cur.row);
+        cur.row += 1;
+        let row_kinds = self.row_kinds;
+        let next = cur.prefixes.get(cur.row).copied().unwrap_or(u128::MAX);
+        match RowKind::from_byte(byte) {
+            Some(kind) if kind.is_add() || row_kinds => {
+                if let Some(Some(s)) = self.slots.get_mut(slot) {
+                    s.mask.set_bit(row, true);
                 }
-                Some(_) => {}
-                None => return Err(self.bad_kind(byte)),
             }
-            self.heap[0].0 = next;
-            self.sift_down(0);
-            return Ok(());
+            Some(_) => {}
+            None => return Err(self.bad_kind(byte)),
         }
-        self.decide_group().await
+        self.heap[0].0 = next;
+        self.sift_down(0);
+        Ok(())
     }
 
     /// Gathers every version of the smallest key across runs and marks the survivor.
