@@ -113,6 +113,9 @@ struct Select {
     refs: Vec<(usize, usize)>,
     /// Keep surviving retractions and output their kinds.
     row_kinds: bool,
+    /// Every key row has this length, at most 16 bytes (fixed-width key columns): prefixes
+    /// are the whole keys, so heap entries compare as plain tuples.
+    fixed_key_len: Option<usize>,
 }
 
 impl Select {
@@ -174,6 +177,19 @@ impl Select {
             output_fields.insert(0, layout.schema.field(1).clone());
         }
         let output_schema = Arc::new(Schema::new(output_fields));
+        // arrow-row writes a fixed-width value as a null marker byte and the value's bytes.
+        let fixed_key_len = key_columns
+            .iter()
+            .map(|c| {
+                layout
+                    .schema
+                    .field(*c)
+                    .data_type()
+                    .primitive_width()
+                    .map(|w| w + 1)
+            })
+            .sum::<Option<usize>>()
+            .filter(|n| *n <= 16);
         let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
         let cursors: Vec<Cursor> = sorted_runs(split.files, &key_types)
             .into_iter()
@@ -205,6 +221,7 @@ impl Select {
             versions: Vec::new(),
             refs: Vec::new(),
             row_kinds,
+            fixed_key_len,
         };
         for i in 0..state.cursors.len() {
             state.load(i).await?;
@@ -230,9 +247,7 @@ impl Select {
                     break;
                 }
                 // The common case is decided synchronously: no future per key.
-                if self.top_is_alone() {
-                    self.decide_alone()?;
-                } else {
+                if !self.decide_if_alone()? {
                     self.decide_group().await?;
                 }
             }
@@ -316,10 +331,16 @@ impl Select {
             .cloned()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
         let len = batch.num_rows();
-        let prefixes: Vec<u128> = (0..len).map(|r| prefix(keys.row(r).as_ref())).collect();
-        let first_len = keys.row(0).as_ref().len();
-        let exact = (first_len <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first_len))
-            .then_some(first_len);
+        let prefixes: Vec<u128> = match self.int64_key(&batch) {
+            Some(values) => values.iter().map(|v| int64_prefix(*v)).collect(),
+            None => (0..len).map(|r| prefix(keys.row(r).as_ref())).collect(),
+        };
+        debug_assert_eq!(prefixes.first(), Some(&prefix(keys.row(0).as_ref())));
+        let exact = self.fixed_key_len.or_else(|| {
+            let first_len = keys.row(0).as_ref().len();
+            (first_len <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first_len))
+                .then_some(first_len)
+        });
         let mut mask = BooleanBufferBuilder::new(len);
         mask.append_n(len, false);
         let slot = Slot { batch, mask };
@@ -346,6 +367,22 @@ impl Select {
         })
     }
 
+    /// The values of a key that is one BIGINT column without nulls (the common case), whose
+    /// prefixes come straight from the values.
+    fn int64_key<'a>(&self, batch: &'a RecordBatch) -> Option<&'a [i64]> {
+        let [c] = self.key_columns.as_slice() else {
+            return None;
+        };
+        let column = batch.column(*c);
+        if column.null_count() > 0 {
+            return None;
+        }
+        column
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .map(|a| a.values().as_ref())
+    }
+
     fn key_of(&self, cursor: usize) -> Option<arrow_row::Row<'_>> {
         let cur = self.cursors.get(cursor)?.current.as_ref()?;
         Some(cur.keys.row(cur.row))
@@ -367,6 +404,9 @@ impl Select {
 
     /// Order of two heap entries: by key (prefix first), then by cursor index.
     fn compare(&self, a: (u128, usize), b: (u128, usize)) -> Ordering {
+        if self.fixed_key_len.is_some() {
+            return a.cmp(&b);
+        }
         a.0.cmp(&b.0)
             .then_with(|| {
                 if self.both_exact(a.1, b.1) {
@@ -380,10 +420,17 @@ impl Select {
 
     /// Whether the keys of two heap entries are equal.
     fn same_key(&self, a: (u128, usize), b: (u128, usize)) -> bool {
+        if self.fixed_key_len.is_some() {
+            return a.0 == b.0;
+        }
         a.0 == b.0 && (self.both_exact(a.1, b.1) || self.key_of(a.1) == self.key_of(b.1))
     }
 
     fn sift_down(&mut self, mut at: usize) {
+        if self.fixed_key_len.is_some() {
+            // Whole keys in the prefixes: plain tuple order, inlined.
+            return sift_down_tuples(&mut self.heap, at);
+        }
         let n = self.heap.len();
         loop {
             let (l, r) = (2 * at + 1, 2 * at + 2);
@@ -408,51 +455,39 @@ impl Select {
         }
     }
 
-    /// Whether the smallest cursor's key also appears in another run or later in its own
-    /// (then all versions must be gathered), or is alone (the common case). Another run
-    /// holding the smallest key would be a child of the root.
-    fn top_is_alone(&self) -> bool {
+    /// Decides the smallest key if it is alone (the common case): not in another run (which
+    /// would hold it in a child of the root) nor later in its own. Its one version survives
+    /// unless it is a retraction. `false` when all versions must be gathered.
+    fn decide_if_alone(&mut self) -> Result<bool> {
         let Some(&top) = self.heap.first() else {
-            return false;
+            return Ok(false);
         };
-        let Some(cur) = self.cursors[top.1].current.as_ref() else {
-            return false;
+        if self
+            .heap
+            .iter()
+            .skip(1)
+            .take(2)
+            .any(|&other| self.same_key(top, other))
+        {
+            return Ok(false);
+        }
+        let Some(cur) = self.cursors[top.1].current.as_mut() else {
+            return Ok(false);
         };
         // At the end of a batch, the next batch may repeat the key.
-        let next = cur.row + 1;
-        if next >= cur.len {
-            return false;
-        }
-        let repeats = match cur.prefixes.get(next) {
-            Some(p) if *p == top.0 => {
-                cur.exact.is_some() || cur.keys.row(next) == cur.keys.row(cur.row)
-            }
-            _ => false,
+        let (row, next) = (cur.row, cur.row + 1);
+        let Some(&next_prefix) = cur.prefixes.get(next) else {
+            return Ok(false);
         };
-        !repeats
-            && self
-                .heap
-                .iter()
-                .skip(1)
-                .take(2)
-                .all(|&other| !self.same_key(top, other))
-    }
-
-    /// Decides the smallest key when [`Select::top_is_alone`]: its one version survives
-    /// unless it is a retraction.
-    fn decide_alone(&mut self) -> Result<()> {
-        let top = self.heap[0].1;
-        let cur = self.cursors[top]
-            .current
-            .as_mut()
-            .ok_or_else(|| Error::internal("heap cursor without a batch"))?;
-        let byte = cur.kind.value(cur.row);
-        let (slot, row) = (cur.slot, cur.row);
-        cur.row += 1;
-        let row_kinds = self.row_kinds;
-        let next = cur.prefixes.get(cur.row).copied().unwrap_or(u128::MAX);
+        if next_prefix == top.0 && (cur.exact.is_some() || cur.keys.row(next) == cur.keys.row(row))
+        {
+            return Ok(false);
+        }
+        let byte = cur.kind.value(row);
+        let slot = cur.slot;
+        cur.row = next;
         match RowKind::from_byte(byte) {
-            Some(kind) if kind.is_add() || row_kinds => {
+            Some(kind) if kind.is_add() || self.row_kinds => {
                 if let Some(Some(s)) = self.slots.get_mut(slot) {
                     s.mask.set_bit(row, true);
                 }
@@ -460,9 +495,9 @@ impl Select {
             Some(_) => {}
             None => return Err(self.bad_kind(byte)),
         }
-        self.heap[0].0 = next;
+        self.heap[0].0 = next_prefix;
         self.sift_down(0);
-        Ok(())
+        Ok(true)
     }
 
     /// Gathers every version of the smallest key across runs and marks the survivor.
@@ -476,11 +511,12 @@ impl Select {
         };
         self.versions.clear();
         self.refs.clear();
+        let top_entry = self.heap[0];
         let members: Vec<usize> = self
             .heap
             .iter()
+            .filter(|&&other| self.same_key(top_entry, other))
             .map(|&(_, c)| c)
-            .filter(|&c| self.key_of(c).is_some_and(|k| k == key.row()))
             .collect();
         for c in members {
             while let Some(cur) = self.cursors[c].current.as_mut() {
@@ -599,6 +635,32 @@ impl Select {
     }
 }
 
+/// Restores the min-heap below `at` by (prefix, cursor) order.
+fn sift_down_tuples(heap: &mut [(u128, usize)], mut at: usize) {
+    let n = heap.len();
+    loop {
+        let (l, r) = (2 * at + 1, 2 * at + 2);
+        let mut smallest = at;
+        if l < n && heap[l] < heap[smallest] {
+            smallest = l;
+        }
+        if r < n && heap[r] < heap[smallest] {
+            smallest = r;
+        }
+        if smallest == at {
+            return;
+        }
+        heap.swap(at, smallest);
+        at = smallest;
+    }
+}
+
+/// [`prefix`] of a non-null BIGINT key row: arrow-row writes a valid marker (1), then the
+/// value big-endian with its sign bit flipped.
+fn int64_prefix(v: i64) -> u128 {
+    (1u128 << 120) | (u128::from((v as u64) ^ (1 << 63)) << 56)
+}
+
 /// The first 16 bytes, big-endian, zero-padded: orders like the bytes when they differ
 /// within the prefix.
 fn prefix(bytes: &[u8]) -> u128 {
@@ -606,4 +668,25 @@ fn prefix(bytes: &[u8]) -> u128 {
     let n = bytes.len().min(16);
     buf[..n].copy_from_slice(&bytes[..n]);
     u128::from_be_bytes(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefix computed from a BIGINT equals the prefix of its arrow-row key, and orders
+    /// like the values.
+    #[test]
+    fn int64_prefixes_are_the_key_row_prefixes() {
+        let values = vec![i64::MIN, -1_000_000, -1, 0, 1, 42, i64::MAX];
+        let converter = RowConverter::new(vec![SortField::new(arrow_schema::DataType::Int64)])
+            .expect("converter");
+        let column: ArrayRef = Arc::new(Int64Array::from(values.clone()));
+        let rows = converter.convert_columns(&[column]).expect("rows");
+        let prefixes: Vec<u128> = values.iter().map(|v| int64_prefix(*v)).collect();
+        for (i, p) in prefixes.iter().enumerate() {
+            assert_eq!(*p, prefix(rows.row(i).as_ref()), "value {}", values[i]);
+        }
+        assert!(prefixes.windows(2).all(|w| w[0] < w[1]));
+    }
 }
