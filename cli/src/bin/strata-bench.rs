@@ -169,12 +169,14 @@ fn parquet_floor(batches: &[RecordBatch], dir: Option<&std::path::Path>) -> f64 
     let start = CpuTimer::start();
     match dir {
         Some(dir) => {
-            let path = dir.join("parquet-floor.parquet");
+            // Kept until the run ends, as the table's files are: deleting it would let the
+            // next floor write reuse its page-cache pages, which a writer's new files never do.
+            static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.join(format!("parquet-floor-{n}.parquet"));
             let file = std::fs::File::create(&path).expect("floor file");
             std::hint::black_box(write(file, batches, props));
-            let seconds = start.seconds();
-            let _ = std::fs::remove_file(&path);
-            seconds
+            start.seconds()
         }
         None => {
             std::hint::black_box(write(Vec::new(), batches, props).len());
