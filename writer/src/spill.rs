@@ -93,7 +93,8 @@ impl Spill {
         let path = self.dir.path().join(format!("run-{}.arrow", self.next));
         self.next += 1;
         let written = (|| -> std::result::Result<u64, Box<dyn std::error::Error>> {
-            let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+            // Small writes: see `Storage::put` on large writes into fresh page cache.
+            let file = BufWriter::with_capacity(64 << 10, File::create(&path)?);
             let mut w =
                 StreamWriter::try_new_with_options(file, &self.layout, self.options.clone())?;
             let mut start = 0;
