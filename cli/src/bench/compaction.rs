@@ -230,7 +230,10 @@ fn baseline_merge(files: &[PathBuf], output: &std::path::Path) -> Baseline {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
         .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).expect("writer");
+    // Straight to the file, as arrow-rs users write: the encoder's small writes, no copy of
+    // the whole file in one large write.
+    let file = std::fs::File::create(output).expect("baseline output");
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
     let mut heap: BinaryHeap<Reverse<(i64, usize)>> = cursors
         .iter()
         .enumerate()
@@ -241,7 +244,7 @@ fn baseline_merge(files: &[PathBuf], output: &std::path::Path) -> Baseline {
     let mut group: Vec<usize> = Vec::new();
     let flush = |picks: &mut Vec<(usize, usize)>,
                  arena: &[RecordBatch],
-                 writer: &mut ArrowWriter<Vec<u8>>| {
+                 writer: &mut ArrowWriter<std::fs::File>| {
         if picks.is_empty() {
             return;
         }
@@ -307,8 +310,7 @@ fn baseline_merge(files: &[PathBuf], output: &std::path::Path) -> Baseline {
         }
     }
     flush(&mut picks, &arena, &mut writer);
-    let bytes = writer.into_inner().expect("close");
-    std::fs::write(output, bytes).expect("baseline output");
+    writer.close().expect("close");
     Baseline {
         input_rows,
         output_rows,
