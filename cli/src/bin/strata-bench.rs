@@ -171,10 +171,12 @@ fn parquet_floor(batches: &[RecordBatch], dir: Option<&std::path::Path>) -> f64 
         Some(dir) => {
             // Kept until the run ends, as the table's files are: deleting it would let the
             // next floor write reuse its page-cache pages, which a writer's new files never do.
-            static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = dir.join(format!("parquet-floor-{n}.parquet"));
-            let file = std::fs::File::create(&path).expect("floor file");
+            let (file, _) = tempfile::Builder::new()
+                .prefix("parquet-floor-")
+                .suffix(".parquet")
+                .tempfile_in(dir)
+                .and_then(|f| f.keep().map_err(|e| e.error))
+                .expect("floor file");
             std::hint::black_box(write(file, batches, props));
             start.seconds()
         }

@@ -403,10 +403,8 @@ impl Select {
     }
 
     /// Order of two heap entries: by key (prefix first), then by cursor index.
+    /// (Keys of fixed width never get here: `sift_down` orders them as plain tuples.)
     fn compare(&self, a: (u128, usize), b: (u128, usize)) -> Ordering {
-        if self.fixed_key_len.is_some() {
-            return a.cmp(&b);
-        }
         a.0.cmp(&b.0)
             .then_with(|| {
                 if self.both_exact(a.1, b.1) {
