@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, Int8Array, RecordBatch};
 use futures::TryStreamExt;
-use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
 use serde_json::{json, Value};
 use strata_format::catalog::Catalog;
@@ -134,9 +134,10 @@ async fn plain_read(table: &Table, files: &[WrittenFile]) -> Result<usize> {
     let skip = table.schema().trimmed_primary_key_fields().len() + 2;
     let mut rows = 0;
     for f in files {
-        let reader =
-            ParquetObjectReader::new(table.storage().object_store().clone(), f.path.clone())
-                .with_file_size(f.meta.file_size as u64);
+        // The reader the table's own reads use, so only the deletion vectors differ.
+        let reader = table
+            .storage()
+            .parquet_reader(&f.path, f.meta.file_size as u64);
         let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
         let n = builder.schema().fields().len();
         let mask = ProjectionMask::roots(builder.parquet_schema(), skip..n);

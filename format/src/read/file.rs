@@ -12,7 +12,7 @@ use arrow_array::{new_null_array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -107,8 +107,7 @@ async fn read_file(
     batch_size: usize,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     let shown = storage.display(path);
-    let reader = ParquetObjectReader::new(storage.object_store().clone(), path.clone())
-        .with_file_size(file_size.max(0) as u64);
+    let reader = storage.parquet_reader(path, file_size.max(0) as u64);
     let builder = match ParquetRecordBatchStreamBuilder::new(reader).await {
         Ok(b) => b,
         Err(e) => {

@@ -27,6 +27,7 @@ use crate::merge::{
     sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
 };
 use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::key_prefix::{fixed_key_len, Prefixes};
 use crate::read::runs::sorted_runs;
 use crate::scan::Split;
 use crate::table::Table;
@@ -133,9 +134,27 @@ struct Cursor {
     current: Option<Current>,
 }
 
+impl Current {
+    /// Order of the current keys of two cursors.
+    fn compare(&self, other: &Current) -> std::cmp::Ordering {
+        self.prefixes[self.row]
+            .cmp(&other.prefixes[other.row])
+            .then_with(|| {
+                if self.exact.is_some() && self.exact == other.exact {
+                    std::cmp::Ordering::Equal
+                } else {
+                    self.keys.row(self.row).cmp(&other.keys.row(other.row))
+                }
+            })
+    }
+}
+
 struct Current {
     slot: usize,
     keys: Rows,
+    /// The keys' first 16 bytes ([`Prefixes`]): most comparisons end there.
+    prefixes: Vec<u128>,
+    exact: Option<usize>,
     user_seq: Option<Rows>,
     seq: Int64Array,
     kind: Int8Array,
@@ -192,6 +211,8 @@ struct MergeState {
     compact_at: usize,
     /// The current key's row-format bytes (reused, see `next_batch`).
     key_buf: Vec<u8>,
+    /// Every key row has this length (fixed-width key columns) and fits its prefix.
+    fixed_key_len: Option<usize>,
     done: bool,
     /// Deletion vectors of the split's files, applied as each file is opened.
     deletions: Option<std::sync::Arc<crate::deletion::BucketVectors>>,
@@ -318,6 +339,7 @@ impl MergeState {
                 "runs as streams are merged only into key values, without lookup",
             ));
         }
+        let fixed_key_len = fixed_key_len(&layout.schema, &key_columns);
         let cursors = sorted_runs(files, &key_types)
             .into_iter()
             .map(|run| Cursor {
@@ -358,6 +380,7 @@ impl MergeState {
             group_refs: Vec::new(),
             compact_at: 16,
             key_buf: Vec::new(),
+            fixed_key_len,
             done: false,
             deletions,
             lookup,
@@ -458,10 +481,16 @@ impl MergeState {
             .cloned()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
         let len = batch.num_rows();
+        let Prefixes {
+            values: prefixes,
+            exact,
+        } = Prefixes::of(&batch, &self.key_columns, &keys, self.fixed_key_len);
         self.arena.push(batch);
         Ok(Current {
             slot: self.arena.len() - 1,
             keys,
+            prefixes,
+            exact,
             user_seq,
             seq,
             kind,
@@ -472,12 +501,11 @@ impl MergeState {
 
     /// The cursor holding the smallest key, if any run has rows left.
     fn min_cursor(&self) -> Option<usize> {
-        let mut best: Option<(usize, arrow_row::Row<'_>)> = None;
+        let mut best: Option<(usize, &Current)> = None;
         for (i, c) in self.cursors.iter().enumerate() {
             if let Some(cur) = &c.current {
-                let key = cur.keys.row(cur.row);
-                if best.as_ref().is_none_or(|(_, b)| key < *b) {
-                    best = Some((i, key));
+                if best.is_none_or(|(_, b)| cur.compare(b).is_lt()) {
+                    best = Some((i, cur));
                 }
             }
         }
@@ -496,23 +524,31 @@ impl MergeState {
                 self.done = true;
                 break;
             };
-            // The key's row-format bytes, in a buffer reused across keys (no allocation).
+            // The key: its prefix, and unless every key fits its prefix, its row-format
+            // bytes in a buffer reused across keys (no allocation).
             let mut key = std::mem::take(&mut self.key_buf);
             key.clear();
-            {
+            let (key_prefix, key_exact) = {
                 let cur = self.cursors[first]
                     .current
                     .as_ref()
                     .ok_or_else(|| Error::internal("cursor"))?;
-                key.extend_from_slice(cur.keys.row(cur.row).as_ref());
-            }
+                if self.fixed_key_len.is_none() {
+                    key.extend_from_slice(cur.keys.row(cur.row).as_ref());
+                }
+                (cur.prefixes[cur.row], cur.exact)
+            };
             self.group.clear();
             self.group_refs.clear();
             let mut above_level0 = false;
             for i in 0..self.cursors.len() {
                 // A run may hold the same key more than once (files from other writers).
                 while let Some(cur) = &self.cursors[i].current {
-                    if cur.keys.row(cur.row).as_ref() != key.as_slice() {
+                    let same = cur.prefixes[cur.row] == key_prefix
+                        && (self.fixed_key_len.is_some()
+                            || (key_exact.is_some() && cur.exact == key_exact)
+                            || cur.keys.row(cur.row).as_ref() == key.as_slice());
+                    if !same {
                         break;
                     }
                     let kind = RowKind::from_byte(cur.kind.value(cur.row)).ok_or_else(|| {

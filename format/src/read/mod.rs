@@ -4,6 +4,7 @@
 
 pub mod deletion;
 pub mod file;
+mod key_prefix;
 pub mod merge;
 pub mod runs;
 pub mod select;

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::{KeyVersion, MergeFunction, RowKind};
 use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::key_prefix::{fixed_key_len, Prefixes};
 use crate::read::runs::sorted_runs;
 use crate::scan::Split;
 use crate::table::Table;
@@ -177,19 +178,7 @@ impl Select {
             output_fields.insert(0, layout.schema.field(1).clone());
         }
         let output_schema = Arc::new(Schema::new(output_fields));
-        // arrow-row writes a fixed-width value as a null marker byte and the value's bytes.
-        let fixed_key_len = key_columns
-            .iter()
-            .map(|c| {
-                layout
-                    .schema
-                    .field(*c)
-                    .data_type()
-                    .primitive_width()
-                    .map(|w| w + 1)
-            })
-            .sum::<Option<usize>>()
-            .filter(|n| *n <= 16);
+        let fixed_key_len = fixed_key_len(&layout.schema, &key_columns);
         let key_types: Vec<_> = key_fields.iter().map(|f| f.data_type.clone()).collect();
         let cursors: Vec<Cursor> = sorted_runs(split.files, &key_types)
             .into_iter()
@@ -331,16 +320,10 @@ impl Select {
             .cloned()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
         let len = batch.num_rows();
-        let prefixes: Vec<u128> = match self.int64_key(&batch) {
-            Some(values) => values.iter().map(|v| int64_prefix(*v)).collect(),
-            None => (0..len).map(|r| prefix(keys.row(r).as_ref())).collect(),
-        };
-        debug_assert_eq!(prefixes.first(), Some(&prefix(keys.row(0).as_ref())));
-        let exact = self.fixed_key_len.or_else(|| {
-            let first_len = keys.row(0).as_ref().len();
-            (first_len <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first_len))
-                .then_some(first_len)
-        });
+        let Prefixes {
+            values: prefixes,
+            exact,
+        } = Prefixes::of(&batch, &self.key_columns, &keys, self.fixed_key_len);
         let mut mask = BooleanBufferBuilder::new(len);
         mask.append_n(len, false);
         let slot = Slot { batch, mask };
@@ -365,22 +348,6 @@ impl Select {
             row: 0,
             len,
         })
-    }
-
-    /// The values of a key that is one BIGINT column without nulls (the common case), whose
-    /// prefixes come straight from the values.
-    fn int64_key<'a>(&self, batch: &'a RecordBatch) -> Option<&'a [i64]> {
-        let [c] = self.key_columns.as_slice() else {
-            return None;
-        };
-        let column = batch.column(*c);
-        if column.null_count() > 0 {
-            return None;
-        }
-        column
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .map(|a| a.values().as_ref())
     }
 
     fn key_of(&self, cursor: usize) -> Option<arrow_row::Row<'_>> {
@@ -650,41 +617,5 @@ fn sift_down_tuples(heap: &mut [(u128, usize)], mut at: usize) {
         }
         heap.swap(at, smallest);
         at = smallest;
-    }
-}
-
-/// [`prefix`] of a non-null BIGINT key row: arrow-row writes a valid marker (1), then the
-/// value big-endian with its sign bit flipped.
-fn int64_prefix(v: i64) -> u128 {
-    (1u128 << 120) | (u128::from((v as u64) ^ (1 << 63)) << 56)
-}
-
-/// The first 16 bytes, big-endian, zero-padded: orders like the bytes when they differ
-/// within the prefix.
-fn prefix(bytes: &[u8]) -> u128 {
-    let mut buf = [0u8; 16];
-    let n = bytes.len().min(16);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    u128::from_be_bytes(buf)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The prefix computed from a BIGINT equals the prefix of its arrow-row key, and orders
-    /// like the values.
-    #[test]
-    fn int64_prefixes_are_the_key_row_prefixes() {
-        let values = vec![i64::MIN, -1_000_000, -1, 0, 1, 42, i64::MAX];
-        let converter = RowConverter::new(vec![SortField::new(arrow_schema::DataType::Int64)])
-            .expect("converter");
-        let column: ArrayRef = Arc::new(Int64Array::from(values.clone()));
-        let rows = converter.convert_columns(&[column]).expect("rows");
-        let prefixes: Vec<u128> = values.iter().map(|v| int64_prefix(*v)).collect();
-        for (i, p) in prefixes.iter().enumerate() {
-            assert_eq!(*p, prefix(rows.row(i).as_ref()), "value {}", values[i]);
-        }
-        assert!(prefixes.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -13,7 +13,10 @@
 //! without conditional PUT (S3 option `aws_conditional_put = disabled`) cannot publish by
 //! itself: its commits go through the catalog ([`publish`]).
 
+mod parquet_reader;
 pub mod publish;
+
+pub use parquet_reader::DataFileReader;
 
 use std::sync::Arc;
 
@@ -257,6 +260,16 @@ impl Storage {
         self
     }
 
+    /// The Parquet reader of the data file at `path`, `size` bytes long.
+    pub fn parquet_reader(&self, path: &Path, size: u64) -> DataFileReader {
+        let store = parquet::arrow::async_reader::ParquetObjectReader::new(
+            self.store.clone(),
+            path.clone(),
+        )
+        .with_file_size(size);
+        DataFileReader::new(store, self.local_path(path))
+    }
+
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
@@ -291,11 +304,20 @@ impl Storage {
     /// Writes an object, replacing any previous one. For data files with unique names and
     /// advisory hints only; never for snapshots.
     pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.put_chunks(path, vec![bytes]).await
+    }
+
+    /// [`Storage::put`] of the concatenation of `chunks`, without joining them.
+    pub async fn put_chunks(&self, path: &Path, chunks: Vec<Bytes>) -> Result<()> {
         // In 64 KiB pieces (zero-copy slices): a local store writes piece by piece, and on
         // Linux one huge write(2) into fresh page cache costs several times as much CPU.
-        let payload: PutPayload = (0..bytes.len())
-            .step_by(PUT_PIECE)
-            .map(|at| bytes.slice(at..bytes.len().min(at + PUT_PIECE)))
+        let payload: PutPayload = chunks
+            .iter()
+            .flat_map(|bytes| {
+                (0..bytes.len())
+                    .step_by(PUT_PIECE)
+                    .map(|at| bytes.slice(at..bytes.len().min(at + PUT_PIECE)))
+            })
             .collect();
         self.store
             .put(path, payload)

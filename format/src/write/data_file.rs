@@ -36,8 +36,11 @@ use super::stats::{StatsAccumulator, StatsCollector};
 /// of a target file's rows at most keeps small targets (tests, tiny tables) accurate.
 const MAX_CHUNK_ROWS: usize = 8192;
 const MIN_CHUNK_ROWS: usize = 64;
-/// Largest encoder buffer reserved before writing.
-const MAX_PRESIZE: usize = 64 << 20;
+/// Size of the pieces a file is encoded into: big enough that the encoder's small writes
+/// are cheap, small enough that the allocator reuses them across files (allocations above
+/// glibc's mmap threshold are fresh pages, zeroed and faulted in each time), and a file
+/// never moves as it grows.
+const SINK_CHUNK: usize = 1 << 20;
 
 /// Rolls sorted key-value batches into uploaded Parquet files; see the module docs.
 pub struct DataFileWriter {
@@ -140,13 +143,9 @@ impl DataFileWriter {
     }
 
     fn open_file(&self, schema: arrow::datatypes::SchemaRef) -> Result<OpenFile> {
-        // Sized up front (pages are only touched as written) so the buffer rarely moves.
-        let capacity = usize::try_from(self.target_size)
-            .unwrap_or(usize::MAX)
-            .min(MAX_PRESIZE);
         Ok(OpenFile {
             writer: ArrowWriter::try_new(
-                Vec::with_capacity(capacity),
+                ChunkedSink::default(),
                 schema,
                 Some(self.properties.clone()),
             )?,
@@ -215,10 +214,11 @@ impl DataFileWriter {
         else {
             return Err(Error::internal("a data file without rows"));
         };
-        let bytes = file.writer.into_inner()?;
+        let chunks = file.writer.into_inner()?.finish();
+        let size: usize = chunks.iter().map(Bytes::len).sum();
         let meta = DataFileMeta {
             file_name: name.clone(),
-            file_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            file_size: i64::try_from(size).unwrap_or(i64::MAX),
             row_count: file.rows as i64,
             min_key,
             max_key: file.max_key,
@@ -240,7 +240,7 @@ impl DataFileWriter {
             write_cols_sequences: None,
         };
         let path = self.paths.data_file(target.partition, bucket, &name);
-        self.storage.put(&path, Bytes::from(bytes)).await?;
+        self.storage.put_chunks(&path, chunks).await?;
         Ok(WrittenFile { path, meta })
     }
 
@@ -255,9 +255,43 @@ impl DataFileWriter {
     }
 }
 
+/// An encoded file in memory, as pieces of [`SINK_CHUNK`] bytes.
+#[derive(Default)]
+struct ChunkedSink {
+    done: Vec<Bytes>,
+    current: Vec<u8>,
+}
+
+impl ChunkedSink {
+    fn finish(mut self) -> Vec<Bytes> {
+        if !self.current.is_empty() {
+            self.done.push(Bytes::from(self.current));
+        }
+        self.done
+    }
+}
+
+impl std::io::Write for ChunkedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.current.len() == self.current.capacity() {
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(SINK_CHUNK));
+            if !full.is_empty() {
+                self.done.push(Bytes::from(full));
+            }
+        }
+        let n = buf.len().min(self.current.capacity() - self.current.len());
+        self.current.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A file being encoded, with what its metadata needs.
 struct OpenFile {
-    writer: ArrowWriter<Vec<u8>>,
+    writer: ArrowWriter<ChunkedSink>,
     stats: StatsAccumulator,
     min_key: Option<Vec<u8>>,
     max_key: Vec<u8>,

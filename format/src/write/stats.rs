@@ -286,9 +286,7 @@ fn extremes(array: &ArrayRef) -> Result<Option<(ArrayRef, ArrayRef)>> {
 /// One pass, no sort, for integers, floats, decimals, dates, times, timestamps, strings,
 /// binaries and booleans. `None` when the type has no kernel here.
 fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> {
-    use arrow::compute::{
-        max, max_binary, max_boolean, max_string, min, min_binary, min_boolean, min_string,
-    };
+    use arrow::compute::{max, max_boolean, min, min_boolean};
     use arrow::datatypes::*;
     use std::sync::Arc;
     fn pair(lo: Option<ArrayRef>, hi: Option<ArrayRef>) -> Option<(ArrayRef, ArrayRef)> {
@@ -345,15 +343,23 @@ fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> 
         ArrowType::Decimal128(_, _) => primitive!(Decimal128Type),
         ArrowType::Utf8 => {
             let a = array.as_string::<i32>();
-            let one = |v: Option<&str>| v.map(|v| Arc::new(StringArray::from(vec![v])) as ArrayRef);
-            pair(one(min_string(a)), one(max_string(a)))
+            let found = if a.null_count() == 0 {
+                byte_extremes((0..a.len()).map(|i| a.value(i).as_bytes()))
+            } else {
+                byte_extremes(a.iter().flatten().map(str::as_bytes))
+            };
+            // Both are whole values of a valid string array.
+            let one = |v: &[u8]| -> ArrayRef {
+                Arc::new(StringArray::from(vec![
+                    std::str::from_utf8(v).unwrap_or_default()
+                ]))
+            };
+            found.map(|(lo, hi)| (one(lo), one(hi)))
         }
         ArrowType::Binary => {
             let a = array.as_binary::<i32>();
-            let one = |v: Option<&[u8]>| {
-                v.map(|v| Arc::new(arrow::array::BinaryArray::from(vec![v])) as ArrayRef)
-            };
-            pair(one(min_binary(a)), one(max_binary(a)))
+            let one = |v: &[u8]| -> ArrayRef { Arc::new(arrow::array::BinaryArray::from(vec![v])) };
+            byte_extremes(a.iter().flatten()).map(|(lo, hi)| (one(lo), one(hi)))
         }
         ArrowType::Boolean => {
             let a = array.as_boolean();
@@ -364,6 +370,32 @@ fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> 
         }
         _ => return None,
     })
+}
+
+/// The smallest and largest byte strings in one pass (strings compare as their UTF-8 bytes).
+/// Most comparisons end in the first 8 bytes, compared as one integer.
+fn byte_extremes<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<(&'a [u8], &'a [u8])> {
+    let first = values.next()?;
+    let (mut lo, mut hi) = (first, first);
+    let (mut lo_head, mut hi_head) = (head(first), head(first));
+    for v in values {
+        let h = head(v);
+        if h < lo_head || (h == lo_head && v < lo) {
+            (lo, lo_head) = (v, h);
+        } else if h > hi_head || (h == hi_head && v > hi) {
+            (hi, hi_head) = (v, h);
+        }
+    }
+    Some((lo, hi))
+}
+
+/// The first 8 bytes big-endian, zero-padded: where two heads differ, the byte strings
+/// differ the same way (a string that ends is below every longer one it starts).
+fn head(v: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = v.len().min(8);
+    buf[..n].copy_from_slice(&v[..n]);
+    u64::from_be_bytes(buf)
 }
 
 /// `truncate(n)` for one-element string min/max arrays.

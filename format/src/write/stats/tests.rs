@@ -205,3 +205,70 @@ fn float_extremes_in_one_pass_equal_the_sorted_ones() {
         assert_eq!(bits(&hi), bits(&first(true)), "max of {values:?}");
     }
 }
+
+/// The one-pass string and binary extremes equal the sort-based ones on arrays of short,
+/// long, empty, prefix-sharing, zero-byte and multi-byte values, with and without nulls.
+#[test]
+fn byte_extremes_in_one_pass_equal_the_sorted_ones() {
+    use arrow::array::BinaryArray;
+    use arrow::compute::{sort_to_indices, take};
+    use arrow_schema::SortOptions;
+    let pool = [
+        "",
+        "a",
+        "a\0",
+        "a\0\u{1}",
+        "ab",
+        "abcdefgh",
+        "abcdefgh\0",
+        "abcdefghi",
+        "abcdefgg~",
+        "é",
+        "zz",
+        "\u{7f}",
+        "\u{10FFFF}",
+        "abcdefg",
+        "b",
+    ];
+    let mut state = 11u64;
+    for case in 0..300 {
+        let len = 1 + case % 11;
+        let values: Vec<Option<&str>> = (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let pick = (state >> 33) as usize % (pool.len() + 1);
+                if case % 3 == 0 {
+                    Some(pool[pick % pool.len()])
+                } else {
+                    pool.get(pick).copied()
+                }
+            })
+            .collect();
+        let strings: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let binaries: ArrayRef = Arc::new(BinaryArray::from(
+            values
+                .iter()
+                .map(|v| v.map(str::as_bytes))
+                .collect::<Vec<_>>(),
+        ));
+        for array in [strings, binaries] {
+            let got = super::extremes(&array).unwrap();
+            if values.iter().all(Option::is_none) {
+                assert!(got.is_none());
+                continue;
+            }
+            let first = |descending| {
+                let options = SortOptions {
+                    descending,
+                    nulls_first: false,
+                };
+                let index = sort_to_indices(&array, Some(options), Some(1)).unwrap();
+                take(&array, &index, None).unwrap()
+            };
+            let (lo, hi) = got.unwrap();
+            assert_eq!((lo, hi), (first(false), first(true)), "{values:?}");
+        }
+    }
+}
