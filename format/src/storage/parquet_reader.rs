@@ -104,7 +104,8 @@ mod tests {
         std::fs::write(&path, b"0123456789").unwrap();
         let got = read_local(&path, &[2..5, 0..1, 9..10, 4..4]).unwrap();
         assert_eq!(got, vec![&b"234"[..], b"0", b"9", b""]);
-        let err = read_local(&path, &[8..12]).unwrap_err().to_string();
+        let past_the_end = [Range { start: 8, end: 12 }];
+        let err = read_local(&path, &past_the_end).unwrap_err().to_string();
         assert!(err.contains("ends before byte 12"), "{err}");
     }
 }
