@@ -229,3 +229,61 @@ async fn the_publish_endpoint_creates_only_published_names_of_its_warehouse() {
         .collect();
     assert_eq!(objects, vec!["db.db/t/snapshot/snapshot-1".to_string()]);
 }
+
+/// A data file larger than an upload part (its first row group alone is) goes to S3 as a
+/// multipart upload while it is encoded, never whole in memory, and reads back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_larger_than_a_part_goes_up_in_parts() {
+    use std::sync::Arc;
+
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+
+    let moto = MotoServer::start();
+    moto.create_bucket("big");
+    let catalog = Catalog::open_with_options("s3://big/wh", &moto.options()).unwrap();
+    let table = crate::commit::table_in(
+        &catalog,
+        &[
+            ("bucket", "1"),
+            ("file.compression", "none"),
+            ("target-file-size", "1 gb"),
+            ("write-buffer-size", "1 gb"),
+        ],
+    )
+    .await;
+    let schema = strata_format::types::arrow::to_arrow_schema(&table.schema().fields);
+    let total: i64 = 1_100_000;
+    let mut writer = strata_writer::TableWriter::builder(table.clone())
+        .build()
+        .unwrap();
+    for start in (0..total).step_by(100_000) {
+        let keys: Vec<i64> = (start..(start + 100_000).min(total)).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(keys.clone())),
+            Arc::new(StringArray::from_iter_values(
+                keys.iter().map(|k| format!("value-{k}")),
+            )),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        writer.write(&batch).await.unwrap();
+    }
+    writer.commit(1).await.unwrap();
+
+    let split = strata_format::scan::TableScan::new(table.clone())
+        .plan()
+        .await
+        .unwrap()
+        .splits;
+    let files: Vec<_> = split.iter().flat_map(|s| s.files.iter()).collect();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].file_size > 32 << 20, "{}", files[0].file_size);
+    let batches = TableRead::new(table).read_all(None).await.unwrap();
+    let mut keys: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, (0..total).collect::<Vec<_>>());
+}

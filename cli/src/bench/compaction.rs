@@ -36,8 +36,26 @@ use strata_format::table::Table;
 use strata_format::types::DataType;
 use strata_writer::TableWriter;
 
+use crate::cpu::CpuTimer;
+
 /// Level-0 files merged by the compaction benchmark.
 const RUNS: usize = 4;
+/// Runs of the compaction and its baseline, best of each.
+const REPEATS: usize = 3;
+
+/// Copies the directory `from` to `to`, recursively.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("copy directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
 
 /// Runs both benchmarks on `data` (the generator's batches) and returns their JSON.
 pub fn run(data: &[RecordBatch], seed: u64) -> Value {
@@ -148,11 +166,39 @@ async fn compaction(dir: &std::path::Path, data: &[RecordBatch]) -> Value {
         })
         .collect();
 
-    let baseline = baseline_merge(&files, &dir.join("baseline-output.parquet"));
-    let compactor = Compactor::new(table.clone(), "bench").expect("compactor");
-    let start = Instant::now();
-    let reports = compactor.compact_table(true).await.expect("compaction");
-    let seconds = start.elapsed().as_secs_f64();
+    // Best of REPEATS alternating runs of each, every compaction on a fresh copy of the
+    // table: the cost of writing a new file swings with the page cache on this VM. Both
+    // write new files and keep them, as a table keeps its files (overwriting one file
+    // would reuse its page cache, which no compaction can).
+    let mut baseline: Option<Baseline> = None;
+    let (mut cpu_seconds, mut system_seconds, mut seconds) = (f64::MAX, 0.0, f64::MAX);
+    let mut reports = Vec::new();
+    for repeat in 0..REPEATS {
+        let copy = dir.with_file_name(format!("copy-{repeat}"));
+        copy_dir(dir, &copy);
+        let output = dir.with_file_name(format!("baseline-output-{repeat}.parquet"));
+        let run = baseline_merge(&files, &output);
+        if baseline
+            .as_ref()
+            .is_none_or(|b| run.cpu_seconds < b.cpu_seconds)
+        {
+            baseline = Some(run);
+        }
+        let catalog = Catalog::open(&copy.to_string_lossy()).expect("catalog");
+        let table = catalog
+            .load_table(&Identifier::parse("bench.t").expect("id"))
+            .await
+            .expect("table");
+        let compactor = Compactor::new(table, "bench").expect("compactor");
+        let start = Instant::now();
+        let cpu = CpuTimer::start();
+        reports = compactor.compact_table(true).await.expect("compaction");
+        if cpu.seconds() < cpu_seconds {
+            (cpu_seconds, system_seconds) = (cpu.seconds(), cpu.system_seconds());
+        }
+        seconds = seconds.min(start.elapsed().as_secs_f64());
+    }
+    let baseline = baseline.expect("a baseline run");
     let input_rows: u64 = reports.iter().map(|r| r.stats.rows_read).sum();
     let output_rows: u64 = reports.iter().map(|r| r.stats.rows_written).sum();
     assert_eq!(
@@ -160,18 +206,26 @@ async fn compaction(dir: &std::path::Path, data: &[RecordBatch]) -> Value {
         (baseline.input_rows, baseline.output_rows),
         "the compaction and the baseline merged different rows"
     );
-    let strata_rate = input_rows as f64 / seconds;
+    // Per CPU second (all threads), as every figure here: the wall clock of a phase that
+    // writes hundreds of MB swings with the page cache's writeback on this VM.
+    let strata_rate = input_rows as f64 / cpu_seconds;
+    let baseline_rate = baseline.input_rows as f64 / baseline.cpu_seconds;
     json!({
+        "repeats": REPEATS,
         "input_files": files.len(),
         "input_rows": input_rows,
         "output_rows": output_rows,
-        "seconds": seconds,
-        "input_rows_per_sec": strata_rate,
+        "cpu_seconds": cpu_seconds,
+        "system_seconds": system_seconds,
+        "wall_seconds": seconds,
+        "input_rows_per_cpu_sec": strata_rate,
         "baseline_kway_merge": {
-            "seconds": baseline.seconds,
-            "input_rows_per_sec": baseline.input_rows as f64 / baseline.seconds,
+            "cpu_seconds": baseline.cpu_seconds,
+            "system_seconds": baseline.system_seconds,
+            "wall_seconds": baseline.seconds,
+            "input_rows_per_cpu_sec": baseline_rate,
         },
-        "ratio_vs_baseline": strata_rate / (baseline.input_rows as f64 / baseline.seconds),
+        "ratio_vs_baseline": strata_rate / baseline_rate,
     })
 }
 
@@ -179,6 +233,8 @@ struct Baseline {
     input_rows: u64,
     output_rows: u64,
     seconds: f64,
+    cpu_seconds: f64,
+    system_seconds: f64,
 }
 
 /// One input file being merged: its reader, current batch and position.
@@ -195,6 +251,7 @@ struct Cursor {
 /// `output` (as the compaction writes its output to the table's storage).
 fn baseline_merge(files: &[PathBuf], output: &std::path::Path) -> Baseline {
     let start = Instant::now();
+    let cpu = CpuTimer::start();
     let mut arena: Vec<RecordBatch> = Vec::new();
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut input_rows = 0u64;
@@ -315,6 +372,8 @@ fn baseline_merge(files: &[PathBuf], output: &std::path::Path) -> Baseline {
         input_rows,
         output_rows,
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: cpu.seconds(),
+        system_seconds: cpu.system_seconds(),
     }
 }
 

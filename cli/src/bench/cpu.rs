@@ -4,18 +4,30 @@
 /// Measures CPU seconds (user + system, all threads of this process) from its start.
 pub struct CpuTimer {
     start: f64,
+    start_system: f64,
 }
 
 impl CpuTimer {
     pub fn start() -> Self {
         CpuTimer {
             start: cpu_seconds(libc::RUSAGE_SELF),
+            start_system: system_seconds(libc::RUSAGE_SELF),
         }
     }
 
     pub fn seconds(&self) -> f64 {
         (cpu_seconds(libc::RUSAGE_SELF) - self.start).max(1e-9)
     }
+
+    /// The part of [`CpuTimer::seconds`] spent in the kernel (page faults, file writes).
+    pub fn system_seconds(&self) -> f64 {
+        system_seconds(libc::RUSAGE_SELF) - self.start_system
+    }
+}
+
+fn system_seconds(who: libc::c_int) -> f64 {
+    let t = usage(who).ru_stime;
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
 }
 
 fn usage(who: libc::c_int) -> libc::rusage {

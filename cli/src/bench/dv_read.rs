@@ -11,8 +11,6 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, Int8Array, RecordBatch};
 use futures::TryStreamExt;
-use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::ProjectionMask;
 use serde_json::{json, Value};
 use strata_format::catalog::Catalog;
 use strata_format::commit::{CommitMessage, SystemClock, TableCommit};
@@ -20,6 +18,7 @@ use strata_format::data::binary_row::BinaryRow;
 use strata_format::deletion::{DeletionVector, IndexFileWriter};
 use strata_format::manifest::FileSource;
 use strata_format::paths::PartitionPath;
+use strata_format::read::file::{read_value_file, KvLayout};
 use strata_format::read::TableRead;
 use strata_format::table::Table;
 use strata_format::types::arrow::to_arrow_schema;
@@ -129,22 +128,21 @@ async fn write_level1(table: &Table, sorted: &[RecordBatch]) -> Result<Vec<Writt
     Ok(writer.write(target, &kv).await?)
 }
 
-/// Rows of the files' table columns, read straight from Parquet, none dropped.
+/// Rows of the files' table columns, read by the reader the table's reads use, none
+/// dropped: only the deletion vectors differ.
 async fn plain_read(table: &Table, files: &[WrittenFile]) -> Result<usize> {
-    let skip = table.schema().trimmed_primary_key_fields().len() + 2;
+    let layout = KvLayout::new(table.schema().fields.clone());
     let mut rows = 0;
     for f in files {
-        // The reader the table's own reads use, so only the deletion vectors differ.
-        let reader = table
-            .storage()
-            .parquet_reader(&f.path, f.meta.file_size as u64);
-        let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
-        let n = builder.schema().fields().len();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), skip..n);
-        let stream = builder
-            .with_projection(mask)
-            .with_batch_size(strata_format::read::DEFAULT_BATCH_SIZE)
-            .build()?;
+        let stream = read_value_file(
+            table.storage(),
+            &f.path,
+            f.meta.file_size,
+            table.schema(),
+            &layout,
+            strata_format::read::DEFAULT_BATCH_SIZE,
+        )
+        .await?;
         rows += stream
             .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
             .await?;

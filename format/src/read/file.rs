@@ -12,7 +12,10 @@ use arrow_array::{new_null_array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderBuilder, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -107,7 +110,19 @@ async fn read_file(
     batch_size: usize,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     let shown = storage.display(path);
-    let reader = storage.parquet_reader(path, file_size.max(0) as u64);
+    if let Some(local) = storage.local_path(path) {
+        return read_local_file(
+            local,
+            shown,
+            file_schema,
+            layout,
+            system_columns,
+            batch_size,
+        )
+        .await;
+    }
+    let reader = ParquetObjectReader::new(storage.object_store().clone(), path.clone())
+        .with_file_size(file_size.max(0) as u64);
     let builder = match ParquetRecordBatchStreamBuilder::new(reader).await {
         Ok(b) => b,
         Err(e) => {
@@ -120,6 +135,117 @@ async fn read_file(
             ));
         }
     };
+    let (builder, shape) = project(builder, &shown, file_schema, layout, system_columns)?;
+    let stream = builder
+        .with_batch_size(batch_size)
+        .build()
+        .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
+    let shown2 = shown.clone();
+    Ok(stream
+        .map_err(move |e| Error::data_invalid(format!("cannot read data file {shown2}: {e}")))
+        .and_then(move |batch| futures::future::ready(shape.apply(&batch, &shown)))
+        .boxed())
+}
+
+/// A local data file is decoded by the synchronous reader, which reads pages as it goes:
+/// the asynchronous one fetches whole column chunks of a row group first (hundreds of MB of
+/// fresh memory per open file in a large compaction). Each batch is decoded by a blocking
+/// task started when the previous one is taken, so decoding runs one batch ahead of the
+/// consumer, and no thread waits on a consumer (a merge may hold thousands of these open).
+async fn read_local_file(
+    local: std::path::PathBuf,
+    shown: String,
+    file_schema: &TableSchema,
+    layout: &KvLayout,
+    system_columns: bool,
+    batch_size: usize,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let name = shown.clone();
+    let opened = tokio::task::spawn_blocking(move || match std::fs::File::open(&local) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::not_found(format!("data file not found: {name}")))
+        }
+        Err(e) => Err(Error::from(e).context(format!("data file {name}"))),
+        Ok(file) => ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| Error::data_invalid(format!("cannot read data file {name}: {e}"))),
+    })
+    .await
+    .map_err(|e| Error::internal(format!("opening {shown}: {e}")))??;
+    let (builder, shape) = project(opened, &shown, file_schema, layout, system_columns)?;
+    let reader = builder
+        .with_batch_size(batch_size)
+        .build()
+        .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
+    let decode = Arc::new(LocalDecode { shape, shown });
+    let first = decode.clone().next(reader);
+    Ok(
+        futures::stream::unfold(Some((first, decode)), |pending| async move {
+            let (task, decode) = pending?;
+            let (reader, next) = match task.await {
+                Ok(done) => done,
+                Err(e) => {
+                    let e = Error::internal(format!("reading {}: {e}", decode.shown));
+                    return Some((Err(e), None));
+                }
+            };
+            let batch = next?;
+            let pending = batch.is_ok().then(|| (decode.clone().next(reader), decode));
+            Some((batch, pending))
+        })
+        .boxed(),
+    )
+}
+
+/// What decoding a local file's batches needs besides its reader.
+struct LocalDecode {
+    shape: Shape,
+    shown: String,
+}
+
+type Decoded = (ParquetRecordBatchReader, Option<Result<RecordBatch>>);
+
+impl LocalDecode {
+    /// Decodes the reader's next batch on a blocking thread.
+    fn next(
+        self: Arc<Self>,
+        mut reader: ParquetRecordBatchReader,
+    ) -> tokio::task::JoinHandle<Decoded> {
+        tokio::task::spawn_blocking(move || {
+            let next = reader.next().map(|batch| {
+                batch
+                    .map_err(|e| {
+                        Error::data_invalid(format!("cannot read data file {}: {e}", self.shown))
+                    })
+                    .and_then(|b| self.shape.apply(&b, &self.shown))
+            });
+            (reader, next)
+        })
+    }
+}
+
+/// How a projected Parquet batch becomes a batch of the layout.
+struct Shape {
+    schema: SchemaRef,
+    system: Option<[Option<usize>; 2]>,
+    value_pos: Vec<Option<usize>>,
+}
+
+impl Shape {
+    fn apply(&self, batch: &RecordBatch, shown: &str) -> Result<RecordBatch> {
+        reshape(batch, &self.schema, self.system, &self.value_pos)
+            .map_err(|e| e.context(format!("data file {shown}")))
+    }
+}
+
+/// Projects a reader onto the layout's columns, found by field id through the file's
+/// schema, and says how to shape what it reads.
+fn project<T>(
+    builder: ArrowReaderBuilder<T>,
+    shown: &str,
+    file_schema: &TableSchema,
+    layout: &KvLayout,
+    system_columns: bool,
+) -> Result<(ArrowReaderBuilder<T>, Shape)> {
     let parquet_schema = builder.schema().clone();
     let column_index = |name: &str| {
         parquet_schema
@@ -153,13 +279,8 @@ async fn read_file(
     roots.sort_unstable();
     roots.dedup();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-    let stream = builder
-        .with_projection(mask)
-        .with_batch_size(batch_size)
-        .build()
-        .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
     // Position of each parquet root inside the projected batch.
-    let projected_pos = move |root: usize| roots.iter().position(|r| *r == root);
+    let projected_pos = |root: usize| roots.iter().position(|r| *r == root);
     let schema = if system_columns {
         layout.schema.clone()
     } else {
@@ -173,20 +294,12 @@ async fn read_file(
                 .collect::<Vec<_>>(),
         ))
     };
-    let seq_pos = projected_pos(seq_idx);
-    let kind_pos = projected_pos(kind_idx);
-    let value_pos: Vec<Option<usize>> =
-        sources.iter().map(|s| s.and_then(&projected_pos)).collect();
-    let shown2 = shown.clone();
-    Ok(stream
-        .map_err(move |e| Error::data_invalid(format!("cannot read data file {shown2}: {e}")))
-        .and_then(move |batch| {
-            let system = system_columns.then_some([seq_pos, kind_pos]);
-            let out = reshape(&batch, &schema, system, &value_pos)
-                .map_err(|e| e.context(format!("data file {shown}")));
-            futures::future::ready(out)
-        })
-        .boxed())
+    let shape = Shape {
+        schema,
+        system: system_columns.then_some([projected_pos(seq_idx), projected_pos(kind_idx)]),
+        value_pos: sources.iter().map(|s| s.and_then(projected_pos)).collect(),
+    };
+    Ok((builder.with_projection(mask), shape))
 }
 
 fn reshape(

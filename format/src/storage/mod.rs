@@ -13,10 +13,7 @@
 //! without conditional PUT (S3 option `aws_conditional_put = disabled`) cannot publish by
 //! itself: its commits go through the catalog ([`publish`]).
 
-mod parquet_reader;
 pub mod publish;
-
-pub use parquet_reader::DataFileReader;
 
 use std::sync::Arc;
 
@@ -29,6 +26,52 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Piece size of the payloads [`Storage::put`] hands to the store.
 const PUT_PIECE: usize = 64 << 10;
+
+/// A payload in 64 KiB pieces (zero-copy slices): a local store writes piece by piece, and
+/// on Linux one huge write(2) into fresh page cache costs several times as much CPU.
+fn pieces(chunks: Vec<Bytes>) -> PutPayload {
+    chunks
+        .iter()
+        .flat_map(|bytes| {
+            (0..bytes.len())
+                .step_by(PUT_PIECE)
+                .map(|at| bytes.slice(at..bytes.len().min(at + PUT_PIECE)))
+        })
+        .collect()
+}
+
+/// An object being written in parts; see [`Storage::upload`].
+pub struct Upload {
+    inner: Box<dyn object_store::MultipartUpload>,
+    shown: String,
+}
+
+impl Upload {
+    /// Appends the concatenation of `chunks`. Every part but the last must be at least
+    /// 5 MiB on S3.
+    pub async fn part(&mut self, chunks: Vec<Bytes>) -> Result<()> {
+        self.inner
+            .put_part(pieces(chunks))
+            .await
+            .map_err(|e| Error::from(e).context(self.shown.clone()))
+    }
+
+    /// Makes the object appear with every part written.
+    pub async fn complete(mut self) -> Result<()> {
+        self.inner
+            .complete()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from(e).context(self.shown.clone()))
+    }
+
+    /// Drops what was written; failures are only logged (orphan cleanup removes leftovers).
+    pub async fn abort(mut self) {
+        if let Err(e) = self.inner.abort().await {
+            tracing::warn!(path = %self.shown, error = %e, "could not abort an upload");
+        }
+    }
+}
 
 /// A warehouse's object store plus what it can guarantee.
 #[derive(Clone)]
@@ -220,6 +263,11 @@ impl Storage {
         self.scheme
     }
 
+    /// Whether the warehouse is a directory of the local file system.
+    pub fn is_local(&self) -> bool {
+        self.local_root.is_some()
+    }
+
     /// The local file behind `path` when the warehouse is on the local file system.
     /// Maintenance needs it for the staging files (`<name>#<n>`) that interrupted local
     /// uploads leave: `object_store` neither lists nor deletes them.
@@ -258,16 +306,6 @@ impl Storage {
             self.publish = Publish::SoleCommitter(Arc::default());
         }
         self
-    }
-
-    /// The Parquet reader of the data file at `path`, `size` bytes long.
-    pub fn parquet_reader(&self, path: &Path, size: u64) -> DataFileReader {
-        let store = parquet::arrow::async_reader::ParquetObjectReader::new(
-            self.store.clone(),
-            path.clone(),
-        )
-        .with_file_size(size);
-        DataFileReader::new(store, self.local_path(path))
     }
 
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
@@ -309,21 +347,27 @@ impl Storage {
 
     /// [`Storage::put`] of the concatenation of `chunks`, without joining them.
     pub async fn put_chunks(&self, path: &Path, chunks: Vec<Bytes>) -> Result<()> {
-        // In 64 KiB pieces (zero-copy slices): a local store writes piece by piece, and on
-        // Linux one huge write(2) into fresh page cache costs several times as much CPU.
-        let payload: PutPayload = chunks
-            .iter()
-            .flat_map(|bytes| {
-                (0..bytes.len())
-                    .step_by(PUT_PIECE)
-                    .map(|at| bytes.slice(at..bytes.len().min(at + PUT_PIECE)))
-            })
-            .collect();
         self.store
-            .put(path, payload)
+            .put(path, pieces(chunks))
             .await
             .map(|_| ())
             .map_err(|e| self.err(e, path))
+    }
+
+    /// Starts writing an object in parts, for data files too large to hold in memory. Like
+    /// [`Storage::put`], for unique names only; the object appears when the upload
+    /// completes (an interrupted local upload leaves a staging file that orphan cleanup
+    /// removes).
+    pub async fn upload(&self, path: &Path) -> Result<Upload> {
+        let inner = self
+            .store
+            .put_multipart(path)
+            .await
+            .map_err(|e| self.err(e, path))?;
+        Ok(Upload {
+            inner,
+            shown: self.display(path),
+        })
     }
 
     /// Creates an object only if it does not exist. Returns `false` when it already
@@ -484,6 +528,39 @@ mod tests {
         let err = Storage::open("foo://x").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert!(err.to_string().contains("'foo'"), "{err}");
+    }
+
+    /// Parts appear as one object when the upload completes, nothing before; an aborted
+    /// upload leaves nothing behind, not even its staging file.
+    #[tokio::test]
+    async fn uploads_in_parts_appear_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().to_str().unwrap()).unwrap();
+        let p = Path::from("t/bucket-0/data-1.parquet");
+        let mut upload = storage.upload(&p).await.unwrap();
+        let big = Bytes::from(vec![7u8; 200_000]);
+        upload
+            .part(vec![big.clone(), Bytes::from_static(b"ab")])
+            .await
+            .unwrap();
+        assert!(!storage.exists(&p).await.unwrap());
+        upload.part(vec![Bytes::from_static(b"cd")]).await.unwrap();
+        upload.complete().await.unwrap();
+        let got = storage.get(&p).await.unwrap();
+        assert_eq!(got.len(), 200_004);
+        assert_eq!(&got[..200_000], &big[..]);
+        assert_eq!(&got[200_000..], b"abcd");
+
+        let q = Path::from("t/bucket-0/data-2.parquet");
+        let mut upload = storage.upload(&q).await.unwrap();
+        upload.part(vec![big]).await.unwrap();
+        upload.abort().await;
+        assert!(!storage.exists(&q).await.unwrap());
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("t/bucket-0"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["data-1.parquet".to_string()]);
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ use crate::manifest::{DataFileMeta, FileSource};
 use crate::options::CoreOptions;
 use crate::paths::{FileNames, PartitionPath, TablePaths};
 use crate::schema::{TableSchema, KEY_FIELD_PREFIX, SEQUENCE_NUMBER_FIELD_NAME};
-use crate::storage::Storage;
+use crate::storage::{Storage, Upload};
 use crate::table::Table;
 use crate::types::DataType;
 use crate::{invalid, Error, Result};
@@ -41,6 +41,9 @@ const MIN_CHUNK_ROWS: usize = 64;
 /// glibc's mmap threshold are fresh pages, zeroed and faulted in each time), and a file
 /// never moves as it grows.
 const SINK_CHUNK: usize = 1 << 20;
+/// Size from which an open file's encoded bytes are uploaded as a part (S3's parts are at
+/// least 5 MiB); smaller files are uploaded whole when they close.
+const UPLOAD_PART: usize = 16 << 20;
 
 /// Rolls sorted key-value batches into uploaded Parquet files; see the module docs.
 pub struct DataFileWriter {
@@ -142,13 +145,38 @@ impl DataFileWriter {
         }
     }
 
-    fn open_file(&self, schema: arrow::datatypes::SchemaRef) -> Result<OpenFile> {
+    fn open_file(
+        &mut self,
+        schema: arrow::datatypes::SchemaRef,
+        target: FileTarget<'_>,
+    ) -> Result<OpenFile> {
+        let sink = if self.storage.is_local() {
+            let (name, path) = self.name_file(target)?;
+            let local = self
+                .storage
+                .local_path(&path)
+                .ok_or_else(|| Error::internal("a local warehouse without a local path"))?;
+            let staging = local.with_file_name(format!("{name}#1"));
+            let shown = self.storage.display(&path);
+            if let Some(dir) = local.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::from(e).context(&shown))?;
+            }
+            let file =
+                std::fs::File::create(&staging).map_err(|e| Error::from(e).context(&shown))?;
+            Sink::Local(LocalSink {
+                file,
+                staging,
+                local,
+                name,
+                path,
+                written: 0,
+            })
+        } else {
+            Sink::Memory(ChunkedSink::default())
+        };
         Ok(OpenFile {
-            writer: ArrowWriter::try_new(
-                ChunkedSink::default(),
-                schema,
-                Some(self.properties.clone()),
-            )?,
+            writer: ArrowWriter::try_new(sink, schema, Some(self.properties.clone()))?,
+            upload: None,
             stats: self.stats.accumulator(),
             min_key: None,
             max_key: Vec::new(),
@@ -203,21 +231,29 @@ impl DataFileWriter {
     }
 
     /// Finishes an open file, uploads it and describes it.
-    async fn close(&mut self, file: OpenFile, target: FileTarget<'_>) -> Result<WrittenFile> {
-        let name = FileNames::data_file(&self.prefix, &self.uuid, self.next_file, "parquet");
-        self.next_file += 1;
-        let bucket = i32::try_from(target.bucket)
-            .map_err(|_| invalid!("bucket {} is too large", target.bucket))?;
+    async fn close(&mut self, mut file: OpenFile, target: FileTarget<'_>) -> Result<WrittenFile> {
         let (key_stats, value_stats) = file.stats.finish()?;
         let (Some(min_key), Some((min_sequence_number, max_sequence_number))) =
             (file.min_key, file.sequences)
         else {
             return Err(Error::internal("a data file without rows"));
         };
-        let chunks = file.writer.into_inner()?.finish();
-        let size: usize = chunks.iter().map(Bytes::len).sum();
+        let upload = file.upload.take();
+        let (name, path, size, chunks) = match file.writer.into_inner()? {
+            Sink::Local(local) => {
+                let (name, path, size) = local.publish(&self.storage)?;
+                (name, path, size, None)
+            }
+            Sink::Memory(sink) => {
+                let (name, path) = match &upload {
+                    Some(u) => (u.name.clone(), u.path.clone()),
+                    None => self.name_file(target)?,
+                };
+                (name, path, sink.total, Some(sink.finish()))
+            }
+        };
         let meta = DataFileMeta {
-            file_name: name.clone(),
+            file_name: name,
             file_size: i64::try_from(size).unwrap_or(i64::MAX),
             row_count: file.rows as i64,
             min_key,
@@ -239,9 +275,47 @@ impl DataFileWriter {
             write_cols: None,
             write_cols_sequences: None,
         };
-        let path = self.paths.data_file(target.partition, bucket, &name);
-        self.storage.put_chunks(&path, chunks).await?;
+        match (upload, chunks) {
+            (_, None) => {}
+            (None, Some(chunks)) => self.storage.put_chunks(&path, chunks).await?,
+            (Some(mut u), Some(chunks)) => {
+                u.upload.part(chunks).await?;
+                u.upload.complete().await?;
+            }
+        }
         Ok(WrittenFile { path, meta })
+    }
+
+    /// The next file's name and path in `target`.
+    fn name_file(&mut self, target: FileTarget<'_>) -> Result<(String, Path)> {
+        let name = FileNames::data_file(&self.prefix, &self.uuid, self.next_file, "parquet");
+        self.next_file += 1;
+        let bucket = i32::try_from(target.bucket)
+            .map_err(|_| invalid!("bucket {} is too large", target.bucket))?;
+        let path = self.paths.data_file(target.partition, bucket, &name);
+        Ok((name, path))
+    }
+
+    /// Uploads what the encoder has written of an open file once it reaches a part, so a
+    /// large file is never whole in memory.
+    async fn upload_parts(&mut self, file: &mut OpenFile, target: FileTarget<'_>) -> Result<()> {
+        match file.writer.inner() {
+            Sink::Memory(sink) if sink.finished_bytes() >= UPLOAD_PART => {}
+            _ => return Ok(()),
+        }
+        if file.upload.is_none() {
+            let (name, path) = self.name_file(target)?;
+            let upload = self.storage.upload(&path).await?;
+            file.upload = Some(OpenUpload { name, path, upload });
+        }
+        let Sink::Memory(sink) = file.writer.inner_mut() else {
+            return Ok(());
+        };
+        let chunks = sink.take_finished();
+        if let Some(u) = file.upload.as_mut() {
+            u.upload.part(chunks).await?;
+        }
+        Ok(())
     }
 
     /// Deletes uploaded files that will never be committed; failures are only logged, since
@@ -255,14 +329,83 @@ impl DataFileWriter {
     }
 }
 
+/// Where an open file's encoded bytes go.
+enum Sink {
+    /// Memory, uploaded in parts or whole (object stores).
+    Memory(ChunkedSink),
+    /// A local file, written as the encoder produces it.
+    Local(LocalSink),
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Memory(sink) => sink.write(buf),
+            Sink::Local(sink) => {
+                let n = sink.file.write(buf)?;
+                sink.written += n;
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Memory(_) => Ok(()),
+            Sink::Local(sink) => sink.file.flush(),
+        }
+    }
+}
+
+/// A data file of a local warehouse, encoded straight into a staging file beside it
+/// (`<name>#1`, which orphan cleanup removes if the writer dies) and renamed into place
+/// when complete, so it appears whole. The encoder's small writes reach the page cache as
+/// they are produced, as any local Parquet writer's do: on this kind of VM, staging a file
+/// in memory and copying it out in bulk costs several times the CPU in the kernel.
+struct LocalSink {
+    file: std::fs::File,
+    staging: std::path::PathBuf,
+    local: std::path::PathBuf,
+    name: String,
+    path: Path,
+    written: usize,
+}
+
+impl LocalSink {
+    /// Closes the staging file and gives it its name: (name, path, size).
+    fn publish(self, storage: &Storage) -> Result<(String, Path, usize)> {
+        drop(self.file);
+        std::fs::rename(&self.staging, &self.local)
+            .map_err(|e| Error::from(e).context(storage.display(&self.path)))?;
+        Ok((self.name, self.path, self.written))
+    }
+
+    fn discard(&self) {
+        if let Err(e) = std::fs::remove_file(&self.staging) {
+            tracing::warn!(path = %self.staging.display(), error = %e, "could not delete a staging file");
+        }
+    }
+}
+
 /// An encoded file in memory, as pieces of [`SINK_CHUNK`] bytes.
 #[derive(Default)]
 struct ChunkedSink {
     done: Vec<Bytes>,
     current: Vec<u8>,
+    /// Bytes written, including those taken out.
+    total: usize,
 }
 
 impl ChunkedSink {
+    /// Bytes in full pieces.
+    fn finished_bytes(&self) -> usize {
+        self.done.len() * SINK_CHUNK
+    }
+
+    fn take_finished(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.done)
+    }
+
     fn finish(mut self) -> Vec<Bytes> {
         if !self.current.is_empty() {
             self.done.push(Bytes::from(self.current));
@@ -281,6 +424,7 @@ impl std::io::Write for ChunkedSink {
         }
         let n = buf.len().min(self.current.capacity() - self.current.len());
         self.current.extend_from_slice(&buf[..n]);
+        self.total += n;
         Ok(n)
     }
 
@@ -289,9 +433,18 @@ impl std::io::Write for ChunkedSink {
     }
 }
 
+/// The upload of a file being encoded, and the name it was given.
+struct OpenUpload {
+    name: String,
+    path: Path,
+    upload: Upload,
+}
+
 /// A file being encoded, with what its metadata needs.
 struct OpenFile {
-    writer: ArrowWriter<ChunkedSink>,
+    writer: ArrowWriter<Sink>,
+    /// Started once the file outgrows one part ([`DataFileWriter::upload_parts`]).
+    upload: Option<OpenUpload>,
     stats: StatsAccumulator,
     min_key: Option<Vec<u8>>,
     max_key: Vec<u8>,
@@ -329,7 +482,7 @@ impl RollingWriter<'_> {
         while start < rows {
             let mut file = match self.open.take() {
                 Some(f) => f,
-                None => self.files.open_file(kv.schema())?,
+                None => self.files.open_file(kv.schema(), self.target)?,
             };
             // Far from the target the rest goes in at once; near it, chunk by chunk so the
             // file ends close to the target (Arrow's size bounds the encoded size).
@@ -353,6 +506,12 @@ impl RollingWriter<'_> {
                 let written = self.files.close(file, self.target).await?;
                 self.written.push(written);
             } else {
+                if let Err(e) = self.files.upload_parts(&mut file, self.target).await {
+                    if let Some(u) = file.upload.take() {
+                        u.upload.abort().await;
+                    }
+                    return Err(e);
+                }
                 self.open = Some(file);
             }
         }
@@ -381,7 +540,16 @@ impl RollingWriter<'_> {
     }
 
     /// Drops the open file and deletes every file uploaded (none was committed).
-    pub async fn abort(self) {
+    pub async fn abort(mut self) {
+        if let Some(file) = self.open.take() {
+            if let Some(u) = file.upload {
+                u.upload.abort().await;
+            }
+            // Not finished: that would encode what is left only to delete it.
+            if let Sink::Local(local) = file.writer.inner() {
+                local.discard();
+            }
+        }
         self.files.discard(&self.written).await;
     }
 }
@@ -426,4 +594,81 @@ fn writer_properties(options: &CoreOptions, schema: &TableSchema) -> Result<Writ
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(name), false);
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use futures::TryStreamExt;
+
+    use super::*;
+    use crate::commit::SystemClock;
+    use crate::paths::PartitionPath;
+    use crate::read::file::{read_kv_file, KvLayout};
+    use crate::test_table::{kv, rows, table};
+
+    /// A large local file (several row groups' worth of encoder flushes) is written through
+    /// its staging file: it reads back whole, its size is the file's, and no staging file
+    /// is left. (Object stores: `a_data_file_larger_than_a_part_goes_up_in_parts`.)
+    #[tokio::test]
+    async fn a_large_local_file_is_written_through_a_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(
+            dir.path(),
+            &[("file.compression", "none"), ("target-file-size", "1 gb")],
+        )
+        .await;
+        let mut writer = DataFileWriter::new(&table, Arc::new(SystemClock)).unwrap();
+        let partition = PartitionPath::unpartitioned();
+        let target = FileTarget {
+            partition: &partition,
+            bucket: 0,
+            level: 1,
+            source: FileSource::Compact,
+        };
+        let total: i64 = 1_100_000;
+        let mut rolling = writer.rolling(target);
+        for start in (0..total).step_by(100_000) {
+            let batch = kv(
+                &table,
+                &rows(start..(start + 100_000).min(total), 0, "value-"),
+            );
+            rolling.write(&batch).await.unwrap();
+        }
+        let files = rolling.finish().await.unwrap();
+        assert_eq!(files.len(), 1);
+        let file = &files[0];
+        assert!(file.meta.file_size > (UPLOAD_PART as i64) * 2);
+        let head = table.storage().head(&file.path).await.unwrap();
+        assert_eq!(head.size, file.meta.file_size as u64);
+
+        let layout = KvLayout::new(table.schema().fields.clone());
+        let batches: Vec<RecordBatch> = read_kv_file(
+            table.storage(),
+            &file.path,
+            file.meta.file_size,
+            table.schema(),
+            &layout,
+            65_536,
+        )
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+        let keys: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(2).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(keys, (0..total).collect::<Vec<_>>());
+        let bucket_dir = dir.path().join("db.db/t/bucket-0");
+        let names: Vec<String> = std::fs::read_dir(bucket_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec![file.meta.file_name.clone()]);
+    }
 }
