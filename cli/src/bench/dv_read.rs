@@ -141,6 +141,7 @@ async fn plain_read(table: &Table, files: &[WrittenFile]) -> Result<usize> {
             table.schema(),
             &layout,
             strata_format::read::DEFAULT_BATCH_SIZE,
+            None,
         )
         .await?;
         rows += stream

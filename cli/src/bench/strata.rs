@@ -116,6 +116,7 @@ pub async fn plain_read(table: &Table) -> Result<(f64, usize)> {
                 schema,
                 &layout,
                 strata_format::read::DEFAULT_BATCH_SIZE,
+                None,
             )
             .await?;
             let batches: Vec<RecordBatch> = stream.try_collect().await?;

@@ -29,7 +29,7 @@ use crate::strata::{self, Result};
 
 pub const USAGE: &str =
     "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only] [--ingest-only] \
-[--updates-only] [--merge-read-only]: \
+[--updates-only] [--merge-read-only] [--dv-read-only]: \
 writer benchmarks as JSON ratios against baselines measured in the same run";
 
 const BUCKETS: &str = "4";
@@ -162,10 +162,18 @@ pub async fn run(cfg: &Config) -> Result<Value> {
     let keys = update_keys(&data, rows);
     let update_commits = crate::updates(&keys, UPDATE_COMMITS, BATCH, cfg.seed + 1);
     let update_rows = keys.len() * UPDATE_COMMITS;
-    let update_floor: f64 = update_commits
-        .iter()
-        .map(|c| crate::parquet_floor(&crate::sorted(c), Some(dir.path())))
-        .sum();
+    // Best of INGEST_REPEATS, as the ingest floor: a single pass swings with the cost of
+    // new files on this VM, which would flatter the ratio.
+    let sorted_commits: Vec<Vec<RecordBatch>> =
+        update_commits.iter().map(|c| crate::sorted(c)).collect();
+    let update_floor: f64 = (0..INGEST_REPEATS)
+        .map(|_| {
+            sorted_commits
+                .iter()
+                .map(|c| crate::parquet_floor(c, Some(dir.path())))
+                .sum::<f64>()
+        })
+        .fold(f64::MAX, f64::min);
     let groups: Vec<&[RecordBatch]> = update_commits.iter().map(|c| c.as_slice()).collect();
     let compacting = strata::write_commits(&table, &groups).await?;
     let write_only = strata::create_table(&catalog, "updates", &WRITE_ONLY).await?;

@@ -203,6 +203,7 @@ fn main() {
     let mut ingest_only = false;
     let mut updates_alone = false;
     let mut merge_read_alone = false;
+    let mut dv_read_alone = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut number = |what: &str| -> usize {
@@ -223,6 +224,7 @@ fn main() {
             "--ingest-only" => ingest_only = true,
             "--updates-only" => updates_alone = true,
             "--merge-read-only" => merge_read_alone = true,
+            "--dv-read-only" => dv_read_alone = true,
             "--rss-child" => cfg.rss_child = Some(number("--rss-child")),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -244,6 +246,7 @@ fn main() {
         None if ingest_only => runtime.block_on(ingest_alone(&cfg)),
         None if updates_alone => runtime.block_on(updates_only(&cfg)),
         None if merge_read_alone => runtime.block_on(merge_read_only(&cfg)),
+        None if dv_read_alone => runtime.block_on(dv_read::bench(cfg.rows, cfg.seed)),
         None if compaction_only => Ok(compaction::run(
             &generate(cfg.rows, 8192, cfg.seed),
             cfg.seed,

@@ -232,6 +232,7 @@ impl ChangeReader {
                         &file_schema,
                         &layout,
                         batch_size,
+                        None,
                     )
                     .await?;
                     Ok::<_, Error>(stream.map(move |b| to_change_batch(snapshot_id, b?)))

@@ -419,6 +419,7 @@ pub async fn maintain_after_compaction(
             &file_schema,
             &layout,
             crate::read::DEFAULT_BATCH_SIZE,
+            None,
         )
         .await?;
         while let Some(batch) = stream.next().await {

@@ -566,6 +566,7 @@ async fn for_each_record(
         &file_schema,
         &layout,
         READ_BATCH,
+        None,
     )
     .await?;
     let mut position = 0u64;

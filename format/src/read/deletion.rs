@@ -79,6 +79,7 @@ pub async fn read_split(
                 let path = table
                     .paths()
                     .data_file(&partition_path, bucket, &file.file_name);
+                // Deleted rows are dropped as each batch is decoded, while it is hot.
                 let stream = read_value_file(
                     table.storage(),
                     &path,
@@ -86,11 +87,11 @@ pub async fn read_split(
                     &file_schema,
                     &layout,
                     batch_size,
+                    vectors.get(&file.file_name).cloned(),
                 )
                 .await?;
-                let dv = vectors.get(&file.file_name).cloned();
                 Ok::<_, crate::Error>(
-                    skip_deleted(stream, dv)
+                    stream
                         .and_then(move |b| futures::future::ready(with_schema(&b, &schema)))
                         .boxed(),
                 )
@@ -100,37 +101,26 @@ pub async fn read_split(
         .boxed())
 }
 
-/// Drops the rows of a file stream that `dv` marks deleted; positions count every row of
-/// the file in order, so the stream must be the whole file, unfiltered.
-pub fn skip_deleted(
-    stream: BoxStream<'static, Result<RecordBatch>>,
-    dv: Option<Arc<DeletionVector>>,
-) -> BoxStream<'static, Result<RecordBatch>> {
-    let Some(dv) = dv.filter(|d| !d.is_empty()) else {
-        return stream;
-    };
-    let mut position: u64 = 0;
-    stream
-        .map(move |batch| {
-            let batch = batch?;
-            let start = position;
-            let rows = batch.num_rows() as u64;
-            position += rows;
-            if dv.count_in(start, start + rows) == 0 {
-                return Ok(batch);
-            }
-            let mut keep = vec![true; batch.num_rows()];
-            for p in dv.iter_range(start, start + rows) {
-                if let Some(k) = keep.get_mut((p - start) as usize) {
-                    *k = false;
-                }
-            }
-            Ok(arrow_select::filter::filter_record_batch(
-                &batch,
-                &BooleanArray::from(keep),
-            )?)
-        })
-        .boxed()
+/// The rows of `batch`, whose first row is the file's row `start`, that `dv` keeps.
+pub(crate) fn drop_deleted(
+    batch: RecordBatch,
+    dv: &DeletionVector,
+    start: u64,
+) -> Result<RecordBatch> {
+    let rows = batch.num_rows() as u64;
+    if dv.count_in(start, start + rows) == 0 {
+        return Ok(batch);
+    }
+    let mut keep = vec![true; batch.num_rows()];
+    for p in dv.iter_range(start, start + rows) {
+        if let Some(k) = keep.get_mut((p - start) as usize) {
+            *k = false;
+        }
+    }
+    Ok(arrow_select::filter::filter_record_batch(
+        &batch,
+        &BooleanArray::from(keep),
+    )?)
 }
 
 /// A file batch with the output schema's nullability (relaxed where old files hold nulls).

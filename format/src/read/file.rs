@@ -18,7 +18,9 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 use parquet::arrow::ProjectionMask;
 
+use crate::deletion::DeletionVector;
 use crate::error::{Error, ErrorKind, Result};
+use crate::read::deletion::drop_deleted;
 use crate::schema::TableSchema;
 use crate::storage::Storage;
 use crate::types::arrow::to_arrow_field;
@@ -56,7 +58,8 @@ impl KvLayout {
     }
 }
 
-/// Opens a data file and streams it in the layout's shape.
+/// Opens a data file and streams it in the layout's shape, without the rows `deleted`
+/// marks (positions count every row of the file).
 pub async fn read_kv_file(
     storage: &Storage,
     path: &object_store::path::Path,
@@ -64,22 +67,19 @@ pub async fn read_kv_file(
     file_schema: &TableSchema,
     layout: &KvLayout,
     batch_size: usize,
+    deleted: Option<Arc<DeletionVector>>,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-    read_file(
-        storage,
-        path,
-        file_size,
-        file_schema,
-        layout,
-        true,
+    let reading = Reading {
+        system_columns: true,
         batch_size,
-    )
-    .await
+        deleted,
+    };
+    read_file(storage, path, file_size, file_schema, layout, reading).await
 }
 
 /// Opens a data file and streams only the layout's table columns (no `_SEQUENCE_NUMBER`
 /// or `_VALUE_KIND`): for reads that need no merge. Batches have `layout.fields` as
-/// columns, every row of the file in order.
+/// columns, every row of the file in order but those `deleted` marks.
 pub async fn read_value_file(
     storage: &Storage,
     path: &object_store::path::Path,
@@ -87,17 +87,14 @@ pub async fn read_value_file(
     file_schema: &TableSchema,
     layout: &KvLayout,
     batch_size: usize,
+    deleted: Option<Arc<DeletionVector>>,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-    read_file(
-        storage,
-        path,
-        file_size,
-        file_schema,
-        layout,
-        false,
+    let reading = Reading {
+        system_columns: false,
         batch_size,
-    )
-    .await
+        deleted,
+    };
+    read_file(storage, path, file_size, file_schema, layout, reading).await
 }
 
 async fn read_file(
@@ -106,21 +103,17 @@ async fn read_file(
     file_size: i64,
     file_schema: &TableSchema,
     layout: &KvLayout,
-    system_columns: bool,
-    batch_size: usize,
+    reading: Reading,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     let shown = storage.display(path);
     if let Some(local) = storage.local_path(path) {
-        return read_local_file(
-            local,
-            shown,
-            file_schema,
-            layout,
-            system_columns,
-            batch_size,
-        )
-        .await;
+        return read_local_file(local, shown, file_schema, layout, reading).await;
     }
+    let Reading {
+        system_columns,
+        batch_size,
+        deleted,
+    } = reading;
     let reader = ParquetObjectReader::new(storage.object_store().clone(), path.clone())
         .with_file_size(file_size.max(0) as u64);
     let builder = match ParquetRecordBatchStreamBuilder::new(reader).await {
@@ -135,15 +128,27 @@ async fn read_file(
             ));
         }
     };
-    let (builder, shape) = project(builder, &shown, file_schema, layout, system_columns)?;
+    let (builder, shape) = project(
+        builder,
+        &shown,
+        file_schema,
+        layout,
+        system_columns,
+        deleted,
+    )?;
     let stream = builder
         .with_batch_size(batch_size)
         .build()
         .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
     let shown2 = shown.clone();
+    let mut position = 0u64;
     Ok(stream
         .map_err(move |e| Error::data_invalid(format!("cannot read data file {shown2}: {e}")))
-        .and_then(move |batch| futures::future::ready(shape.apply(&batch, &shown)))
+        .and_then(move |batch| {
+            let start = position;
+            position += batch.num_rows() as u64;
+            futures::future::ready(shape.apply(&batch, start, &shown))
+        })
         .boxed())
 }
 
@@ -157,9 +162,13 @@ async fn read_local_file(
     shown: String,
     file_schema: &TableSchema,
     layout: &KvLayout,
-    system_columns: bool,
-    batch_size: usize,
+    reading: Reading,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let Reading {
+        system_columns,
+        batch_size,
+        deleted,
+    } = reading;
     let name = shown.clone();
     let opened = tokio::task::spawn_blocking(move || match std::fs::File::open(&local) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -171,17 +180,17 @@ async fn read_local_file(
     })
     .await
     .map_err(|e| Error::internal(format!("opening {shown}: {e}")))??;
-    let (builder, shape) = project(opened, &shown, file_schema, layout, system_columns)?;
+    let (builder, shape) = project(opened, &shown, file_schema, layout, system_columns, deleted)?;
     let reader = builder
         .with_batch_size(batch_size)
         .build()
         .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
     let decode = Arc::new(LocalDecode { shape, shown });
-    let first = decode.clone().next(reader);
+    let first = decode.clone().next(reader, 0);
     Ok(
         futures::stream::unfold(Some((first, decode)), |pending| async move {
             let (task, decode) = pending?;
-            let (reader, next) = match task.await {
+            let (reader, position, next) = match task.await {
                 Ok(done) => done,
                 Err(e) => {
                     let e = Error::internal(format!("reading {}: {e}", decode.shown));
@@ -189,7 +198,9 @@ async fn read_local_file(
                 }
             };
             let batch = next?;
-            let pending = batch.is_ok().then(|| (decode.clone().next(reader), decode));
+            let pending = batch
+                .is_ok()
+                .then(|| (decode.clone().next(reader, position), decode));
             Some((batch, pending))
         })
         .boxed(),
@@ -202,25 +213,41 @@ struct LocalDecode {
     shown: String,
 }
 
-type Decoded = (ParquetRecordBatchReader, Option<Result<RecordBatch>>);
+/// The reader, the file row of its next batch, and the batch decoded.
+type Decoded = (ParquetRecordBatchReader, u64, Option<Result<RecordBatch>>);
 
 impl LocalDecode {
-    /// Decodes the reader's next batch on a blocking thread.
+    /// Decodes the reader's next batch, whose first row is the file's row `position`, on
+    /// a blocking thread.
     fn next(
         self: Arc<Self>,
         mut reader: ParquetRecordBatchReader,
+        position: u64,
     ) -> tokio::task::JoinHandle<Decoded> {
         tokio::task::spawn_blocking(move || {
+            let mut after = position;
             let next = reader.next().map(|batch| {
                 batch
                     .map_err(|e| {
                         Error::data_invalid(format!("cannot read data file {}: {e}", self.shown))
                     })
-                    .and_then(|b| self.shape.apply(&b, &self.shown))
+                    .and_then(|b| {
+                        after += b.num_rows() as u64;
+                        self.shape.apply(&b, position, &self.shown)
+                    })
             });
-            (reader, next)
+            (reader, after, next)
         })
     }
+}
+
+/// What a read of one file wants besides its columns.
+struct Reading {
+    /// `_SEQUENCE_NUMBER` and `_VALUE_KIND` first.
+    system_columns: bool,
+    batch_size: usize,
+    /// Rows to drop (the file's deletion vector).
+    deleted: Option<Arc<DeletionVector>>,
 }
 
 /// How a projected Parquet batch becomes a batch of the layout.
@@ -228,12 +255,19 @@ struct Shape {
     schema: SchemaRef,
     system: Option<[Option<usize>; 2]>,
     value_pos: Vec<Option<usize>>,
+    /// Rows of the file to drop (its deletion vector).
+    deleted: Option<Arc<DeletionVector>>,
 }
 
 impl Shape {
-    fn apply(&self, batch: &RecordBatch, shown: &str) -> Result<RecordBatch> {
-        reshape(batch, &self.schema, self.system, &self.value_pos)
-            .map_err(|e| e.context(format!("data file {shown}")))
+    /// Shapes a batch whose first row is the file's row `start`.
+    fn apply(&self, batch: &RecordBatch, start: u64, shown: &str) -> Result<RecordBatch> {
+        let shaped = reshape(batch, &self.schema, self.system, &self.value_pos)
+            .map_err(|e| e.context(format!("data file {shown}")))?;
+        match &self.deleted {
+            Some(dv) => drop_deleted(shaped, dv, start),
+            None => Ok(shaped),
+        }
     }
 }
 
@@ -245,6 +279,7 @@ fn project<T>(
     file_schema: &TableSchema,
     layout: &KvLayout,
     system_columns: bool,
+    deleted: Option<Arc<DeletionVector>>,
 ) -> Result<(ArrowReaderBuilder<T>, Shape)> {
     let parquet_schema = builder.schema().clone();
     let column_index = |name: &str| {
@@ -298,6 +333,7 @@ fn project<T>(
         schema,
         system: system_columns.then_some([projected_pos(seq_idx), projected_pos(kind_idx)]),
         value_pos: sources.iter().map(|s| s.and_then(projected_pos)).collect(),
+        deleted: deleted.filter(|d| !d.is_empty()),
     };
     Ok((builder.with_projection(mask), shape))
 }

@@ -440,20 +440,20 @@ impl MergeState {
             .table
             .paths()
             .data_file(&self.partition_path, self.bucket, &file.file_name);
-        let stream = read_kv_file(
+        let dv = self
+            .deletions
+            .as_ref()
+            .and_then(|d| d.get(&file.file_name).cloned());
+        read_kv_file(
             self.table.storage(),
             &path,
             file.file_size,
             &file_schema,
             &self.layout,
             self.batch_size,
+            dv,
         )
-        .await?;
-        let dv = self
-            .deletions
-            .as_ref()
-            .and_then(|d| d.get(&file.file_name).cloned());
-        Ok(crate::read::deletion::skip_deleted(stream, dv))
+        .await
     }
 
     fn decode(&mut self, batch: RecordBatch) -> Result<Current> {

@@ -292,6 +292,7 @@ impl Select {
             &file_schema,
             &self.layout,
             self.batch_size,
+            None,
         )
         .await
     }

@@ -4,10 +4,13 @@
 //! the same layout, field ids and statistics.
 //!
 //! Columns are `key_value_fields()` with their Paimon field ids (the parquet crate writes the
-//! `PARQUET:field_id` metadata as Parquet field ids, as Java does). A file is encoded in
-//! memory and uploaded with one PUT, so its exact size is known and it is complete before
-//! its metadata exists. Sizes are checked after every chunk of rows against the encoder's
-//! estimate, so a file ends near the target (compression may make it smaller).
+//! `PARQUET:field_id` metadata as Parquet field ids, as Java does). A file appears whole
+//! under its name before its metadata exists: on a local warehouse it is encoded into a
+//! staging file `<name>#1` renamed into place when complete; on an object store it is
+//! encoded in memory and uploaded with one PUT, or in parts once it outgrows
+//! [`UPLOAD_PART`]. Either way its exact size is known when it closes. Sizes are checked
+//! after every chunk of rows against the encoder's estimate, so a file ends near the
+//! target (compression may make it smaller).
 
 use std::sync::Arc;
 
@@ -653,6 +656,7 @@ mod tests {
             table.schema(),
             &layout,
             65_536,
+            None,
         )
         .await
         .unwrap()
