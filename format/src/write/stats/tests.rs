@@ -155,8 +155,6 @@ fn floats_order_like_java_and_all_null_columns_have_no_bounds() {
 /// mixing nulls, ±0.0, ±NaN and ±infinity.
 #[test]
 fn float_extremes_in_one_pass_equal_the_sorted_ones() {
-    use arrow::compute::{sort_to_indices, take};
-    use arrow_schema::SortOptions;
     let specials = [
         0.0,
         -0.0,
@@ -185,14 +183,7 @@ fn float_extremes_in_one_pass_equal_the_sorted_ones() {
             assert!(got.is_none());
             continue;
         }
-        let first = |descending| {
-            let options = SortOptions {
-                descending,
-                nulls_first: false,
-            };
-            let index = sort_to_indices(&array, Some(options), Some(1)).unwrap();
-            take(&array, &index, None).unwrap()
-        };
+        let first = |descending| first_sorted(&array, descending);
         let bits = |a: &ArrayRef| {
             a.as_any()
                 .downcast_ref::<Float64Array>()
@@ -211,8 +202,6 @@ fn float_extremes_in_one_pass_equal_the_sorted_ones() {
 #[test]
 fn byte_extremes_in_one_pass_equal_the_sorted_ones() {
     use arrow::array::BinaryArray;
-    use arrow::compute::{sort_to_indices, take};
-    use arrow_schema::SortOptions;
     let pool = [
         "",
         "a",
@@ -259,16 +248,21 @@ fn byte_extremes_in_one_pass_equal_the_sorted_ones() {
                 assert!(got.is_none());
                 continue;
             }
-            let first = |descending| {
-                let options = SortOptions {
-                    descending,
-                    nulls_first: false,
-                };
-                let index = sort_to_indices(&array, Some(options), Some(1)).unwrap();
-                take(&array, &index, None).unwrap()
-            };
             let (lo, hi) = got.unwrap();
-            assert_eq!((lo, hi), (first(false), first(true)), "{values:?}");
+            let sorted = (first_sorted(&array, false), first_sorted(&array, true));
+            assert_eq!((lo, hi), sorted, "{values:?}");
         }
     }
+}
+
+/// The first value of `array` sorted (nulls last), as a one-element array: the sort-based
+/// extremes the one-pass ones must equal.
+fn first_sorted(array: &ArrayRef, descending: bool) -> ArrayRef {
+    use arrow::compute::{sort_to_indices, take};
+    let options = arrow_schema::SortOptions {
+        descending,
+        nulls_first: false,
+    };
+    let index = sort_to_indices(array, Some(options), Some(1)).unwrap();
+    take(array, &index, None).unwrap()
 }
