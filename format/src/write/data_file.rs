@@ -153,6 +153,8 @@ impl DataFileWriter {
         schema: arrow::datatypes::SchemaRef,
         target: FileTarget<'_>,
     ) -> Result<OpenFile> {
+        // A local file is written from the encoding task itself: page-cache writes are
+        // CPU work like the encoding that produces them.
         let sink = if self.storage.is_local() {
             let (name, path) = self.name_file(target)?;
             let local = self
