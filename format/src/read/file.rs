@@ -384,3 +384,81 @@ fn relaxed(schema: &SchemaRef) -> SchemaRef {
             .collect::<Vec<_>>(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+
+    use super::*;
+    use crate::test_table::{rows, table, write_file};
+
+    /// Reads every batch of a data file, or the first error at opening or while streaming.
+    async fn read_all(table: &crate::table::Table, name: &str, size: i64) -> Result<usize> {
+        let path = table
+            .paths()
+            .data_file(&crate::paths::PartitionPath::unpartitioned(), 0, name);
+        let layout = KvLayout::new(table.schema().fields.clone());
+        let stream = read_kv_file(
+            table.storage(),
+            &path,
+            size,
+            table.schema(),
+            &layout,
+            1024,
+            None,
+        )
+        .await?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await?;
+        Ok(batches.iter().map(RecordBatch::num_rows).sum())
+    }
+
+    /// A missing, truncated or garbled local data file is an error naming the file, never
+    /// a panic; the file's pages are damaged past the footer too (decoding, not opening,
+    /// fails there).
+    #[tokio::test]
+    async fn damaged_data_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(dir.path(), &[("file.compression", "none")]).await;
+        let meta = write_file(&table, 1, &rows(0..5000, 0, "value-")).await;
+        assert_eq!(
+            read_all(&table, &meta.file_name, meta.file_size)
+                .await
+                .unwrap(),
+            5000
+        );
+        let local = table
+            .storage()
+            .local_path(&table.paths().data_file(
+                &crate::paths::PartitionPath::unpartitioned(),
+                0,
+                &meta.file_name,
+            ))
+            .unwrap();
+        let good = std::fs::read(&local).unwrap();
+        let check = |e: Error, kind: ErrorKind| {
+            assert_eq!(e.kind(), kind, "{e}");
+            assert!(e.to_string().contains(&meta.file_name), "{e}");
+        };
+
+        std::fs::write(&local, &good[..good.len() / 2]).unwrap();
+        let e = read_all(&table, &meta.file_name, meta.file_size).await;
+        check(e.unwrap_err(), ErrorKind::DataInvalid);
+
+        std::fs::write(&local, b"not a parquet file at all").unwrap();
+        let e = read_all(&table, &meta.file_name, meta.file_size).await;
+        check(e.unwrap_err(), ErrorKind::DataInvalid);
+
+        // Pages overwritten, footer intact: the reader opens it and fails while decoding.
+        let mut pages = good.clone();
+        let end = pages.len() / 2;
+        pages[4..end].iter_mut().for_each(|b| *b = 0xAB);
+        std::fs::write(&local, &pages).unwrap();
+        let e = read_all(&table, &meta.file_name, meta.file_size).await;
+        assert!(e.is_err(), "garbled pages read as {e:?}");
+        assert!(e.unwrap_err().to_string().contains(&meta.file_name));
+
+        std::fs::remove_file(&local).unwrap();
+        let e = read_all(&table, &meta.file_name, meta.file_size).await;
+        check(e.unwrap_err(), ErrorKind::NotFound);
+    }
+}

@@ -134,6 +134,19 @@ struct Cursor {
     current: Option<Current>,
 }
 
+struct Current {
+    slot: usize,
+    keys: Rows,
+    /// The keys' first 16 bytes ([`Prefixes`]): most comparisons end there.
+    prefixes: Vec<u128>,
+    exact: Option<usize>,
+    user_seq: Option<Rows>,
+    seq: Int64Array,
+    kind: Int8Array,
+    row: usize,
+    len: usize,
+}
+
 impl Current {
     /// Order of the current keys of two cursors.
     fn compare(&self, other: &Current) -> std::cmp::Ordering {
@@ -147,19 +160,6 @@ impl Current {
                 }
             })
     }
-}
-
-struct Current {
-    slot: usize,
-    keys: Rows,
-    /// The keys' first 16 bytes ([`Prefixes`]): most comparisons end there.
-    prefixes: Vec<u128>,
-    exact: Option<usize>,
-    user_seq: Option<Rows>,
-    seq: Int64Array,
-    kind: Int8Array,
-    row: usize,
-    len: usize,
 }
 
 /// One output row: a stored row as is, or a computed one (a source per output column).

@@ -40,6 +40,44 @@ fn pieces(chunks: Vec<Bytes>) -> PutPayload {
         .collect()
 }
 
+/// A local file being written under its staging name; see [`Storage::create_staged`].
+pub struct StagedFile {
+    file: std::fs::File,
+    staging: std::path::PathBuf,
+    target: std::path::PathBuf,
+    shown: String,
+    written: usize,
+}
+
+impl StagedFile {
+    /// Closes the file and renames it into place; returns its size.
+    pub fn publish(self) -> Result<usize> {
+        drop(self.file);
+        std::fs::rename(&self.staging, &self.target)
+            .map_err(|e| Error::from(e).context(self.shown))?;
+        Ok(self.written)
+    }
+
+    /// Deletes the staging file; a failure is only logged (orphan cleanup removes it).
+    pub fn discard(&self) {
+        if let Err(e) = std::fs::remove_file(&self.staging) {
+            tracing::warn!(path = %self.shown, error = %e, "could not delete a staging file");
+        }
+    }
+}
+
+impl std::io::Write for StagedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// An object being written in parts; see [`Storage::upload`].
 pub struct Upload {
     inner: Box<dyn object_store::MultipartUpload>,
@@ -370,6 +408,33 @@ impl Storage {
         })
     }
 
+    /// Starts a local data file at `path` as its staging file `<name>#1` beside it, which
+    /// [`StagedFile::publish`] renames into place: the file appears whole, and a writer that
+    /// dies leaves only a staging file, which orphan cleanup removes. Local warehouses only
+    /// ([`Storage::is_local`]).
+    pub fn create_staged(&self, path: &Path) -> Result<StagedFile> {
+        let shown = self.display(path);
+        let target = self
+            .local_path(path)
+            .ok_or_else(|| Error::internal(format!("{shown} is not on a local warehouse")))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = target.with_file_name(format!("{name}#1"));
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::from(e).context(&shown))?;
+        }
+        let file = std::fs::File::create(&staging).map_err(|e| Error::from(e).context(&shown))?;
+        Ok(StagedFile {
+            file,
+            staging,
+            target,
+            shown,
+            written: 0,
+        })
+    }
+
     /// Creates an object only if it does not exist. Returns `false` when it already
     /// existed (someone else won), `true` when this call created it.
     pub async fn put_if_absent(&self, path: &Path, bytes: Bytes) -> Result<bool> {
@@ -561,6 +626,36 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, vec!["data-1.parquet".to_string()]);
+    }
+
+    /// A staged file is not seen under its name until published; a discarded one leaves
+    /// nothing behind.
+    #[test]
+    fn staged_files_appear_when_published_and_vanish_when_discarded() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().to_str().unwrap()).unwrap();
+        let bucket = dir.path().join("t/bucket-0");
+        let names = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(&bucket)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let mut staged = storage
+            .create_staged(&Path::from("t/bucket-0/data-1.parquet"))
+            .unwrap();
+        staged.write_all(b"abc").unwrap();
+        assert_eq!(names(), vec!["data-1.parquet#1".to_string()]);
+        assert_eq!(staged.publish().unwrap(), 3);
+        assert_eq!(names(), vec!["data-1.parquet".to_string()]);
+        let other = storage
+            .create_staged(&Path::from("t/bucket-0/data-2.parquet"))
+            .unwrap();
+        other.discard();
+        assert_eq!(names(), vec!["data-1.parquet".to_string()]);
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ use crate::manifest::{DataFileMeta, FileSource};
 use crate::options::CoreOptions;
 use crate::paths::{FileNames, PartitionPath, TablePaths};
 use crate::schema::{TableSchema, KEY_FIELD_PREFIX, SEQUENCE_NUMBER_FIELD_NAME};
-use crate::storage::{Storage, Upload};
+use crate::storage::{StagedFile, Storage, Upload};
 use crate::table::Table;
 use crate::types::DataType;
 use crate::{invalid, Error, Result};
@@ -157,25 +157,8 @@ impl DataFileWriter {
         // CPU work like the encoding that produces them.
         let sink = if self.storage.is_local() {
             let (name, path) = self.name_file(target)?;
-            let local = self
-                .storage
-                .local_path(&path)
-                .ok_or_else(|| Error::internal("a local warehouse without a local path"))?;
-            let staging = local.with_file_name(format!("{name}#1"));
-            let shown = self.storage.display(&path);
-            if let Some(dir) = local.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::from(e).context(&shown))?;
-            }
-            let file =
-                std::fs::File::create(&staging).map_err(|e| Error::from(e).context(&shown))?;
-            Sink::Local(LocalSink {
-                file,
-                staging,
-                local,
-                name,
-                path,
-                written: 0,
-            })
+            let staged = self.storage.create_staged(&path)?;
+            Sink::Local(LocalSink { staged, name, path })
         } else {
             Sink::Memory(ChunkedSink::default())
         };
@@ -246,8 +229,8 @@ impl DataFileWriter {
         let upload = file.upload.take();
         let (name, path, size, chunks) = match file.writer.into_inner()? {
             Sink::Local(local) => {
-                let (name, path, size) = local.publish(&self.storage)?;
-                (name, path, size, None)
+                let size = local.staged.publish()?;
+                (local.name, local.path, size, None)
             }
             Sink::Memory(sink) => {
                 let (name, path) = match &upload {
@@ -346,50 +329,26 @@ impl std::io::Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Sink::Memory(sink) => sink.write(buf),
-            Sink::Local(sink) => {
-                let n = sink.file.write(buf)?;
-                sink.written += n;
-                Ok(n)
-            }
+            Sink::Local(sink) => sink.staged.write(buf),
         }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::Memory(_) => Ok(()),
-            Sink::Local(sink) => sink.file.flush(),
+            Sink::Local(sink) => sink.staged.flush(),
         }
     }
 }
 
-/// A data file of a local warehouse, encoded straight into a staging file beside it
-/// (`<name>#1`, which orphan cleanup removes if the writer dies) and renamed into place
-/// when complete, so it appears whole. The encoder's small writes reach the page cache as
-/// they are produced, as any local Parquet writer's do: on this kind of VM, staging a file
-/// in memory and copying it out in bulk costs several times the CPU in the kernel.
+/// A data file of a local warehouse, encoded straight into its staging file
+/// ([`StagedFile`]): the encoder's small writes reach the page cache as they are produced,
+/// as any local Parquet writer's do. On this kind of VM, staging a file in memory and
+/// copying it out in bulk costs several times the CPU in the kernel.
 struct LocalSink {
-    file: std::fs::File,
-    staging: std::path::PathBuf,
-    local: std::path::PathBuf,
+    staged: StagedFile,
     name: String,
     path: Path,
-    written: usize,
-}
-
-impl LocalSink {
-    /// Closes the staging file and gives it its name: (name, path, size).
-    fn publish(self, storage: &Storage) -> Result<(String, Path, usize)> {
-        drop(self.file);
-        std::fs::rename(&self.staging, &self.local)
-            .map_err(|e| Error::from(e).context(storage.display(&self.path)))?;
-        Ok((self.name, self.path, self.written))
-    }
-
-    fn discard(&self) {
-        if let Err(e) = std::fs::remove_file(&self.staging) {
-            tracing::warn!(path = %self.staging.display(), error = %e, "could not delete a staging file");
-        }
-    }
 }
 
 /// An encoded file in memory, as pieces of [`SINK_CHUNK`] bytes.
@@ -552,7 +511,7 @@ impl RollingWriter<'_> {
             }
             // Not finished: that would encode what is left only to delete it.
             if let Sink::Local(local) = file.writer.inner() {
-                local.discard();
+                local.staged.discard();
             }
         }
         self.files.discard(&self.written).await;
