@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -18,6 +18,7 @@ use crate::deletion::{self, BucketVectors, DeletionVector};
 use crate::error::Result;
 use crate::manifest::DataFileMeta;
 use crate::read::file::{read_value_file, KvLayout};
+use crate::read::gather::keep_ranges;
 use crate::read::merge::MergeRead;
 use crate::scan::Split;
 use crate::table::Table;
@@ -107,20 +108,23 @@ pub(crate) fn drop_deleted(
     dv: &DeletionVector,
     start: u64,
 ) -> Result<RecordBatch> {
-    let rows = batch.num_rows() as u64;
-    if dv.count_in(start, start + rows) == 0 {
+    let rows = batch.num_rows();
+    let mut kept = Vec::new();
+    let mut from = 0;
+    for p in dv.iter_range(start, start + rows as u64) {
+        let p = (p - start) as usize;
+        if p > from {
+            kept.push(from..p);
+        }
+        from = p + 1;
+    }
+    if from == 0 {
         return Ok(batch);
     }
-    let mut keep = vec![true; batch.num_rows()];
-    for p in dv.iter_range(start, start + rows) {
-        if let Some(k) = keep.get_mut((p - start) as usize) {
-            *k = false;
-        }
+    if from < rows {
+        kept.push(from..rows);
     }
-    Ok(arrow_select::filter::filter_record_batch(
-        &batch,
-        &BooleanArray::from(keep),
-    )?)
+    keep_ranges(&batch, &kept)
 }
 
 /// A file batch with the output schema's nullability (relaxed where old files hold nulls).

@@ -4,6 +4,7 @@
 
 pub mod deletion;
 pub mod file;
+mod gather;
 mod key_prefix;
 pub mod merge;
 pub mod runs;

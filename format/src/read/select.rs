@@ -2,7 +2,7 @@
 //! (deduplicate, first-row): the k-way merge only decides which version of each key
 //! survives, marking it in a bitmap of its batch; a batch leaves as soon as its run has
 //! moved past it, filtered by its bitmap. Nothing is gathered row by row, so the cost over a
-//! plain read is the key comparisons and one `filter` per batch.
+//! plain read is the key comparisons and one range-wise copy per batch.
 //!
 //! Rows come out in key order within each sorted run, not across runs (use
 //! [`super::merge`] for a key-ordered merge). Runs are merged with a binary heap of cursors;
@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::{KeyVersion, MergeFunction, RowKind};
 use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::gather::{keep_ranges, ranges_of};
 use crate::read::key_prefix::{fixed_key_len, Prefixes};
 use crate::read::runs::sorted_runs;
 use crate::scan::Split;
@@ -574,7 +575,7 @@ impl Select {
             let out = if kept == mask.len() {
                 projected
             } else {
-                arrow_select::filter::filter_record_batch(&projected, &mask)?
+                keep_ranges(&projected, &ranges_of(&mask))?
             };
             self.ready.push_back(self.conform(out)?);
         }
