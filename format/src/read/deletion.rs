@@ -124,7 +124,7 @@ pub(crate) fn drop_deleted(
     if from < rows {
         kept.push(from..rows);
     }
-    keep_ranges(&batch, &kept)
+    keep_ranges(batch, &kept)
 }
 
 /// A file batch with the output schema's nullability (relaxed where old files hold nulls).

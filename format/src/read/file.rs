@@ -147,7 +147,7 @@ async fn read_file(
         .and_then(move |batch| {
             let start = position;
             position += batch.num_rows() as u64;
-            futures::future::ready(shape.apply(&batch, start, &shown))
+            futures::future::ready(shape.apply(batch, start, &shown))
         })
         .boxed())
 }
@@ -233,7 +233,7 @@ impl LocalDecode {
                     })
                     .and_then(|b| {
                         after += b.num_rows() as u64;
-                        self.shape.apply(&b, position, &self.shown)
+                        self.shape.apply(b, position, &self.shown)
                     })
             });
             (reader, after, next)
@@ -261,9 +261,11 @@ struct Shape {
 
 impl Shape {
     /// Shapes a batch whose first row is the file's row `start`.
-    fn apply(&self, batch: &RecordBatch, start: u64, shown: &str) -> Result<RecordBatch> {
-        let shaped = reshape(batch, &self.schema, self.system, &self.value_pos)
+    fn apply(&self, batch: RecordBatch, start: u64, shown: &str) -> Result<RecordBatch> {
+        let shaped = reshape(&batch, &self.schema, self.system, &self.value_pos)
             .map_err(|e| e.context(format!("data file {shown}")))?;
+        // Only `shaped` holds the columns now, so dropping rows can move them in place.
+        drop(batch);
         match &self.deleted {
             Some(dv) => drop_deleted(shaped, dv, start),
             None => Ok(shaped),

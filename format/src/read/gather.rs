@@ -1,17 +1,20 @@
-//! Copies of the rows of a batch that lie in a few ascending ranges: what a deletion vector
-//! or a merge's selection keeps. Primitive and byte columns are copied range by range, with
-//! a byte column's offsets shifted in one tight loop per range; arrow's `filter` pushes
-//! each offset separately, which made it most of the cost of dropping every tenth row.
-//! Other columns go through `filter`.
+//! The rows of a batch that lie in a few ascending ranges: what a deletion vector or a
+//! merge's selection keeps. Primitive and byte columns whose buffers the batch alone owns
+//! (as a freshly decoded one does) are compacted in place: the kept values move down over
+//! the dropped ones, so nothing is allocated and the lines written are the ones just read.
+//! Shared ones are copied range by range, a byte column's offsets shifted in one tight loop
+//! per range (arrow's `filter` pushes each offset separately, which made it most of the
+//! cost of dropping every tenth row). Other columns go through `filter`.
 
 use std::ops::Range;
 use std::sync::Arc;
 
+use arrow::array::ArrayData;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{BinaryType, ByteArrayType, LargeBinaryType, LargeUtf8Type, Utf8Type};
 use arrow_array::{
-    downcast_primitive_array, Array, ArrayRef, ArrowPrimitiveType, BooleanArray, GenericByteArray,
-    PrimitiveArray, RecordBatch, RecordBatchOptions,
+    downcast_primitive, downcast_primitive_array, make_array, Array, ArrayRef, ArrowPrimitiveType,
+    BooleanArray, GenericByteArray, PrimitiveArray, RecordBatch, RecordBatchOptions,
 };
 use arrow_buffer::{
     ArrowNativeType, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
@@ -21,29 +24,178 @@ use arrow_schema::DataType;
 use crate::error::Result;
 
 /// The rows of `batch` in `ranges` (ascending, not overlapping, within the batch).
-pub(crate) fn keep_ranges(batch: &RecordBatch, ranges: &[Range<usize>]) -> Result<RecordBatch> {
+pub(crate) fn keep_ranges(batch: RecordBatch, ranges: &[Range<usize>]) -> Result<RecordBatch> {
+    let ranges = maximal(ranges);
     let kept: usize = ranges.iter().map(Range::len).sum();
-    if kept == batch.num_rows() {
-        return Ok(batch.clone());
+    let (schema, columns, rows) = batch.into_parts();
+    if kept == rows {
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        return Ok(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?);
     }
     let mut mask = None;
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|c| match copy_ranges(c, ranges, kept) {
-            Some(copied) => Ok(copied),
-            None => {
-                let mask = mask.get_or_insert_with(|| mask_of(ranges, batch.num_rows()));
-                Ok(arrow_select::filter::filter(c, mask)?)
+    let columns = columns
+        .into_iter()
+        .map(|c| {
+            let c = match compact(c, &ranges, kept) {
+                Ok(compacted) => return Ok(compacted),
+                Err(shared) => shared,
+            };
+            match copy_ranges(&c, &ranges, kept) {
+                Some(copied) => Ok(copied),
+                None => {
+                    let mask = mask.get_or_insert_with(|| mask_of(&ranges, rows));
+                    Ok(arrow_select::filter::filter(&c, mask)?)
+                }
             }
         })
         .collect::<Result<Vec<_>>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(kept));
     Ok(RecordBatch::try_new_with_options(
-        batch.schema(),
-        columns,
-        &options,
+        schema, columns, &options,
     )?)
+}
+
+/// The ranges without empty ones and with touching ones joined, so that every range after
+/// the first starts past a dropped row (which [`compact_bytes`] relies on).
+fn maximal(ranges: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges.iter().filter(|r| !r.is_empty()) {
+        match out.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => out.push(r.clone()),
+        }
+    }
+    out
+}
+
+/// `array`'s rows in `ranges`, compacted in place when its type allows and its buffers are
+/// not shared; else the array back.
+fn compact(array: ArrayRef, ranges: &[Range<usize>], kept: usize) -> Result<ArrayRef, ArrayRef> {
+    // Taken out of `array`, so that the buffers are unique when nothing else holds them.
+    let data = array.to_data();
+    drop(array);
+    let data_type = data.data_type().clone();
+    match data_type {
+        DataType::Utf8 => compact_bytes_data::<Utf8Type>(data, ranges, kept),
+        DataType::LargeUtf8 => compact_bytes_data::<LargeUtf8Type>(data, ranges, kept),
+        DataType::Binary => compact_bytes_data::<BinaryType>(data, ranges, kept),
+        DataType::LargeBinary => compact_bytes_data::<LargeBinaryType>(data, ranges, kept),
+        _ => {
+            macro_rules! primitive {
+                ($t:ty) => {
+                    compact_primitive_data::<$t>(data, ranges, kept)
+                };
+            }
+            downcast_primitive! {
+                data_type => (primitive),
+                _ => Err(make_array(data))
+            }
+        }
+    }
+}
+
+fn compact_primitive_data<T: ArrowPrimitiveType>(
+    data: ArrayData,
+    ranges: &[Range<usize>],
+    kept: usize,
+) -> Result<ArrayRef, ArrayRef> {
+    wrap(compact_primitive(
+        PrimitiveArray::<T>::from(data),
+        ranges,
+        kept,
+    ))
+}
+
+fn compact_bytes_data<T: ByteArrayType>(
+    data: ArrayData,
+    ranges: &[Range<usize>],
+    kept: usize,
+) -> Result<ArrayRef, ArrayRef> {
+    wrap(compact_bytes(
+        GenericByteArray::<T>::from(data),
+        ranges,
+        kept,
+    ))
+}
+
+fn wrap<A: Array + 'static>(compacted: Result<A, A>) -> Result<ArrayRef, ArrayRef> {
+    compacted
+        .map(|a| Arc::new(a) as ArrayRef)
+        .map_err(|a| Arc::new(a) as ArrayRef)
+}
+
+fn compact_primitive<T: ArrowPrimitiveType>(
+    array: PrimitiveArray<T>,
+    ranges: &[Range<usize>],
+    kept: usize,
+) -> Result<PrimitiveArray<T>, PrimitiveArray<T>> {
+    let (data_type, values, nulls) = array.into_parts();
+    let mut buffer = match values.into_inner().into_mutable() {
+        Ok(buffer) => buffer,
+        Err(shared) => {
+            return Err(
+                PrimitiveArray::new(ScalarBuffer::from(shared), nulls).with_data_type(data_type)
+            )
+        }
+    };
+    let values = buffer.typed_data_mut::<T::Native>();
+    let mut end = 0;
+    for r in ranges {
+        values.copy_within(r.clone(), end);
+        end += r.len();
+    }
+    buffer.truncate(kept * std::mem::size_of::<T::Native>());
+    let nulls = kept_nulls(nulls.as_ref(), ranges, kept);
+    Ok(
+        PrimitiveArray::new(ScalarBuffer::from(Buffer::from(buffer)), nulls)
+            .with_data_type(data_type),
+    )
+}
+
+fn compact_bytes<T: ByteArrayType>(
+    array: GenericByteArray<T>,
+    ranges: &[Range<usize>],
+    kept: usize,
+) -> Result<GenericByteArray<T>, GenericByteArray<T>> {
+    let (offsets, values, nulls) = array.into_parts();
+    let (mut offsets, mut values) = match (
+        offsets.into_inner().into_inner().into_mutable(),
+        values.into_mutable(),
+    ) {
+        (Ok(o), Ok(v)) => (o, v),
+        (o, v) => {
+            let o = o.map_or_else(|shared| shared, Buffer::from);
+            let v = v.map_or_else(|shared| shared, Buffer::from);
+            let offsets = OffsetBuffer::new(ScalarBuffer::from(o));
+            // SAFETY: the parts of the valid array taken apart above, unchanged.
+            return Err(unsafe { GenericByteArray::new_unchecked(offsets, v, nulls) });
+        }
+    };
+    let offs = offsets.typed_data_mut::<T::Offset>();
+    let data = values.as_slice_mut();
+    // Offsets are rewritten from index 1 on, up to the row count so far; every range after
+    // the first starts past a dropped row, so its offsets are read before they are rewritten.
+    let (mut row, mut end) = (0, T::Offset::default());
+    for r in ranges {
+        let (first, last) = (offs[r.start], offs[r.end]);
+        let shift = first - end;
+        for i in r.start..r.end {
+            row += 1;
+            offs[row] = offs[i + 1] - shift;
+        }
+        data.copy_within(first.as_usize()..last.as_usize(), end.as_usize());
+        end += last - first;
+    }
+    offs[0] = T::Offset::default();
+    offsets.truncate((kept + 1) * std::mem::size_of::<T::Offset>());
+    values.truncate(end.as_usize());
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(Buffer::from(offsets)));
+    let nulls = kept_nulls(nulls.as_ref(), ranges, kept);
+    // SAFETY: as in `copy_bytes`: offsets from 0 ascending to the data's end, each value a
+    // whole value of the valid source.
+    Ok(unsafe { GenericByteArray::new_unchecked(offsets, Buffer::from(values), nulls) })
 }
 
 /// The ranges of set bits of a selection.
@@ -64,19 +216,25 @@ fn mask_of(ranges: &[Range<usize>], len: usize) -> BooleanArray {
 /// `array`'s rows in `ranges`, when its type has a range-wise copy.
 fn copy_ranges(array: &ArrayRef, ranges: &[Range<usize>], kept: usize) -> Option<ArrayRef> {
     let copied: ArrayRef = match array.data_type() {
-        DataType::Utf8 => Arc::new(bytes::<Utf8Type>(array.as_bytes(), ranges, kept)),
-        DataType::LargeUtf8 => Arc::new(bytes::<LargeUtf8Type>(array.as_bytes(), ranges, kept)),
-        DataType::Binary => Arc::new(bytes::<BinaryType>(array.as_bytes(), ranges, kept)),
-        DataType::LargeBinary => Arc::new(bytes::<LargeBinaryType>(array.as_bytes(), ranges, kept)),
+        DataType::Utf8 => Arc::new(copy_bytes::<Utf8Type>(array.as_bytes(), ranges, kept)),
+        DataType::LargeUtf8 => {
+            Arc::new(copy_bytes::<LargeUtf8Type>(array.as_bytes(), ranges, kept))
+        }
+        DataType::Binary => Arc::new(copy_bytes::<BinaryType>(array.as_bytes(), ranges, kept)),
+        DataType::LargeBinary => Arc::new(copy_bytes::<LargeBinaryType>(
+            array.as_bytes(),
+            ranges,
+            kept,
+        )),
         _ => downcast_primitive_array!(
-            array => Arc::new(primitive(array, ranges, kept)),
+            array => Arc::new(copy_primitive(array, ranges, kept)),
             _ => return None
         ),
     };
     Some(copied)
 }
 
-fn primitive<T: ArrowPrimitiveType>(
+fn copy_primitive<T: ArrowPrimitiveType>(
     array: &PrimitiveArray<T>,
     ranges: &[Range<usize>],
     kept: usize,
@@ -86,11 +244,14 @@ fn primitive<T: ArrowPrimitiveType>(
     for r in ranges {
         out.extend_from_slice(&values[r.clone()]);
     }
-    PrimitiveArray::<T>::new(ScalarBuffer::from(out), nulls(array.nulls(), ranges, kept))
-        .with_data_type(array.data_type().clone())
+    PrimitiveArray::<T>::new(
+        ScalarBuffer::from(out),
+        kept_nulls(array.nulls(), ranges, kept),
+    )
+    .with_data_type(array.data_type().clone())
 }
 
-fn bytes<T: ByteArrayType>(
+fn copy_bytes<T: ByteArrayType>(
     array: &GenericByteArray<T>,
     ranges: &[Range<usize>],
     kept: usize,
@@ -111,10 +272,10 @@ fn bytes<T: ByteArrayType>(
         let shift = end - first;
         out_offsets.extend(offsets[r.start + 1..=r.end].iter().map(|&o| o + shift));
         out_data.extend_from_slice(&data[first.as_usize()..offsets[r.end].as_usize()]);
-        end = end + (offsets[r.end] - first);
+        end += offsets[r.end] - first;
     }
     let offsets = OffsetBuffer::new(ScalarBuffer::from(out_offsets));
-    let nulls = nulls(array.nulls(), ranges, kept);
+    let nulls = kept_nulls(array.nulls(), ranges, kept);
     // SAFETY: the offsets start at 0, ascend (OffsetBuffer::new checks) and end at the data's
     // length; each value is a whole value of the valid source array, so string values are
     // UTF-8 cut at char boundaries; the nulls have one bit per row. `try_new` would check
@@ -122,7 +283,11 @@ fn bytes<T: ByteArrayType>(
     unsafe { GenericByteArray::<T>::new_unchecked(offsets, Buffer::from_vec(out_data), nulls) }
 }
 
-fn nulls(nulls: Option<&NullBuffer>, ranges: &[Range<usize>], kept: usize) -> Option<NullBuffer> {
+fn kept_nulls(
+    nulls: Option<&NullBuffer>,
+    ranges: &[Range<usize>],
+    kept: usize,
+) -> Option<NullBuffer> {
     let nulls = nulls?;
     let mut bits = BooleanBufferBuilder::new(kept);
     for r in ranges {
@@ -134,6 +299,7 @@ fn nulls(nulls: Option<&NullBuffer>, ranges: &[Range<usize>], kept: usize) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::types::Int64Type;
     use arrow_array::{
         Int32Array, Int64Array, LargeStringArray, StringArray, StructArray,
         TimestampMicrosecondArray,
@@ -172,20 +338,37 @@ mod tests {
     }
 
     proptest! {
-        /// Equal to arrow's filter with the same selection, on sliced input too.
+        /// Equal to arrow's filter with the same selection: in place on a batch that owns its
+        /// buffers, copied from a shared or sliced one, with touching ranges too.
         #[test]
         fn keeping_ranges_equals_filtering(
             rows in 1usize..300,
             offset in 0usize..20,
+            shared in any::<bool>(),
             seed in any::<u64>(),
             keep in proptest::collection::vec(any::<bool>(), 320),
         ) {
-            let whole = batch(rows + offset, seed);
-            let sliced = whole.slice(offset, rows);
             let mask = BooleanArray::from(keep[..rows].to_vec());
-            let expected = arrow_select::filter::filter_record_batch(&sliced, &mask).unwrap();
-            let got = keep_ranges(&sliced, &ranges_of(&mask)).unwrap();
-            prop_assert_eq!(got, expected);
+            let input = || batch(rows + offset, seed).slice(offset, rows);
+            let expected = arrow_select::filter::filter_record_batch(&input(), &mask).unwrap();
+            // Touching pieces of the selection's ranges.
+            let ranges: Vec<Range<usize>> = ranges_of(&mask)
+                .into_iter()
+                .flat_map(|r| {
+                    let mid = r.start + r.len() / 2;
+                    [r.start..mid, mid..r.end]
+                })
+                .collect();
+            let input = input();
+            let alive = shared.then(|| input.clone());
+            let ints = |b: &RecordBatch| b.column(0).as_primitive::<Int64Type>().values().as_ptr();
+            let before = ints(&input);
+            let got = keep_ranges(input, &ranges).unwrap();
+            prop_assert_eq!(&got, &expected);
+            let in_place = offset == 0 && alive.is_none();
+            if expected.num_rows() > 0 && expected.num_rows() < rows {
+                prop_assert_eq!(ints(&got) == before, in_place);
+            }
         }
     }
 }

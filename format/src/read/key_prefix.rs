@@ -26,8 +26,8 @@ impl Prefixes {
         fixed_len: Option<usize>,
     ) -> Prefixes {
         let len = keys.num_rows();
-        let values: Vec<u128> = match int64_key(batch, key_columns) {
-            Some(values) => values.iter().map(|v| int64_prefix(*v)).collect(),
+        let values: Vec<u128> = match Prefixes::of_int64_key(batch, key_columns) {
+            Some(p) => p.values,
             None => (0..len).map(|r| prefix(keys.row(r).as_ref())).collect(),
         };
         debug_assert!(len == 0 || values[0] == prefix(keys.row(0).as_ref()));
@@ -36,6 +36,18 @@ impl Prefixes {
             (first <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first)).then_some(first)
         });
         Prefixes { values, exact }
+    }
+}
+
+impl Prefixes {
+    /// Prefixes straight from the values of a key that is one BIGINT column without nulls,
+    /// with no key rows needed; `None` for other keys.
+    pub fn of_int64_key(batch: &RecordBatch, key_columns: &[usize]) -> Option<Prefixes> {
+        int64_key(batch, key_columns).map(|values| Prefixes {
+            values: values.iter().map(|v| int64_prefix(*v)).collect(),
+            // A valid marker and 8 bytes.
+            exact: Some(1 + std::mem::size_of::<i64>()),
+        })
     }
 }
 

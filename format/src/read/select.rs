@@ -5,9 +5,9 @@
 //! plain read is the key comparisons and one range-wise copy per batch.
 //!
 //! Rows come out in key order within each sorted run, not across runs (use
-//! [`super::merge`] for a key-ordered merge). Runs are merged with a binary heap of cursors;
-//! a key that is the smallest of its heap and not repeated in its run (the common case) is
-//! decided without touching other runs.
+//! [`super::merge`] for a key-ordered merge). Runs are merged with a loser tree of cursors;
+//! a key that is the smallest in the tree and not repeated in its run or by the tree's next
+//! winner (the common case) is decided without gathering versions.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, Int8Array, RecordBatch};
 use arrow_buffer::BooleanBufferBuilder;
-use arrow_row::{RowConverter, Rows, SortField};
+use arrow_row::{OwnedRow, RowConverter, Rows, SortField};
 use arrow_schema::{Schema, SchemaRef, SortOptions};
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -26,6 +26,7 @@ use crate::merge::{KeyVersion, MergeFunction, RowKind};
 use crate::read::file::{read_kv_file, KvLayout};
 use crate::read::gather::{keep_ranges, ranges_of};
 use crate::read::key_prefix::{fixed_key_len, Prefixes};
+use crate::read::loser_tree::LoserTree;
 use crate::read::runs::sorted_runs;
 use crate::scan::Split;
 use crate::table::Table;
@@ -70,7 +71,8 @@ struct Cursor {
 /// The batch a cursor is in, decoded for comparing.
 struct Current {
     slot: usize,
-    keys: Rows,
+    /// Key rows, `None` for fixed-width keys: their prefixes are the keys.
+    keys: Option<Rows>,
     /// The first 16 bytes of each key row, big-endian: most comparisons end there.
     prefixes: Vec<u128>,
     /// `Some(n)` when every key row is `n ≤ 16` bytes long: equal prefixes of rows of
@@ -81,6 +83,17 @@ struct Current {
     kind: Int8Array,
     row: usize,
     len: usize,
+}
+
+impl Current {
+    fn key(&self, row: usize) -> Option<arrow_row::Row<'_>> {
+        self.keys.as_ref().map(|k| k.row(row))
+    }
+
+    /// Whether the key at `row` is `key` (its prefix and, unless fixed-width, its row).
+    fn holds(&self, row: usize, key: &(u128, Option<OwnedRow>)) -> bool {
+        self.prefixes.get(row) == Some(&key.0) && self.key(row) == key.1.as_ref().map(|k| k.row())
+    }
 }
 
 /// A batch whose rows are being decided: `mask` marks the survivors so far.
@@ -103,9 +116,8 @@ struct Select {
     seq_converter: Option<RowConverter>,
     merge: MergeFunction,
     cursors: Vec<Cursor>,
-    /// Cursors with rows left with their current key prefix, a min-heap by (current key,
-    /// cursor index).
-    heap: Vec<(u128, usize)>,
+    /// Cursors by (current key, cursor index); exhausted ones last.
+    tree: LoserTree,
     slots: Vec<Option<Slot>>,
     free_slots: Vec<usize>,
     /// Slots whose cursor moved past them, to emit in this order.
@@ -116,7 +128,7 @@ struct Select {
     /// Keep surviving retractions and output their kinds.
     row_kinds: bool,
     /// Every key row has this length, at most 16 bytes (fixed-width key columns): prefixes
-    /// are the whole keys, so heap entries compare as plain tuples.
+    /// are the whole keys.
     fixed_key_len: Option<usize>,
 }
 
@@ -202,7 +214,7 @@ impl Select {
             key_converter,
             seq_converter,
             merge,
-            heap: Vec::with_capacity(cursors.len()),
+            tree: LoserTree::new(&[], &|_, _| Ordering::Equal),
             cursors,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -215,11 +227,8 @@ impl Select {
         };
         for i in 0..state.cursors.len() {
             state.load(i).await?;
-            if let Some(p) = state.prefix_of(i) {
-                state.heap.push((p, i));
-            }
         }
-        state.heapify();
+        state.rebuild_tree();
         Ok(state)
     }
 
@@ -228,17 +237,17 @@ impl Select {
             if let Some(b) = self.ready.pop_front() {
                 return Ok(Some(b));
             }
-            if self.heap.is_empty() {
+            if self.tree.winner().is_none() {
                 self.emit_finished()?;
                 return Ok(self.ready.pop_front());
             }
             for _ in 0..KEYS_PER_STEP {
-                if self.heap.is_empty() {
+                let Some(top) = self.tree.winner() else {
                     break;
-                }
+                };
                 // The common case is decided synchronously: no future per key.
-                if !self.decide_if_alone()? {
-                    self.decide_group().await?;
+                if !self.decide_if_alone(top)? {
+                    self.decide_group(top).await?;
                 }
             }
             self.emit_finished()?;
@@ -300,8 +309,24 @@ impl Select {
 
     fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
         let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
-        let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
-        let keys = self.key_converter.convert_columns(&keys)?;
+        let int64_key = self
+            .fixed_key_len
+            .and_then(|_| Prefixes::of_int64_key(&batch, &self.key_columns));
+        let (
+            Prefixes {
+                values: prefixes,
+                exact,
+            },
+            keys,
+        ) = match int64_key {
+            Some(prefixes) => (prefixes, None),
+            None => {
+                let keys: Vec<ArrayRef> = self.key_columns.iter().map(|c| column(*c)).collect();
+                let keys = self.key_converter.convert_columns(&keys)?;
+                let prefixes = Prefixes::of(&batch, &self.key_columns, &keys, self.fixed_key_len);
+                (prefixes, self.fixed_key_len.is_none().then_some(keys))
+            }
+        };
         let user_seq = match &self.seq_converter {
             Some(conv) => {
                 let cols: Vec<ArrayRef> = self.seq_columns.iter().map(|c| column(*c)).collect();
@@ -322,10 +347,6 @@ impl Select {
             .cloned()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
         let len = batch.num_rows();
-        let Prefixes {
-            values: prefixes,
-            exact,
-        } = Prefixes::of(&batch, &self.key_columns, &keys, self.fixed_key_len);
         let mut mask = BooleanBufferBuilder::new(len);
         mask.append_n(len, false);
         let slot = Slot { batch, mask };
@@ -352,93 +373,42 @@ impl Select {
         })
     }
 
-    fn key_of(&self, cursor: usize) -> Option<arrow_row::Row<'_>> {
-        let cur = self.cursors.get(cursor)?.current.as_ref()?;
-        Some(cur.keys.row(cur.row))
+    fn current(&self, cursor: usize) -> Option<&Current> {
+        self.cursors.get(cursor)?.current.as_ref()
     }
 
     fn prefix_of(&self, cursor: usize) -> Option<u128> {
-        let cur = self.cursors.get(cursor)?.current.as_ref()?;
+        let cur = self.current(cursor)?;
         cur.prefixes.get(cur.row).copied()
     }
 
-    fn exact_len(&self, cursor: usize) -> Option<usize> {
-        self.cursors.get(cursor)?.current.as_ref()?.exact
-    }
-
-    /// Whether equal prefixes of these cursors' current keys mean equal keys.
-    fn both_exact(&self, a: usize, b: usize) -> bool {
-        matches!((self.exact_len(a), self.exact_len(b)), (Some(x), Some(y)) if x == y)
-    }
-
-    /// Order of two heap entries: by key (prefix first), then by cursor index.
-    /// (Keys of fixed width never get here: `sift_down` orders them as plain tuples.)
-    fn compare(&self, a: (u128, usize), b: (u128, usize)) -> Ordering {
-        a.0.cmp(&b.0)
-            .then_with(|| {
-                if self.both_exact(a.1, b.1) {
-                    Ordering::Equal
-                } else {
-                    self.key_of(a.1).cmp(&self.key_of(b.1))
-                }
-            })
-            .then(a.1.cmp(&b.1))
-    }
-
-    /// Whether the keys of two heap entries are equal.
-    fn same_key(&self, a: (u128, usize), b: (u128, usize)) -> bool {
-        if self.fixed_key_len.is_some() {
-            return a.0 == b.0;
-        }
-        a.0 == b.0 && (self.both_exact(a.1, b.1) || self.key_of(a.1) == self.key_of(b.1))
-    }
-
-    fn sift_down(&mut self, mut at: usize) {
-        if self.fixed_key_len.is_some() {
-            // Whole keys in the prefixes: plain tuple order, inlined.
-            return sift_down_tuples(&mut self.heap, at);
-        }
-        let n = self.heap.len();
-        loop {
-            let (l, r) = (2 * at + 1, 2 * at + 2);
-            let mut smallest = at;
-            if l < n && self.compare(self.heap[l], self.heap[smallest]).is_lt() {
-                smallest = l;
-            }
-            if r < n && self.compare(self.heap[r], self.heap[smallest]).is_lt() {
-                smallest = r;
-            }
-            if smallest == at {
-                return;
-            }
-            self.heap.swap(at, smallest);
-            at = smallest;
-        }
-    }
-
-    fn heapify(&mut self) {
-        for i in (0..self.heap.len() / 2).rev() {
-            self.sift_down(i);
-        }
-    }
-
-    /// Decides the smallest key if it is alone (the common case): not in another run (which
-    /// would hold it in a child of the root) nor later in its own. Its one version survives
-    /// unless it is a retraction. `false` when all versions must be gathered.
-    fn decide_if_alone(&mut self) -> Result<bool> {
-        let Some(&top) = self.heap.first() else {
-            return Ok(false);
+    /// Whether cursor `a`'s key at `a_row` equals cursor `b`'s current key, their prefixes
+    /// being equal.
+    fn key_equals(&self, a: usize, a_row: usize, b: usize) -> bool {
+        let (Some(x), Some(y)) = (self.current(a), self.current(b)) else {
+            return false;
         };
-        if self
-            .heap
-            .iter()
-            .skip(1)
-            .take(2)
-            .any(|&other| self.same_key(top, other))
-        {
-            return Ok(false);
+        match (x.exact, y.exact) {
+            (Some(m), Some(n)) => m == n,
+            _ => x.key(a_row) == y.key(y.row),
         }
-        let Some(cur) = self.cursors[top.1].current.as_mut() else {
+    }
+
+    fn rebuild_tree(&mut self) {
+        let keys: Vec<Option<u128>> = (0..self.cursors.len()).map(|c| self.prefix_of(c)).collect();
+        let cursors = &self.cursors;
+        self.tree
+            .rebuild(&keys, &|a, b| full_key_order(cursors, a, b));
+    }
+
+    /// Decides the smallest key, at cursor `top`, if it is alone (the common case): not
+    /// later in its own run, and not the key of the tree's winner once `top` moved on. Its
+    /// one version survives unless it is a retraction. `false` when all versions must be
+    /// gathered; the cursor is then back at the key, and the tree stale until
+    /// [`Self::decide_group`] rebuilds it.
+    fn decide_if_alone(&mut self, top: usize) -> Result<bool> {
+        let prefix = self.tree.winner_key();
+        let Some(cur) = self.cursors.get_mut(top).and_then(|c| c.current.as_mut()) else {
             return Ok(false);
         };
         // At the end of a batch, the next batch may repeat the key.
@@ -446,13 +416,22 @@ impl Select {
         let Some(&next_prefix) = cur.prefixes.get(next) else {
             return Ok(false);
         };
-        if next_prefix == top.0 && (cur.exact.is_some() || cur.keys.row(next) == cur.keys.row(row))
-        {
+        if next_prefix == prefix && (cur.exact.is_some() || cur.key(next) == cur.key(row)) {
             return Ok(false);
         }
-        let byte = cur.kind.value(row);
-        let slot = cur.slot;
+        let (byte, slot) = (cur.kind.value(row), cur.slot);
         cur.row = next;
+        let cursors = &self.cursors;
+        self.tree
+            .replay(Some(next_prefix), &|a, b| full_key_order(cursors, a, b));
+        if let Some(winner) = self.tree.winner() {
+            if self.tree.winner_key() == prefix && self.key_equals(top, row, winner) {
+                if let Some(cur) = self.cursors[top].current.as_mut() {
+                    cur.row = row;
+                }
+                return Ok(false);
+            }
+        }
         match RowKind::from_byte(byte) {
             Some(kind) if kind.is_add() || self.row_kinds => {
                 if let Some(Some(s)) = self.slots.get_mut(slot) {
@@ -462,32 +441,27 @@ impl Select {
             Some(_) => {}
             None => return Err(self.bad_kind(byte)),
         }
-        self.heap[0].0 = next_prefix;
-        self.sift_down(0);
         Ok(true)
     }
 
     /// Gathers every version of the smallest key across runs and marks the survivor.
-    async fn decide_group(&mut self) -> Result<()> {
-        let Some(&(_, top)) = self.heap.first() else {
-            return Ok(());
-        };
-        let key = match self.key_of(top) {
-            Some(k) => k.owned(),
+    async fn decide_group(&mut self, top: usize) -> Result<()> {
+        let key = match self.current(top) {
+            Some(cur) => (cur.prefixes[cur.row], cur.key(cur.row).map(|k| k.owned())),
             None => return Ok(()),
         };
         self.versions.clear();
         self.refs.clear();
-        let top_entry = self.heap[0];
-        let members: Vec<usize> = self
-            .heap
-            .iter()
-            .filter(|&&other| self.same_key(top_entry, other))
-            .map(|&(_, c)| c)
+        // `top` holds the smallest (key, cursor): runs holding the key too come after it.
+        let members: Vec<usize> = (top..self.cursors.len())
+            .filter(|&c| {
+                self.current(c)
+                    .is_some_and(|cur| cur.row < cur.len && cur.holds(cur.row, &key))
+            })
             .collect();
         for c in members {
             while let Some(cur) = self.cursors[c].current.as_mut() {
-                if cur.keys.row(cur.row) != key.row() {
+                if !cur.holds(cur.row, &key) {
                     break;
                 }
                 let byte = cur.kind.value(cur.row);
@@ -526,11 +500,7 @@ impl Select {
                 s.mask.set_bit(row, true);
             }
         }
-        let live: Vec<(u128, usize)> = (0..self.cursors.len())
-            .filter_map(|c| self.prefix_of(c).map(|p| (p, c)))
-            .collect();
-        self.heap = live;
-        self.heapify();
+        self.rebuild_tree();
         Ok(())
     }
 
@@ -546,18 +516,11 @@ impl Select {
     /// finished slot to `ready`, filtered and projected.
     fn emit_finished(&mut self) -> Result<()> {
         // A cursor that decided its last row loads its next batch lazily, here.
-        let exhausted: Vec<usize> = self
-            .heap
+        if self
+            .cursors
             .iter()
-            .map(|&(_, c)| c)
-            .filter(|&c| {
-                self.cursors[c]
-                    .current
-                    .as_ref()
-                    .is_some_and(|cur| cur.row >= cur.len)
-            })
-            .collect();
-        if !exhausted.is_empty() {
+            .any(|c| c.current.as_ref().is_some_and(|cur| cur.row >= cur.len))
+        {
             return Err(Error::internal("select: a cursor ran past its batch"));
         }
         while let Some(slot) = self.finished.pop_front() {
@@ -572,10 +535,12 @@ impl Select {
                 continue;
             }
             let projected = batch.project(&self.output_columns)?;
+            // Only `projected` holds the columns now, so they can be compacted in place.
+            drop(batch);
             let out = if kept == mask.len() {
                 projected
             } else {
-                keep_ranges(&projected, &ranges_of(&mask))?
+                keep_ranges(projected, &ranges_of(&mask))?
             };
             self.ready.push_back(self.conform(out)?);
         }
@@ -602,22 +567,14 @@ impl Select {
     }
 }
 
-/// Restores the min-heap below `at` by (prefix, cursor) order.
-fn sift_down_tuples(heap: &mut [(u128, usize)], mut at: usize) {
-    let n = heap.len();
-    loop {
-        let (l, r) = (2 * at + 1, 2 * at + 2);
-        let mut smallest = at;
-        if l < n && heap[l] < heap[smallest] {
-            smallest = l;
-        }
-        if r < n && heap[r] < heap[smallest] {
-            smallest = r;
-        }
-        if smallest == at {
-            return;
-        }
-        heap.swap(at, smallest);
-        at = smallest;
+/// Order of the current keys of two cursors whose key prefixes are equal.
+fn full_key_order(cursors: &[Cursor], a: usize, b: usize) -> Ordering {
+    let current = |c: usize| cursors.get(c).and_then(|c| c.current.as_ref());
+    let (Some(x), Some(y)) = (current(a), current(b)) else {
+        return Ordering::Equal;
+    };
+    match (x.exact, y.exact) {
+        (Some(m), Some(n)) if m == n => Ordering::Equal,
+        _ => x.key(x.row).cmp(&y.key(y.row)),
     }
 }
