@@ -1,8 +1,9 @@
 //! Merge-on-read by selection, for engines whose result is always a stored row
 //! (deduplicate, first-row): the k-way merge only decides which version of each key
 //! survives, marking it in a bitmap of its batch; a batch leaves as soon as its run has
-//! moved past it, filtered by its bitmap. Nothing is gathered row by row, so the cost over a
-//! plain read is the key comparisons and one range-wise copy per batch.
+//! moved past it, with only its marked rows (moved down in place, see [`super::gather`]).
+//! Nothing is gathered row by row, so the cost over a plain read is the key comparisons and
+//! one compaction per batch that lost rows.
 //!
 //! Rows come out in key order within each sorted run, not across runs (use
 //! [`super::merge`] for a key-ordered merge). Runs are merged with a loser tree of cursors;

@@ -4,6 +4,7 @@ mod buckets;
 mod engines;
 mod files;
 mod model;
+mod selection;
 mod types;
 mod validation;
 
