@@ -77,11 +77,20 @@ fn compact(array: ArrayRef, ranges: &[Range<usize>], kept: usize) -> Result<Arra
     let data = array.to_data();
     drop(array);
     let data_type = data.data_type().clone();
+    macro_rules! bytes {
+        ($t:ty) => {
+            wrap(compact_bytes(
+                GenericByteArray::<$t>::from(data),
+                ranges,
+                kept,
+            ))
+        };
+    }
     match data_type {
-        DataType::Utf8 => compact_bytes_data::<Utf8Type>(data, ranges, kept),
-        DataType::LargeUtf8 => compact_bytes_data::<LargeUtf8Type>(data, ranges, kept),
-        DataType::Binary => compact_bytes_data::<BinaryType>(data, ranges, kept),
-        DataType::LargeBinary => compact_bytes_data::<LargeBinaryType>(data, ranges, kept),
+        DataType::Utf8 => bytes!(Utf8Type),
+        DataType::LargeUtf8 => bytes!(LargeUtf8Type),
+        DataType::Binary => bytes!(BinaryType),
+        DataType::LargeBinary => bytes!(LargeBinaryType),
         _ => {
             macro_rules! primitive {
                 ($t:ty) => {
@@ -103,18 +112,6 @@ fn compact_primitive_data<T: ArrowPrimitiveType>(
 ) -> Result<ArrayRef, ArrayRef> {
     wrap(compact_primitive(
         PrimitiveArray::<T>::from(data),
-        ranges,
-        kept,
-    ))
-}
-
-fn compact_bytes_data<T: ByteArrayType>(
-    data: ArrayData,
-    ranges: &[Range<usize>],
-    kept: usize,
-) -> Result<ArrayRef, ArrayRef> {
-    wrap(compact_bytes(
-        GenericByteArray::<T>::from(data),
         ranges,
         kept,
     ))
