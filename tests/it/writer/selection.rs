@@ -11,9 +11,10 @@ use strata_format::read::TableRead;
 use strata_writer::TableWriter;
 
 use super::{rows, Fixture};
+use crate::compact::Rng;
 
 fn string_key(k: u64) -> String {
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         k.to_string()
     } else {
         format!("customer-account-{k:06}")
@@ -35,19 +36,13 @@ async fn against_the_model(key_type: &str) {
     .await;
     let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
     let mut model: BTreeMap<String, i64> = BTreeMap::new();
-    let mut state = 0x5e1e_c7u64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rng = Rng(0x5e1e_c7ed);
     for round in 0..12i64 {
         let mut ops: BTreeMap<u64, (i8, i64)> = BTreeMap::new();
         for i in 0..150 {
             // Mostly inserts and updates, a few deletes.
-            let kind = if next(8) == 0 { 3 } else { 0 };
-            ops.insert(next(400), (kind, round * 1000 + i));
+            let kind = if rng.below(8) == 0 { 3 } else { 0 };
+            ops.insert(rng.below(400), (kind, round * 1000 + i));
         }
         let key: ArrayRef = if key_type.starts_with("BIGINT") {
             Arc::new(Int64Array::from_iter_values(ops.keys().map(|k| *k as i64)))
