@@ -37,9 +37,7 @@ impl Prefixes {
         });
         Prefixes { values, exact }
     }
-}
 
-impl Prefixes {
     /// Prefixes straight from the values of a key that is one BIGINT column without nulls,
     /// with no key rows needed; `None` for other keys.
     pub fn of_int64_key(batch: &RecordBatch, key_columns: &[usize]) -> Option<Prefixes> {

@@ -447,9 +447,13 @@ impl Select {
 
     /// Gathers every version of the smallest key across runs and marks the survivor.
     async fn decide_group(&mut self, top: usize) -> Result<()> {
-        let key = match self.current(top) {
-            Some(cur) => (cur.prefixes[cur.row], cur.key(cur.row).map(|k| k.owned())),
-            None => return Ok(()),
+        let Some(key) = self.current(top).and_then(|cur| {
+            let prefix = *cur.prefixes.get(cur.row)?;
+            Some((prefix, cur.key(cur.row).map(|k| k.owned())))
+        }) else {
+            // A stale tree; rebuilt from the cursors, it cannot pick `top` again.
+            self.rebuild_tree();
+            return Ok(());
         };
         self.versions.clear();
         self.refs.clear();
