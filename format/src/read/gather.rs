@@ -2,19 +2,18 @@
 //! merge's selection keeps. Primitive and byte columns whose buffers the batch alone owns
 //! (as a freshly decoded one does) are compacted in place: the kept values move down over
 //! the dropped ones, so nothing is allocated and the lines written are the ones just read.
-//! Shared ones are copied range by range, a byte column's offsets shifted in one tight loop
-//! per range (arrow's `filter` pushes each offset separately, which made it most of the
-//! cost of dropping every tenth row). Other columns go through `filter`.
+//! Arrow's `filter` copied every kept value into new buffers and pushed each string offset
+//! separately, which made it most of the cost of dropping every tenth row. Shared columns
+//! and other types still go through `filter`.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::ArrayData;
-use arrow_array::cast::AsArray;
 use arrow_array::types::{BinaryType, ByteArrayType, LargeBinaryType, LargeUtf8Type, Utf8Type};
 use arrow_array::{
-    downcast_primitive, downcast_primitive_array, make_array, Array, ArrayRef, ArrowPrimitiveType,
-    BooleanArray, GenericByteArray, PrimitiveArray, RecordBatch, RecordBatchOptions,
+    downcast_primitive, make_array, Array, ArrayRef, ArrowPrimitiveType, BooleanArray,
+    GenericByteArray, PrimitiveArray, RecordBatch, RecordBatchOptions,
 };
 use arrow_buffer::{
     ArrowNativeType, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
@@ -37,17 +36,11 @@ pub(crate) fn keep_ranges(batch: RecordBatch, ranges: &[Range<usize>]) -> Result
     let mut mask = None;
     let columns = columns
         .into_iter()
-        .map(|c| {
-            let c = match compact(c, &ranges, kept) {
-                Ok(compacted) => return Ok(compacted),
-                Err(shared) => shared,
-            };
-            match copy_ranges(&c, &ranges, kept) {
-                Some(copied) => Ok(copied),
-                None => {
-                    let mask = mask.get_or_insert_with(|| mask_of(&ranges, rows));
-                    Ok(arrow_select::filter::filter(&c, mask)?)
-                }
+        .map(|c| match compact(c, &ranges, kept) {
+            Ok(compacted) => Ok(compacted),
+            Err(shared) => {
+                let mask = mask.get_or_insert_with(|| mask_of(&ranges, rows));
+                Ok(arrow_select::filter::filter(&shared, mask)?)
             }
         })
         .collect::<Result<Vec<_>>>()?;
@@ -190,8 +183,10 @@ fn compact_bytes<T: ByteArrayType>(
     values.truncate(end.as_usize());
     let offsets = OffsetBuffer::new(ScalarBuffer::from(Buffer::from(offsets)));
     let nulls = kept_nulls(nulls.as_ref(), ranges, kept);
-    // SAFETY: as in `copy_bytes`: offsets from 0 ascending to the data's end, each value a
-    // whole value of the valid source.
+    // SAFETY: the offsets start at 0, ascend (OffsetBuffer::new checks) and end at the
+    // data's length; each value is a whole value of the valid source array, so string
+    // values are UTF-8 cut at char boundaries; the nulls have one bit per row. `try_new`
+    // would check the UTF-8 again, a fifth of the cost of dropping deleted rows.
     Ok(unsafe { GenericByteArray::new_unchecked(offsets, Buffer::from(values), nulls) })
 }
 
@@ -210,76 +205,6 @@ fn mask_of(ranges: &[Range<usize>], len: usize) -> BooleanArray {
     BooleanArray::new(bits.finish(), None)
 }
 
-/// `array`'s rows in `ranges`, when its type has a range-wise copy.
-fn copy_ranges(array: &ArrayRef, ranges: &[Range<usize>], kept: usize) -> Option<ArrayRef> {
-    let copied: ArrayRef = match array.data_type() {
-        DataType::Utf8 => Arc::new(copy_bytes::<Utf8Type>(array.as_bytes(), ranges, kept)),
-        DataType::LargeUtf8 => {
-            Arc::new(copy_bytes::<LargeUtf8Type>(array.as_bytes(), ranges, kept))
-        }
-        DataType::Binary => Arc::new(copy_bytes::<BinaryType>(array.as_bytes(), ranges, kept)),
-        DataType::LargeBinary => Arc::new(copy_bytes::<LargeBinaryType>(
-            array.as_bytes(),
-            ranges,
-            kept,
-        )),
-        _ => downcast_primitive_array!(
-            array => Arc::new(copy_primitive(array, ranges, kept)),
-            _ => return None
-        ),
-    };
-    Some(copied)
-}
-
-fn copy_primitive<T: ArrowPrimitiveType>(
-    array: &PrimitiveArray<T>,
-    ranges: &[Range<usize>],
-    kept: usize,
-) -> PrimitiveArray<T> {
-    let values = array.values();
-    let mut out = Vec::with_capacity(kept);
-    for r in ranges {
-        out.extend_from_slice(&values[r.clone()]);
-    }
-    PrimitiveArray::<T>::new(
-        ScalarBuffer::from(out),
-        kept_nulls(array.nulls(), ranges, kept),
-    )
-    .with_data_type(array.data_type().clone())
-}
-
-fn copy_bytes<T: ByteArrayType>(
-    array: &GenericByteArray<T>,
-    ranges: &[Range<usize>],
-    kept: usize,
-) -> GenericByteArray<T> {
-    let offsets = array.value_offsets();
-    let data = array.value_data();
-    let mut out_offsets = Vec::with_capacity(kept + 1);
-    let mut end = T::Offset::default();
-    out_offsets.push(end);
-    let mut out_data = Vec::with_capacity(
-        ranges
-            .iter()
-            .map(|r| (offsets[r.end] - offsets[r.start]).as_usize())
-            .sum(),
-    );
-    for r in ranges {
-        let first = offsets[r.start];
-        let shift = end - first;
-        out_offsets.extend(offsets[r.start + 1..=r.end].iter().map(|&o| o + shift));
-        out_data.extend_from_slice(&data[first.as_usize()..offsets[r.end].as_usize()]);
-        end += offsets[r.end] - first;
-    }
-    let offsets = OffsetBuffer::new(ScalarBuffer::from(out_offsets));
-    let nulls = kept_nulls(array.nulls(), ranges, kept);
-    // SAFETY: the offsets start at 0, ascend (OffsetBuffer::new checks) and end at the data's
-    // length; each value is a whole value of the valid source array, so string values are
-    // UTF-8 cut at char boundaries; the nulls have one bit per row. `try_new` would check
-    // the UTF-8 again, a fifth of the cost of dropping deleted rows.
-    unsafe { GenericByteArray::<T>::new_unchecked(offsets, Buffer::from_vec(out_data), nulls) }
-}
-
 fn kept_nulls(
     nulls: Option<&NullBuffer>,
     ranges: &[Range<usize>],
@@ -296,6 +221,7 @@ fn kept_nulls(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::{
         Int32Array, Int64Array, LargeStringArray, StringArray, StructArray,
@@ -336,7 +262,7 @@ mod tests {
 
     proptest! {
         /// Equal to arrow's filter with the same selection: in place on a batch that owns its
-        /// buffers, copied from a shared or sliced one, with touching ranges too.
+        /// buffers, by `filter` on a shared or sliced one, with touching ranges too.
         #[test]
         fn keeping_ranges_equals_filtering(
             rows in 1usize..300,

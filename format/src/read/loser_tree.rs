@@ -32,7 +32,10 @@ struct Entry {
 impl LoserTree {
     /// A tree over sources with these current keys (`None`: exhausted). `tie` orders two
     /// live sources whose prefixes are equal.
-    pub fn new(keys: &[Option<u128>], tie: &impl Fn(usize, usize) -> Ordering) -> LoserTree {
+    pub fn new(
+        keys: impl ExactSizeIterator<Item = Option<u128>>,
+        tie: &impl Fn(usize, usize) -> Ordering,
+    ) -> LoserTree {
         let mut tree = LoserTree {
             nodes: Vec::new(),
             dead: Vec::new(),
@@ -44,22 +47,28 @@ impl LoserTree {
     }
 
     /// Starts over from these keys, reusing the tree's memory.
-    pub fn rebuild(&mut self, keys: &[Option<u128>], tie: &impl Fn(usize, usize) -> Ordering) {
+    pub fn rebuild(
+        &mut self,
+        keys: impl ExactSizeIterator<Item = Option<u128>>,
+        tie: &impl Fn(usize, usize) -> Ordering,
+    ) {
         let width = keys.len().next_power_of_two();
         self.width = width;
-        self.dead.clear();
-        self.dead
-            .extend((0..width).map(|s| keys.get(s).is_none_or(Option::is_none)));
         self.nodes.clear();
         self.nodes.resize(width, Entry::default());
         // Winners of each subtree, bottom up; the loser stays at the node.
         let mut winners = std::mem::take(&mut self.winners);
         winners.clear();
         winners.resize(width, Entry::default());
-        winners.extend((0..width).map(|source| Entry {
-            key: keys.get(source).copied().flatten().unwrap_or(u128::MAX),
-            source,
-        }));
+        self.dead.clear();
+        // The padding past the sources is exhausted.
+        for (source, key) in keys.chain(std::iter::repeat(None)).take(width).enumerate() {
+            self.dead.push(key.is_none());
+            winners.push(Entry {
+                key: key.unwrap_or(u128::MAX),
+                source,
+            });
+        }
         for node in (1..width).rev() {
             let (a, b) = (winners[2 * node], winners[2 * node + 1]);
             let (win, lose) = if self.less(b, a, tie) { (b, a) } else { (a, b) };
@@ -148,7 +157,7 @@ mod tests {
                 let p = positions.borrow();
                 current(&p, a).cmp(&current(&p, b))
             };
-            let mut tree = LoserTree::new(&start, &tie);
+            let mut tree = LoserTree::new(start.iter().copied(), &tie);
             let mut out = Vec::new();
             while let Some(s) = tree.winner() {
                 let key = current(&pos, s).expect("a live winner has a key");

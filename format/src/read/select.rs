@@ -215,7 +215,7 @@ impl Select {
             key_converter,
             seq_converter,
             merge,
-            tree: LoserTree::new(&[], &|_, _| Ordering::Equal),
+            tree: LoserTree::new(std::iter::empty(), &|_, _| Ordering::Equal),
             cursors,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -378,11 +378,6 @@ impl Select {
         self.cursors.get(cursor)?.current.as_ref()
     }
 
-    fn prefix_of(&self, cursor: usize) -> Option<u128> {
-        let cur = self.current(cursor)?;
-        cur.prefixes.get(cur.row).copied()
-    }
-
     /// Whether cursor `a`'s key at `a_row` equals cursor `b`'s current key, their prefixes
     /// being equal.
     fn key_equals(&self, a: usize, a_row: usize, b: usize) -> bool {
@@ -396,10 +391,13 @@ impl Select {
     }
 
     fn rebuild_tree(&mut self) {
-        let keys: Vec<Option<u128>> = (0..self.cursors.len()).map(|c| self.prefix_of(c)).collect();
         let cursors = &self.cursors;
+        let keys = cursors.iter().map(|c| {
+            let cur = c.current.as_ref()?;
+            cur.prefixes.get(cur.row).copied()
+        });
         self.tree
-            .rebuild(&keys, &|a, b| full_key_order(cursors, a, b));
+            .rebuild(keys, &|a, b| full_key_order(cursors, a, b));
     }
 
     /// Decides the smallest key, at cursor `top`, if it is alone (the common case): not
