@@ -12,6 +12,7 @@
 //! after every chunk of rows against the encoder's estimate, so a file ends near the
 //! target (compression may make it smaller).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::commit::Clock;
@@ -29,7 +30,7 @@ use arrow::datatypes::Int64Type;
 use bytes::Bytes;
 use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::basic::{BrotliLevel, Compression, Encoding, GzipLevel, PageType, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
@@ -61,6 +62,61 @@ pub struct DataFileWriter {
     key_types: Vec<DataType>,
     stats: StatsCollector,
     clock: Arc<dyn Clock>,
+    dictionaries: Dictionaries,
+}
+
+/// Files between two tries of a column's dictionary encoding after it gave up.
+const DICTIONARY_RETRY_FILES: u32 = 16;
+
+/// Columns whose dictionary encoding gave up in a recent file of this writer. arrow-rs
+/// starts every column chunk dictionary-encoded and falls back to plain once the dictionary
+/// outgrows its page limit, after hashing every value so far: on a column of mostly
+/// distinct values (random ids, free text) that is a tenth of the encoding's CPU, spent for
+/// nothing in every row group. Later files skip the attempt for such a column, and try
+/// again every [`DICTIONARY_RETRY_FILES`] files, as data changes. The bytes written are
+/// the same plain pages the fallback would have written.
+#[derive(Debug, Default)]
+struct Dictionaries {
+    /// Column → files left before it is tried again.
+    skipped: HashMap<ColumnPath, u32>,
+}
+
+impl Dictionaries {
+    /// Properties for the next file: `base` without the skipped dictionaries.
+    fn next_file(&mut self, base: &WriterProperties) -> WriterProperties {
+        self.skipped.retain(|_, left| {
+            *left = left.saturating_sub(1);
+            *left > 0
+        });
+        if self.skipped.is_empty() {
+            return base.clone();
+        }
+        let mut builder = base.clone().into_builder();
+        for column in self.skipped.keys() {
+            builder = builder.set_column_dictionary_enabled(column.clone(), false);
+        }
+        builder.build()
+    }
+
+    /// Notes the columns of flushed row groups whose dictionary fell back to plain pages.
+    fn observe(&mut self, row_groups: &[parquet::file::metadata::RowGroupMetaData]) {
+        for column in row_groups.iter().flat_map(|g| g.columns()) {
+            let Some(pages) = column.page_encoding_stats() else {
+                continue;
+            };
+            let plain_data = pages.iter().any(|p| {
+                matches!(p.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2)
+                    && !matches!(
+                        p.encoding,
+                        Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+                    )
+            });
+            if column.dictionary_page_offset().is_some() && plain_data {
+                self.skipped
+                    .insert(column.column_path().clone(), DICTIONARY_RETRY_FILES);
+            }
+        }
+    }
 }
 
 /// Where a batch of files goes and what produced them.
@@ -97,6 +153,7 @@ impl DataFileWriter {
             key_types: keys.iter().map(|f| f.data_type.clone()).collect(),
             stats: StatsCollector::new(&keys, &schema.fields, options)?,
             clock,
+            dictionaries: Dictionaries::default(),
         })
     }
 
@@ -162,8 +219,10 @@ impl DataFileWriter {
         } else {
             Sink::Memory(ChunkedSink::default())
         };
+        let properties = self.dictionaries.next_file(&self.properties);
         Ok(OpenFile {
-            writer: ArrowWriter::try_new(sink, schema, Some(self.properties.clone()))?,
+            writer: ArrowWriter::try_new(sink, schema, Some(properties))?,
+            row_groups_seen: 0,
             upload: None,
             stats: self.stats.accumulator(),
             min_key: None,
@@ -175,12 +234,13 @@ impl DataFileWriter {
     }
 
     /// Adds rows to an open file and keeps what its metadata needs.
-    fn append(&self, file: &mut OpenFile, rows: &RecordBatch) -> Result<()> {
+    fn append(&mut self, file: &mut OpenFile, rows: &RecordBatch) -> Result<()> {
         let n = rows.num_rows();
         if n == 0 {
             return Ok(());
         }
         file.writer.write(rows)?;
+        self.observe_row_groups(file);
         let key_arity = self.key_types.len();
         let keys = rows.columns().get(..key_arity).unwrap_or_default();
         let mut key_writer = BinaryRowWriter::new(key_arity);
@@ -220,6 +280,8 @@ impl DataFileWriter {
 
     /// Finishes an open file, uploads it and describes it.
     async fn close(&mut self, mut file: OpenFile, target: FileTarget<'_>) -> Result<WrittenFile> {
+        file.writer.flush()?;
+        self.observe_row_groups(&mut file);
         let (key_stats, value_stats) = file.stats.finish()?;
         let (Some(min_key), Some((min_sequence_number, max_sequence_number))) =
             (file.min_key, file.sequences)
@@ -272,6 +334,15 @@ impl DataFileWriter {
             }
         }
         Ok(WrittenFile { path, meta })
+    }
+
+    /// Learns from row groups the open file flushed since the last look.
+    fn observe_row_groups(&mut self, file: &mut OpenFile) {
+        let flushed = file.writer.flushed_row_groups();
+        if let Some(new) = flushed.get(file.row_groups_seen..) {
+            self.dictionaries.observe(new);
+        }
+        file.row_groups_seen = flushed.len();
     }
 
     /// The next file's name and path in `target`.
@@ -407,6 +478,8 @@ struct OpenUpload {
 /// A file being encoded, with what its metadata needs.
 struct OpenFile {
     writer: ArrowWriter<Sink>,
+    /// Flushed row groups already seen by [`Dictionaries::observe`].
+    row_groups_seen: usize,
     /// Started once the file outgrows one part ([`DataFileWriter::upload_parts`]).
     upload: Option<OpenUpload>,
     stats: StatsAccumulator,
@@ -635,5 +708,60 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, vec![file.meta.file_name.clone()]);
+    }
+
+    /// A column whose dictionary gave up is written plain in the next files, without the
+    /// attempt, and tried again after `DICTIONARY_RETRY_FILES` files; a column whose
+    /// dictionary pays keeps it throughout.
+    #[tokio::test]
+    async fn a_dictionary_that_gave_up_is_skipped_then_retried() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(dir.path(), &[]).await;
+        let mut writer = DataFileWriter::new(&table, Arc::new(SystemClock)).unwrap();
+        let partition = PartitionPath::unpartitioned();
+        let target = FileTarget {
+            partition: &partition,
+            bucket: 0,
+            level: 0,
+            source: FileSource::Append,
+        };
+        // Whether each column of a file has a dictionary page: (_VALUE_KIND, v).
+        let dictionaries = |file: &WrittenFile| {
+            let local = dir.path().join(file.path.as_ref());
+            let reader = SerializedFileReader::new(std::fs::File::open(local).unwrap()).unwrap();
+            let group = reader.metadata().row_group(0);
+            let has = |name: &str| {
+                (0..group.num_columns())
+                    .map(|c| group.column(c))
+                    .find(|c| c.column_path().string() == name)
+                    .map(|c| c.dictionary_page_offset().is_some())
+                    .unwrap()
+            };
+            (has("_VALUE_KIND"), has("v"))
+        };
+        // 200,000 distinct values: the dictionary outgrows its page and falls back.
+        let big = writer
+            .write(target, &kv(&table, &rows(0..200_000, 0, "value-")))
+            .await
+            .unwrap();
+        assert_eq!(dictionaries(&big[0]), (true, true));
+        for n in 1..DICTIONARY_RETRY_FILES {
+            let small = writer
+                .write(target, &kv(&table, &rows([i64::from(n)], 0, "small-")))
+                .await
+                .unwrap();
+            assert_eq!(
+                dictionaries(&small[0]),
+                (true, false),
+                "file {n} after the fallback"
+            );
+        }
+        let retried = writer
+            .write(target, &kv(&table, &rows([0], 0, "small-")))
+            .await
+            .unwrap();
+        assert_eq!(dictionaries(&retried[0]), (true, true));
     }
 }
