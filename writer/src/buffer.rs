@@ -1,68 +1,115 @@
-//! The write buffer of one bucket, and turning it into a sorted, merged key-value batch.
+//! The write buffer, and turning one bucket's rows into sorted, merged key-value batches.
 //!
-//! Rows are buffered as they came (table schema), each with its row kind; the bucket's
-//! sequence numbers are handed out contiguously, so row `i` of the buffer has sequence
-//! `first_sequence + i`. At flush the buffer is sorted by key without moving rows: an index
-//! array is sorted by the keys in Arrow's row format (ties by arrival, i.e. sequence), the
-//! versions of each key go through the table's merge engine, and one `take` gathers the
-//! survivors. A flushed file therefore holds each key once, keeping a winning retraction
-//! (-U/-D) because it must still delete older versions in other files.
+//! Conformed batches are kept whole, as they came, in one [`Pool`] shared by every bucket
+//! of the writer; a bucket's [`Buffer`] lists its rows in arrival order as (batch, row)
+//! references with their row kinds, so routing copies no values. A bucket's sequence
+//! numbers are handed out contiguously: its `i`-th buffered row has `first_sequence + i`.
+//!
+//! A flush drains the whole pool ([`Drain`]) bucket by bucket. A bucket's rows are sorted
+//! by (16-byte key prefix, arrival), whole keys compared only where prefixes tie (a BIGINT
+//! key's prefix comes straight from its value), in two cache-friendly steps
+//! ([`Drain::sort`]): the rows of each pool batch are sorted and copied out while that
+//! batch is in cache, then these runs are merged. The versions of each key go through the
+//! table's merge engine, and the survivors are gathered a chunk at a time ([`Sorted`]) as
+//! the file writer or the spill takes them, reading the runs front to back. A flushed file
+//! holds each key once, keeping a winning retraction (-U/-D) because it must still delete
+//! older versions in other files.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
+    new_null_array, Array, ArrayRef, AsArray, Int64Array, Int8Array, RecordBatch, UInt32Array,
 };
-use arrow::compute::{concat_batches, interleave, take_record_batch, SortOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::compute::{interleave, take, SortOptions};
+use arrow::datatypes::{Int64Type, SchemaRef};
 use arrow::row::{RowConverter, Rows, SortField};
 use strata_format::merge::{
     sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
 };
 use strata_format::options::MergeEngine;
+use strata_format::read::key_prefix::{fixed_key_len, int64_prefix, prefix};
 use strata_format::schema::TableSchema;
 use strata_format::types::arrow::to_arrow_schema;
 use strata_format::{invalid, Error, Result};
 
-/// Rows of one bucket waiting for a flush.
+/// Rows per key-value batch a [`Sorted`] hands out.
+pub(crate) const CHUNK_ROWS: usize = 8192;
+
+/// Conformed batches waiting for a flush, shared by every bucket's [`Buffer`].
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    batches: Vec<RecordBatch>,
+}
+
+impl Pool {
+    /// Adds a batch; returns its index and the Arrow memory it holds (with the buffers'
+    /// references, what `write-buffer-size` bounds).
+    pub fn push(&mut self, batch: RecordBatch) -> Result<(u32, usize)> {
+        let index = u32::try_from(self.batches.len())
+            .map_err(|_| invalid!("more than 2^32 batches buffered"))?;
+        let bytes = batch.get_array_memory_size();
+        self.batches.push(batch);
+        Ok((index, bytes))
+    }
+
+    /// Empties the pool, returning what it held.
+    pub fn take(&mut self) -> Pool {
+        std::mem::take(self)
+    }
+}
+
+/// A buffered row: batch of the pool, row within it.
+#[derive(Debug, Clone, Copy)]
+struct RowRef {
+    batch: u32,
+    row: u32,
+}
+
+impl RowRef {
+    fn pair(self) -> (usize, usize) {
+        (self.batch as usize, self.row as usize)
+    }
+}
+
+/// Memory a buffered row takes besides its values: its reference and its kind.
+const ROW_BYTES: usize = std::mem::size_of::<RowRef>() + 1;
+
+/// The rows of one bucket, in arrival order.
 #[derive(Debug, Default)]
 pub(crate) struct Buffer {
-    batches: Vec<RecordBatch>,
+    rows: Vec<RowRef>,
     kinds: Vec<i8>,
     first_sequence: i64,
-    bytes: usize,
 }
 
 impl Buffer {
     pub fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
+        self.rows.is_empty()
     }
 
     pub fn rows(&self) -> usize {
-        self.kinds.len()
+        self.rows.len()
     }
 
-    /// Arrow memory held, the measure `write-buffer-size` bounds.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// Appends rows whose sequence numbers start at `first_sequence`, which must follow the
-    /// rows already buffered. Returns the bytes added.
-    pub fn push(&mut self, batch: RecordBatch, kinds: &[i8], first_sequence: i64) -> usize {
+    /// Appends rows `rows` of pool batch `batch`, whose row kinds are `kinds[row]`; their
+    /// sequence numbers start at `first_sequence`, which must follow the rows already
+    /// buffered. Returns the bytes added. The caller checks `kinds` covers the batch.
+    pub fn push(&mut self, batch: u32, rows: &[u32], kinds: &[i8], first_sequence: i64) -> usize {
         if self.is_empty() {
             self.first_sequence = first_sequence;
         }
         debug_assert_eq!(
-            self.first_sequence + self.kinds.len() as i64,
+            self.first_sequence + self.rows.len() as i64,
             first_sequence,
             "sequence numbers of a buffer are contiguous"
         );
-        let bytes = batch.get_array_memory_size();
-        self.batches.push(batch);
-        self.kinds.extend_from_slice(kinds);
-        self.bytes += bytes;
-        bytes
+        self.rows
+            .extend(rows.iter().map(|&row| RowRef { batch, row }));
+        self.kinds.extend(
+            rows.iter()
+                .map(|&r| kinds.get(r as usize).copied().unwrap_or(-1)),
+        );
+        rows.len() * ROW_BYTES
     }
 
     /// Empties the buffer, returning what it held.
@@ -89,89 +136,10 @@ pub(crate) struct SortMerge {
 
 /// One field of a computed survivor.
 enum Computed {
-    Row((usize, usize)),
+    /// The field of the bucket's row at this position.
+    Row(usize),
     Value(ArrayRef),
     Null,
-}
-
-/// The rows a flush keeps, in key order, with their sequence numbers and kinds.
-#[derive(Default)]
-struct Survivors {
-    /// (batch, row) of each survivor, or `None` for a computed one (`computed` in order).
-    rows: Vec<Option<(usize, usize)>>,
-    computed: Vec<Vec<Computed>>,
-    sequences: Vec<i64>,
-    kinds: Vec<i8>,
-}
-
-impl Survivors {
-    fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    fn push_row(&mut self, row: (usize, usize), version: &KeyVersion) {
-        self.rows.push(Some(row));
-        self.sequences.push(version.sequence);
-        self.kinds.push(version.kind.as_byte());
-    }
-
-    fn push_computed(&mut self, kind: RowKind, sequence: i64, fields: Vec<Computed>) {
-        self.rows.push(None);
-        self.computed.push(fields);
-        self.sequences.push(sequence);
-        self.kinds.push(kind.as_byte());
-    }
-
-    /// The survivors' values (table schema). Stored rows only: the buffered batches
-    /// concatenated, then one `take` (measured faster than an `interleave` across the many
-    /// small routed batches). With computed rows: one `interleave` per column, computed values
-    /// as extra one-row sources.
-    fn materialize(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
-        if self.computed.is_empty() {
-            let locate = Locator::new(batches);
-            let indices = UInt32Array::from_iter_values(
-                self.rows
-                    .iter()
-                    .flatten()
-                    .map(|&(b, r)| locate.start(b) + r as u32),
-            );
-            let all = concat_batches(schema, batches)?;
-            return Ok(take_record_batch(&all, &indices)?);
-        }
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        for (c, field) in schema.fields().iter().enumerate() {
-            let mut extra: Vec<ArrayRef> = Vec::new();
-            let mut null_source = None;
-            let mut indices = Vec::with_capacity(self.rows.len());
-            let mut computed = self.computed.iter();
-            for row in &self.rows {
-                indices.push(match row {
-                    Some(r) => *r,
-                    None => match computed.next().and_then(|f| f.get(c)) {
-                        Some(Computed::Row(r)) => *r,
-                        Some(Computed::Value(a)) => {
-                            extra.push(a.clone());
-                            (batches.len() + extra.len() - 1, 0)
-                        }
-                        Some(Computed::Null) | None => {
-                            let at = *null_source.get_or_insert_with(|| {
-                                extra.push(new_null_array(field.data_type(), 1));
-                                batches.len() + extra.len() - 1
-                            });
-                            (at, 0)
-                        }
-                    },
-                });
-            }
-            let sources: Vec<&dyn Array> = batches
-                .iter()
-                .map(|b| b.column(c).as_ref())
-                .chain(extra.iter().map(|a| a.as_ref()))
-                .collect();
-            columns.push(interleave(&sources, &indices)?);
-        }
-        Ok(RecordBatch::try_new(schema.clone(), columns)?)
-    }
 }
 
 impl SortMerge {
@@ -226,39 +194,160 @@ impl SortMerge {
         })
     }
 
-    /// The buffer's rows sorted by key, one version per key; `None` when nothing survives.
-    #[cfg(test)]
-    pub fn run(&self, buffer: Buffer) -> Result<Option<RecordBatch>> {
-        Ok(self.run_with_raw(buffer, false)?.0)
+    /// Starts sorting the buckets' buffers of the rows in `pool`.
+    pub fn drain(self: &Arc<Self>, pool: Pool) -> Drain {
+        Drain {
+            sort: self.clone(),
+            batches: pool.batches,
+        }
     }
 
-    /// [`SortMerge::run`], and with `raw` also every input row the table accepts, unmerged,
-    /// in the same key-value layout sorted by key (ties by arrival): the `input` changelog.
-    pub fn run_with_raw(
-        &self,
-        buffer: Buffer,
-        raw: bool,
-    ) -> Result<(Option<RecordBatch>, Option<RecordBatch>)> {
+    /// Each buffered row's key prefix (arrival order), ordering like its key; with the key
+    /// rows when prefixes do not decide equality alone.
+    fn keys(&self, batches: &[RecordBatch], buffer: &Buffer) -> Result<(Vec<u128>, Option<Rows>)> {
+        if let Some(values) = self.int64_key(batches) {
+            // A valid marker and the value: equal prefixes are equal keys.
+            let prefix = |r: &RowRef| {
+                let v = values
+                    .get(r.batch as usize)
+                    .and_then(|v| v.get(r.row as usize));
+                v.map_or(0, |v| int64_prefix(*v))
+            };
+            return Ok((buffer.rows.iter().map(prefix).collect(), None));
+        }
+        let indices: Vec<(usize, usize)> = buffer.rows.iter().map(|r| r.pair()).collect();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.key_columns.len());
+        for &c in &self.key_columns {
+            let sources: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            arrays.push(interleave(&sources, &indices)?);
+        }
+        let rows = RowConverter::new(self.key_fields.clone())?.convert_columns(&arrays)?;
+        let prefixes = (0..rows.num_rows())
+            .map(|i| prefix(rows.row(i).as_ref()))
+            .collect();
+        let exact = fixed_key_len(&self.value_schema, &self.key_columns).is_some() || {
+            let first = (rows.num_rows() > 0).then(|| rows.row(0).as_ref().len());
+            first.is_some_and(|n| {
+                n <= 16 && (0..rows.num_rows()).all(|i| rows.row(i).as_ref().len() == n)
+            })
+        };
+        Ok((prefixes, (!exact).then_some(rows)))
+    }
+
+    /// The values of a key that is one BIGINT column without nulls, batch by batch.
+    fn int64_key<'a>(&self, batches: &'a [RecordBatch]) -> Option<Vec<&'a [i64]>> {
+        let [c] = self.key_columns.as_slice() else {
+            return None;
+        };
+        batches
+            .iter()
+            .map(|b| {
+                let column = b.column(*c);
+                (column.null_count() == 0)
+                    .then(|| column.as_primitive_opt::<Int64Type>())
+                    .flatten()
+                    .map(|a| a.values().as_ref())
+            })
+            .collect()
+    }
+
+    /// `columns` of `values` as arrow rows.
+    fn rows(&self, values: &RecordBatch, columns: &[usize], fields: &[SortField]) -> Result<Rows> {
+        let converter = RowConverter::new(fields.to_vec())?;
+        let arrays: Vec<ArrayRef> = columns.iter().map(|c| values.column(*c).clone()).collect();
+        Ok(converter.convert_columns(&arrays)?)
+    }
+}
+
+/// A drained pool: sorts the buckets' buffers of its rows one by one ([`Drain::run`]).
+pub(crate) struct Drain {
+    sort: Arc<SortMerge>,
+    batches: Vec<RecordBatch>,
+}
+
+impl Drain {
+    /// Sorts a bucket's rows in two steps that each read memory in cache-sized or sequential
+    /// pieces. Rows of one pool batch are a run: each is sorted alone and copied out of its
+    /// batch while that batch is in cache, into one batch of the bucket's runs (`values`).
+    /// Then the runs are merged (`sort` finds and merges sorted runs), so gathering in key
+    /// order reads every run front to back, where one sort of the whole buffer would gather
+    /// each row from anywhere in it: a cache miss per value.
+    fn sort(&self, buffer: &Buffer) -> Result<Sorting> {
+        let (prefixes, key_rows) = self.sort.keys(&self.batches, buffer)?;
+        let mut order: Vec<(u128, u32)> = prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i as u32))
+            .collect();
+        drop(prefixes);
+        let mut start = 0;
+        for run in buffer.rows.chunk_by(|a, b| a.batch == b.batch) {
+            if let Some(run) = order.get_mut(start..start + run.len()) {
+                run.sort_unstable();
+                order_ties(run, key_rows.as_ref());
+            }
+            start += run.len();
+        }
+        let mut placed = vec![0u32; order.len()];
+        for (at, (_, i)) in order.iter().enumerate() {
+            if let Some(p) = placed.get_mut(*i as usize) {
+                *p = at as u32;
+            }
+        }
+        let indices: Vec<(usize, usize)> = order
+            .iter()
+            .map(|(_, i)| buffer.rows.get(*i as usize).map_or((0, 0), |r| r.pair()))
+            .collect();
+        let schema = &self.sort.value_schema;
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        for c in 0..schema.fields().len() {
+            let sources: Vec<&dyn Array> =
+                self.batches.iter().map(|b| b.column(c).as_ref()).collect();
+            columns.push(interleave(&sources, &indices)?);
+        }
+        drop(indices);
+        let values = RecordBatch::try_new(schema.clone(), columns)?;
+        // Stable and adaptive: merges the sorted runs (entries are distinct, so this is the
+        // one total order).
+        order.sort();
+        order_ties(&mut order, key_rows.as_ref());
+        Ok(Sorting {
+            values,
+            order,
+            placed,
+            key_rows,
+        })
+    }
+
+    /// One bucket's buffer sorted by key, one version per key (`None` when nothing
+    /// survives); with `raw` also every input row the table accepts, unmerged, in the same
+    /// layout sorted by key (ties by arrival): the `input` changelog.
+    pub fn run(&self, buffer: Buffer, raw: bool) -> Result<(Option<Sorted>, Option<Sorted>)> {
         if buffer.is_empty() {
             return Ok((None, None));
         }
-        let rows = buffer.rows();
-        if u32::try_from(rows).is_err() {
-            return Err(invalid!("a write buffer of {rows} rows is too large"));
+        let n = buffer.rows();
+        if u32::try_from(n).is_err() {
+            return Err(invalid!("a write buffer of {n} rows is too large"));
         }
-        let keys = self.rows(&buffer.batches, &self.key_columns, &self.key_fields)?;
-        let user_sequence = if self.seq_columns.is_empty() {
+        let sort = &self.sort;
+        let Sorting {
+            values,
+            order,
+            placed,
+            key_rows,
+        } = self.sort(&buffer)?;
+        let at = |i: u32| placed.get(i as usize).copied().unwrap_or(0);
+        let user_sequence = if sort.seq_columns.is_empty() {
             None
         } else {
-            Some(self.rows(&buffer.batches, &self.seq_columns, &self.seq_fields)?)
+            Some(sort.rows(&values, &sort.seq_columns, &sort.seq_fields)?)
         };
-        let order = sorted_by_key(&keys);
         let raw = if raw {
-            self.raw_rows(&buffer, &order)?
+            raw_rows(sort, &values, &buffer, &order, &placed)?
         } else {
             None
         };
-        let locate = Locator::new(&buffer.batches);
         let kind_of = |i: u32| {
             buffer
                 .kinds
@@ -267,19 +356,23 @@ impl SortMerge {
                 .and_then(RowKind::from_byte)
                 .ok_or_else(|| Error::internal("write buffer row without a valid kind"))
         };
-        let mut out = Survivors::default();
+        let same = |a: &(u128, u32), b: &(u128, u32)| {
+            a.0 == b.0
+                && key_rows
+                    .as_ref()
+                    .is_none_or(|k| k.row(a.1 as usize) == k.row(b.1 as usize))
+        };
+        let batches = std::slice::from_ref(&values);
+        let mut out = Sorted::new(sort.clone(), values.clone(), n);
         let mut versions: Vec<KeyVersion> = Vec::new();
         let mut refs: Vec<(usize, usize)> = Vec::new();
-        let same = |a: &(u128, u32), b: &(u128, u32)| {
-            a.0 == b.0 && keys.row(a.1 as usize) == keys.row(b.1 as usize)
-        };
         for run in order.chunk_by(same) {
             let version = |i: u32| -> Result<KeyVersion> {
                 Ok(KeyVersion {
                     sequence: buffer.first_sequence + i64::from(i),
                     // Only needed to order several versions.
                     user_sequence: match &user_sequence {
-                        Some(r) if run.len() > 1 => Some(r.row(i as usize).as_ref().to_vec()),
+                        Some(r) if run.len() > 1 => Some(r.row(at(i) as usize).as_ref().to_vec()),
                         _ => None,
                     },
                     kind: kind_of(i)?,
@@ -287,8 +380,8 @@ impl SortMerge {
             };
             if let [(_, only)] = run {
                 let v = version(*only)?;
-                if self.merge.accepts(v.kind) {
-                    out.push_row(locate.at(*only), &v);
+                if sort.merge.accepts(v.kind) {
+                    out.push_row(at(*only), &v);
                 }
                 continue;
             }
@@ -296,23 +389,23 @@ impl SortMerge {
             refs.clear();
             for &(_, i) in run {
                 versions.push(version(i)?);
-                refs.push(locate.at(i));
+                refs.push((0, at(i) as usize));
             }
-            if self.picks_whole_rows {
-                if let Some(w) = self.merge.pick_keeping_retractions(&versions) {
-                    if let (Some(&r), Some(v)) = (refs.get(w), versions.get(w)) {
-                        out.push_row(r, v);
+            if sort.picks_whole_rows {
+                if let Some(w) = sort.merge.pick_keeping_retractions(&versions) {
+                    if let (Some(&(_, r)), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(r as u32, v);
                     }
                 }
                 continue;
             }
             sort_versions(&mut versions, &mut refs);
-            let input = MergeInput::new(&versions, &refs, &buffer.batches, &self.merge_columns)?;
-            match self.merge.merge(&input)? {
+            let input = MergeInput::new(&versions, &refs, batches, &sort.merge_columns)?;
+            match sort.merge.merge(&input)? {
                 MergeResult::Gone => {}
                 MergeResult::Row(w) => {
-                    if let (Some(&r), Some(v)) = (refs.get(w), versions.get(w)) {
-                        out.push_row(r, v);
+                    if let (Some(&(_, r)), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(r as u32, v);
                     }
                 }
                 MergeResult::Computed {
@@ -324,7 +417,7 @@ impl SortMerge {
                         .into_iter()
                         .map(|f| match f {
                             FieldValue::Version(v) => {
-                                refs.get(v).map_or(Computed::Null, |r| Computed::Row(*r))
+                                refs.get(v).map_or(Computed::Null, |r| Computed::Row(r.1))
                             }
                             FieldValue::Value(a) => Computed::Value(a),
                             FieldValue::Null => Computed::Null,
@@ -334,143 +427,188 @@ impl SortMerge {
                 }
             }
         }
-        if out.is_empty() {
-            return Ok((None, raw));
-        }
-        let values = out.materialize(&self.value_schema, &buffer.batches)?;
-        let sequences = std::mem::take(&mut out.sequences);
-        let kinds = std::mem::take(&mut out.kinds);
-        Ok((Some(self.key_values(&values, sequences, kinds)?), raw))
+        Ok(((!out.rows.is_empty()).then_some(out), raw))
     }
+}
 
-    /// Every accepted buffer row in `order`, as key-value rows with its own sequence and kind.
-    fn raw_rows(&self, buffer: &Buffer, order: &[(u128, u32)]) -> Result<Option<RecordBatch>> {
-        let mut indices = Vec::with_capacity(order.len());
-        let mut sequences = Vec::with_capacity(order.len());
-        let mut kinds = Vec::with_capacity(order.len());
-        for &(_, i) in order {
-            let kind = buffer
-                .kinds
-                .get(i as usize)
-                .copied()
-                .ok_or_else(|| Error::internal("write buffer row without a kind"))?;
-            if !RowKind::from_byte(kind).is_some_and(|k| self.merge.accepts(k)) {
-                continue;
-            }
-            indices.push(i);
-            sequences.push(buffer.first_sequence + i64::from(i));
-            kinds.push(kind);
+/// Every accepted buffer row in `order`, with its own sequence and kind.
+fn raw_rows(
+    sort: &Arc<SortMerge>,
+    values: &RecordBatch,
+    buffer: &Buffer,
+    order: &[(u128, u32)],
+    placed: &[u32],
+) -> Result<Option<Sorted>> {
+    let mut out = Sorted::new(sort.clone(), values.clone(), order.len());
+    for &(_, i) in order {
+        let kind = buffer
+            .kinds
+            .get(i as usize)
+            .copied()
+            .ok_or_else(|| Error::internal("write buffer row without a kind"))?;
+        if !RowKind::from_byte(kind).is_some_and(|k| sort.merge.accepts(k)) {
+            continue;
         }
-        if indices.is_empty() {
-            return Ok(None);
-        }
-        let all = concat_batches(&self.value_schema, &buffer.batches)?;
-        let values = take_record_batch(&all, &UInt32Array::from(indices))?;
-        Ok(Some(self.key_values(&values, sequences, kinds)?))
+        out.rows.push(placed.get(i as usize).copied().unwrap_or(0));
+        out.sequences.push(buffer.first_sequence + i64::from(i));
+        out.kinds.push(kind);
     }
+    Ok((!out.rows.is_empty()).then_some(out))
+}
 
-    /// `values` (table columns) with the key-value columns around them.
-    fn key_values(
-        &self,
-        values: &RecordBatch,
-        sequences: Vec<i64>,
-        kinds: Vec<i8>,
-    ) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> =
-            Vec::with_capacity(self.key_columns.len() + 2 + values.num_columns());
-        for &c in &self.key_columns {
-            columns.push(values.column(c).clone());
-        }
-        columns.push(Arc::new(Int64Array::from(sequences)));
-        columns.push(Arc::new(Int8Array::from(kinds)));
-        columns.extend(values.columns().iter().cloned());
-        Ok(RecordBatch::try_new(self.kv_schema.clone(), columns)?)
-    }
+/// A bucket's rows laid out for gathering, and their order; see [`Drain::sort`].
+struct Sorting {
+    /// The bucket's rows, each pool batch's sorted by key.
+    values: RecordBatch,
+    /// (key prefix, arrival position) in key order, ties by arrival (= sequence).
+    order: Vec<(u128, u32)>,
+    /// Arrival position → row of `values`.
+    placed: Vec<u32>,
+    /// Key rows by arrival position, when prefixes of different keys can tie.
+    key_rows: Option<Rows>,
+}
 
-    /// `columns` of every buffered batch, in one `Rows` (row `i` = buffer row `i`).
-    fn rows(
-        &self,
-        batches: &[RecordBatch],
-        columns: &[usize],
-        fields: &[SortField],
-    ) -> Result<Rows> {
-        let converter = RowConverter::new(fields.to_vec())?;
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-        for &c in columns {
-            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-            arrays.push(if parts.len() == 1 {
-                batches[0].column(c).clone()
-            } else {
-                arrow::compute::concat(&parts)?
+/// Orders entries sorted by (prefix, arrival) whose prefixes tie by their whole keys, ties
+/// still by arrival; `key_rows` (by arrival position) are given only when prefixes of
+/// different keys can tie.
+fn order_ties(order: &mut [(u128, u32)], key_rows: Option<&Rows>) {
+    let Some(keys) = key_rows else {
+        return;
+    };
+    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|a, b| {
+                keys.row(a.1 as usize)
+                    .cmp(&keys.row(b.1 as usize))
+                    .then(a.1.cmp(&b.1))
             });
         }
-        Ok(converter.convert_columns(&arrays)?)
     }
 }
 
-/// Buffer row indices sorted by key, ties by arrival (= sequence), each with the first 16
-/// bytes of its key in Arrow's row format: most comparisons are of those integers, and only
-/// keys longer than the prefix fall back to comparing whole rows.
-fn sorted_by_key(keys: &Rows) -> Vec<(u128, u32)> {
-    let mut order: Vec<(u128, u32)> = (0..keys.num_rows())
-        .map(|i| (prefix(keys.row(i).as_ref()), i as u32))
-        .collect();
-    order.sort_unstable();
-    // Rows of one length that fit the prefix order exactly by it (shorter rows are padded
-    // with zeros, which could tie with a longer row's real bytes).
-    let first_len = keys.row(0).as_ref().len();
-    let exact =
-        first_len <= 16 && (0..keys.num_rows()).all(|i| keys.row(i).as_ref().len() == first_len);
-    if !exact {
-        // Equal prefixes need the whole key; ties still by arrival.
-        for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
-            if run.len() > 1 {
-                run.sort_unstable_by(|a, b| {
-                    keys.row(a.1 as usize)
-                        .cmp(&keys.row(b.1 as usize))
-                        .then(a.1.cmp(&b.1))
-                });
+/// Marks a computed row in [`Sorted::rows`].
+const COMPUTED: u32 = u32::MAX;
+
+/// A bucket's rows in key order, gathered a chunk of [`CHUNK_ROWS`] at a time as key-value
+/// batches: iterate it to get them.
+pub(crate) struct Sorted {
+    sort: Arc<SortMerge>,
+    /// The bucket's rows in arrival order.
+    values: RecordBatch,
+    /// Each row's position in `values`, or [`COMPUTED`] (`computed` in order).
+    rows: Vec<u32>,
+    computed: Vec<Vec<Computed>>,
+    sequences: Vec<i64>,
+    kinds: Vec<i8>,
+    /// First row not handed out yet, and its first computed row.
+    next: usize,
+    next_computed: usize,
+}
+
+impl Sorted {
+    fn new(sort: Arc<SortMerge>, values: RecordBatch, capacity: usize) -> Sorted {
+        Sorted {
+            sort,
+            values,
+            rows: Vec::with_capacity(capacity),
+            computed: Vec::new(),
+            sequences: Vec::with_capacity(capacity),
+            kinds: Vec::with_capacity(capacity),
+            next: 0,
+            next_computed: 0,
+        }
+    }
+
+    fn push_row(&mut self, row: u32, version: &KeyVersion) {
+        self.rows.push(row);
+        self.sequences.push(version.sequence);
+        self.kinds.push(version.kind.as_byte());
+    }
+
+    fn push_computed(&mut self, kind: RowKind, sequence: i64, fields: Vec<Computed>) {
+        self.rows.push(COMPUTED);
+        self.computed.push(fields);
+        self.sequences.push(sequence);
+        self.kinds.push(kind.as_byte());
+    }
+
+    /// Rows `lo..hi` as one key-value batch.
+    fn chunk(&mut self, lo: usize, hi: usize) -> Result<RecordBatch> {
+        let rows = self.rows.get(lo..hi).unwrap_or_default();
+        let computed_here = rows.iter().filter(|r| **r == COMPUTED).count();
+        let computed = self
+            .computed
+            .get(self.next_computed..self.next_computed + computed_here)
+            .unwrap_or_default();
+        self.next_computed += computed_here;
+        let schema = &self.sort.value_schema;
+        let mut values = Vec::with_capacity(schema.fields().len());
+        if computed.is_empty() {
+            let indices = UInt32Array::from(rows.to_vec());
+            for column in self.values.columns() {
+                values.push(take(column, &indices, None)?);
+            }
+        } else {
+            // Computed values are extra one-row sources after the bucket's rows.
+            for (c, field) in schema.fields().iter().enumerate() {
+                let mut extra: Vec<ArrayRef> = Vec::new();
+                let mut null_source = None;
+                let mut indices = Vec::with_capacity(rows.len());
+                let mut computed = computed.iter();
+                for &row in rows {
+                    if row != COMPUTED {
+                        indices.push((0, row as usize));
+                        continue;
+                    }
+                    indices.push(match computed.next().and_then(|f| f.get(c)) {
+                        Some(Computed::Row(r)) => (0, *r),
+                        Some(Computed::Value(a)) => {
+                            extra.push(a.clone());
+                            (extra.len(), 0)
+                        }
+                        Some(Computed::Null) | None => {
+                            let at = *null_source.get_or_insert_with(|| {
+                                extra.push(new_null_array(field.data_type(), 1));
+                                extra.len()
+                            });
+                            (at, 0)
+                        }
+                    });
+                }
+                let sources: Vec<&dyn Array> = std::iter::once(self.values.column(c).as_ref())
+                    .chain(extra.iter().map(|a| a.as_ref()))
+                    .collect();
+                values.push(interleave(&sources, &indices)?);
             }
         }
-    }
-    order
-}
-
-/// The first 16 bytes, big-endian, zero-padded: orders like the bytes themselves when keys
-/// differ within them.
-fn prefix(bytes: &[u8]) -> u128 {
-    let mut buf = [0u8; 16];
-    let n = bytes.len().min(16);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    u128::from_be_bytes(buf)
-}
-
-/// Maps a buffer row index to (batch, row within it).
-struct Locator {
-    /// Index of the first row of each batch.
-    starts: Vec<u32>,
-}
-
-impl Locator {
-    fn new(batches: &[RecordBatch]) -> Self {
-        let mut starts = Vec::with_capacity(batches.len());
-        let mut at = 0u32;
-        for b in batches {
-            starts.push(at);
-            at += b.num_rows() as u32;
+        let sort = &self.sort;
+        let mut columns: Vec<ArrayRef> =
+            Vec::with_capacity(sort.key_columns.len() + 2 + values.len());
+        for &c in &sort.key_columns {
+            columns.push(values[c].clone());
         }
-        Locator { starts }
+        columns.push(Arc::new(Int64Array::from(
+            self.sequences.get(lo..hi).unwrap_or_default().to_vec(),
+        )));
+        columns.push(Arc::new(Int8Array::from(
+            self.kinds.get(lo..hi).unwrap_or_default().to_vec(),
+        )));
+        columns.extend(values);
+        Ok(RecordBatch::try_new(sort.kv_schema.clone(), columns)?)
     }
+}
 
-    /// Buffer row index of the first row of batch `b`.
-    fn start(&self, b: usize) -> u32 {
-        self.starts.get(b).copied().unwrap_or(0)
-    }
+impl Iterator for Sorted {
+    type Item = Result<RecordBatch>;
 
-    fn at(&self, row: u32) -> (usize, usize) {
-        let b = self.starts.partition_point(|&s| s <= row).saturating_sub(1);
-        let start = self.starts.get(b).copied().unwrap_or(0);
-        (b, (row - start) as usize)
+    fn next(&mut self) -> Option<Self::Item> {
+        let lo = self.next;
+        if lo >= self.rows.len() {
+            return None;
+        }
+        let hi = (lo + CHUNK_ROWS).min(self.rows.len());
+        self.next = hi;
+        Some(self.chunk(lo, hi))
     }
 }
 

@@ -33,8 +33,7 @@ use strata_format::table::Table;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
 use strata_format::{invalid, Error, ErrorKind, Result};
 
-/// Rows per batch of a spilled run and of the merge: the merge holds one batch per run.
-const RUN_BATCH_ROWS: usize = 8192;
+use crate::buffer::{Sorted, CHUNK_ROWS};
 
 /// One run spilled to a local file.
 #[derive(Debug)]
@@ -87,9 +86,8 @@ impl Spill {
         self.max_bytes.is_some_and(|max| self.bytes >= max)
     }
 
-    /// Writes a sorted, merged key-value batch of one bucket as a spilled run.
-    pub fn write(&mut self, kv: &RecordBatch) -> Result<SpilledRun> {
-        let run = self.run_batch(kv)?;
+    /// Writes one bucket's sorted, merged rows as a spilled run.
+    pub fn write(&mut self, kv: Sorted) -> Result<SpilledRun> {
         let path = self.dir.path().join(format!("run-{}.arrow", self.next));
         self.next += 1;
         let written = (|| -> std::result::Result<u64, Box<dyn std::error::Error>> {
@@ -97,11 +95,8 @@ impl Spill {
             let file = BufWriter::with_capacity(64 << 10, File::create(&path)?);
             let mut w =
                 StreamWriter::try_new_with_options(file, &self.layout, self.options.clone())?;
-            let mut start = 0;
-            while start < run.num_rows() {
-                let len = RUN_BATCH_ROWS.min(run.num_rows() - start);
-                w.write(&run.slice(start, len))?;
-                start += len;
+            for chunk in kv {
+                w.write(&self.run_batch(&chunk?)?)?;
             }
             w.finish()?;
             let file = w.into_inner()?.into_inner().map_err(|e| e.into_error())?;
@@ -128,7 +123,7 @@ impl Spill {
     pub async fn merge_into(
         &mut self,
         runs: Vec<SpilledRun>,
-        last: Option<RecordBatch>,
+        last: Option<Sorted>,
         split: Split,
         out: &mut DataFileWriter,
     ) -> Result<Vec<WrittenFile>> {
@@ -141,19 +136,15 @@ impl Spill {
                 streams.push(read_run(run)?);
             }
             if let Some(kv) = last {
-                let batch = self.run_batch(&kv)?;
-                let slices: Vec<Result<RecordBatch>> = (0..batch.num_rows())
-                    .step_by(RUN_BATCH_ROWS)
-                    .map(|s| Ok(batch.slice(s, RUN_BATCH_ROWS.min(batch.num_rows() - s))))
-                    .collect();
-                streams.push(futures::stream::iter(slices).boxed());
+                let (layout, key_arity) = (self.layout.clone(), self.key_arity);
+                let batches = kv.map(move |b| b.and_then(|b| run_batch(&layout, key_arity, &b)));
+                streams.push(futures::stream::iter(batches).boxed());
             }
             // Retractions are kept: they must still shadow the bucket's older files.
-            let mut stream =
-                MergeRead::key_values(self.table.clone(), split, RUN_BATCH_ROWS, true)?
-                    .with_runs(streams)
-                    .into_stream()
-                    .await?;
+            let mut stream = MergeRead::key_values(self.table.clone(), split, CHUNK_ROWS, true)?
+                .with_runs(streams)
+                .into_stream()
+                .await?;
             let target = FileTarget {
                 partition: &partition,
                 bucket,
@@ -193,16 +184,16 @@ impl Spill {
         }
     }
 
-    /// A key-value batch without its `_KEY_*` columns, in the run layout.
     fn run_batch(&self, kv: &RecordBatch) -> Result<RecordBatch> {
-        let columns = kv
-            .columns()
-            .get(self.key_arity..)
-            .unwrap_or_default()
-            .to_vec();
-        RecordBatch::try_new(self.layout.clone(), columns)
-            .map_err(|e| Error::internal(format!("a spilled batch does not fit its layout: {e}")))
+        run_batch(&self.layout, self.key_arity, kv)
     }
+}
+
+/// A key-value batch without its `_KEY_*` columns, in the run layout.
+fn run_batch(layout: &SchemaRef, key_arity: usize, kv: &RecordBatch) -> Result<RecordBatch> {
+    let columns = kv.columns().get(key_arity..).unwrap_or_default().to_vec();
+    RecordBatch::try_new(layout.clone(), columns)
+        .map_err(|e| Error::internal(format!("a spilled batch does not fit its layout: {e}")))
 }
 
 /// Streams a spilled run back. The file is local and just written, so it is read

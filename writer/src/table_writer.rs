@@ -2,23 +2,25 @@
 //!
 //! ```text
 //!  write(batch) ─► conform (schema, nulls, row kinds) ─► route (partition, bucket)
-//!       ─► bucket buffers (+ sequence numbers) ─► [buffers over write-buffer-size]
-//!       ─► spill: sort + merge ─► local run (see `spill.rs`; or, not spillable, flush:
-//!          sort + merge ─► level-0 Parquet files)
+//!       ─► pool of batches + each bucket's row references and sequence numbers
+//!       ─► [pool over write-buffer-size] ─► every bucket: sort + merge ─► spill: a local
+//!          run (see `spill.rs`; or, not spillable, flush: level-0 Parquet files)
 //!  commit(id) ─► flush every buffer (merged with its spilled runs) ─► CommitMessage per
 //!          bucket ─► format::commit
 //! ```
 //!
-//! A batch is conformed and routed completely before any of it is buffered, so a batch that
-//! fails leaves the writer as it was. Sequence numbers are per (partition, bucket) and
-//! continue after the largest `max_sequence_number` of the bucket's live files, read once
-//! per partition when the writer first writes to it.
+//! The buffer is one pool of batches for all buckets (`buffer.rs`), so it overflows, and is
+//! spilled or flushed, as a whole. A batch is conformed and routed completely before any of
+//! it is buffered, so a batch that fails leaves the writer as it was; a failed spill or
+//! flush loses the buffered rows (the caller aborts, as after any failed write). Sequence
+//! numbers are per (partition, bucket) and continue after the largest
+//! `max_sequence_number` of the bucket's live files, read once per partition when the
+//! writer first writes to it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{RecordBatch, UInt32Array};
-use arrow::compute::take_record_batch;
+use arrow::array::RecordBatch;
 use strata_format::commit::{Clock, CommitMessage, SystemClock, TableCommit};
 use strata_format::merge::MergeFunction;
 use strata_format::options::ChangelogProducer;
@@ -27,7 +29,7 @@ use strata_format::scan::{Split, TableScan};
 use strata_format::table::Table;
 use strata_format::{invalid, Error, ErrorKind, Result};
 
-use crate::buffer::{Buffer, SortMerge};
+use crate::buffer::{Buffer, Drain, Pool, SortMerge, Sorted};
 use crate::compact::WriterCompaction;
 use crate::conform::Conformer;
 use crate::route::Router;
@@ -111,7 +113,8 @@ impl TableWriterBuilder {
         Ok(TableWriter {
             conformer: Conformer::new(&table)?,
             router: Router::new(&table, buckets)?,
-            sort: SortMerge::new(schema, merge)?,
+            sort: Arc::new(SortMerge::new(schema, merge)?),
+            pool: Pool::default(),
             changelog,
             files: DataFileWriter::new(&table, self.clock.clone())?,
             spillable: options.write_buffer_spillable(),
@@ -151,7 +154,9 @@ pub struct TableWriter {
     compaction: WriterCompaction,
     conformer: Conformer,
     router: Router,
-    sort: SortMerge,
+    sort: Arc<SortMerge>,
+    /// Every bucket's buffered rows (`Buffer`s reference them).
+    pool: Pool,
     files: DataFileWriter,
     /// Writes every input row to changelog files (`changelog-producer` = `input`).
     changelog: Option<DataFileWriter>,
@@ -224,18 +229,12 @@ impl TableWriter {
         if !unrestored.is_empty() {
             self.restore_sequences(&unrestored).await?;
         }
-        let whole = groups.len() == 1;
+        if conformed.kinds.len() != conformed.batch.num_rows() {
+            return Err(Error::internal("conformed batch without a kind per row"));
+        }
+        let (batch, bytes) = self.pool.push(conformed.batch)?;
+        self.buffered_bytes += bytes;
         for group in groups {
-            let rows = if whole {
-                conformed.batch.clone()
-            } else {
-                take_record_batch(&conformed.batch, &UInt32Array::from(group.rows.clone()))?
-            };
-            let kinds: Vec<i8> = group
-                .rows
-                .iter()
-                .filter_map(|r| conformed.kinds.get(*r as usize).copied())
-                .collect();
             let max_sequences = &self.max_sequences;
             let writer = self
                 .writers
@@ -248,20 +247,13 @@ impl TableWriter {
                     ..BucketWriter::default()
                 });
             let first = writer.next_sequence;
-            writer.next_sequence += kinds.len() as i64;
-            self.buffered_bytes += writer.buffer.push(rows, &kinds, first);
+            writer.next_sequence += group.rows.len() as i64;
+            self.buffered_bytes += writer
+                .buffer
+                .push(batch, &group.rows, &conformed.kinds, first);
         }
-        while self.buffered_bytes > self.buffer_limit {
-            let largest = self
-                .writers
-                .iter()
-                .max_by_key(|(_, w)| w.buffer.bytes())
-                .map(|(k, _)| *k);
-            match largest {
-                Some(key) if self.spillable => self.spill(key).await?,
-                Some(key) => self.flush(key).await?,
-                None => break,
-            }
+        if self.buffered_bytes > self.buffer_limit {
+            self.drain(self.spillable).await?;
         }
         Ok(())
     }
@@ -312,9 +304,33 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Sorts and merges every bucket's buffer, and empties the pool. With `spill`, each
+    /// becomes a local run while the spill area has room; otherwise (and past that) it is
+    /// flushed, with the bucket's spilled runs, as level-0 files. Without `spill`, buckets
+    /// with only spilled runs are flushed too.
+    async fn drain(&mut self, spill: bool) -> Result<()> {
+        let mut keys: Vec<(usize, u32)> = self
+            .writers
+            .iter()
+            .filter(|(_, w)| !w.buffer.is_empty() || (!spill && !w.spilled.is_empty()))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        let drain = self.sort.drain(self.pool.take());
+        self.buffered_bytes = 0;
+        for key in keys {
+            if spill {
+                self.spill(key, &drain).await?;
+            } else {
+                self.flush(key, &drain).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sorts and merges one bucket's buffer into a local run, or flushes it when the
     /// spill area is full.
-    async fn spill(&mut self, key: (usize, u32)) -> Result<()> {
+    async fn spill(&mut self, key: (usize, u32), drain: &Drain) -> Result<()> {
         let Some(writer) = self.writers.get_mut(&key) else {
             return Ok(());
         };
@@ -324,11 +340,9 @@ impl TableWriter {
         };
         // A full spill area: this bucket's runs and buffer become level-0 files.
         if spill.full() {
-            return self.flush(key).await;
+            return self.flush(key, drain).await;
         }
-        let buffer = writer.buffer.take();
-        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
+        let (kv, raw) = drain.run(writer.buffer.take(), self.changelog.is_some())?;
         let path = &self
             .router
             .partition(key.0)
@@ -336,7 +350,7 @@ impl TableWriter {
             .path;
         write_raw_changelog(self.changelog.as_mut(), path, key.1, raw, writer).await?;
         if let Some(kv) = kv {
-            let run = spill.write(&kv)?;
+            let run = spill.write(kv)?;
             writer.spilled.push(run);
         }
         Ok(())
@@ -344,84 +358,49 @@ impl TableWriter {
 
     /// Sorts, merges and writes one bucket's buffer, with the runs it spilled, as level-0
     /// files.
-    async fn flush(&mut self, key: (usize, u32)) -> Result<()> {
+    async fn flush(&mut self, key: (usize, u32), drain: &Drain) -> Result<()> {
         let Some(writer) = self.writers.get_mut(&key) else {
             return Ok(());
         };
-        if !writer.spilled.is_empty() {
-            return self.flush_spilled(key).await;
-        }
-        let buffer = writer.buffer.take();
-        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
-        if kv.is_none() && raw.is_none() {
-            return Ok(());
-        }
-        let partition = self
-            .router
-            .partition(key.0)
-            .ok_or_else(|| Error::internal("unknown partition index"))?
-            .clone();
-        let target = FileTarget {
-            partition: &partition.path,
-            bucket: key.1,
-            level: 0,
-            source: FileSource::Append,
-        };
-        if let Some(kv) = kv {
-            let written = self.files.write(target, &kv).await?;
-            if let Some(writer) = self.writers.get_mut(&key) {
-                writer.files.extend(written);
-            }
-        }
-        if let Some(writer) = self.writers.get_mut(&key) {
-            write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Merges a bucket's spilled runs and its buffer into level-0 files.
-    async fn flush_spilled(&mut self, key: (usize, u32)) -> Result<()> {
-        let (Some(writer), Some(spill)) = (self.writers.get_mut(&key), self.spill.as_mut()) else {
-            return Err(Error::internal("spilled runs without a spill area"));
-        };
+        let (kv, raw) = drain.run(writer.buffer.take(), self.changelog.is_some())?;
         let partition = self
             .router
             .partition(key.0)
             .ok_or_else(|| Error::internal("unknown partition index"))?;
-        let buffer = writer.buffer.take();
-        self.buffered_bytes = self.buffered_bytes.saturating_sub(buffer.bytes());
-        let (kv, raw) = self.sort.run_with_raw(buffer, self.changelog.is_some())?;
         write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer).await?;
-        let split = Split {
-            partition: partition.bytes.clone(),
-            partition_values: Vec::new(),
-            partition_path: partition.path.clone(),
-            bucket: key.1 as i32,
-            total_buckets: self.buckets as i32,
-            files: Vec::new(),
-            deletion_files: Default::default(),
-        };
-        let runs = std::mem::take(&mut writer.spilled);
-        let written = spill.merge_into(runs, kv, split, &mut self.files).await?;
-        writer.files.extend(written);
+        if !writer.spilled.is_empty() {
+            let Some(spill) = self.spill.as_mut() else {
+                return Err(Error::internal("spilled runs without a spill area"));
+            };
+            let split = Split {
+                partition: partition.bytes.clone(),
+                partition_values: Vec::new(),
+                partition_path: partition.path.clone(),
+                bucket: key.1 as i32,
+                total_buckets: self.buckets as i32,
+                files: Vec::new(),
+                deletion_files: Default::default(),
+            };
+            let runs = std::mem::take(&mut writer.spilled);
+            let written = spill.merge_into(runs, kv, split, &mut self.files).await?;
+            writer.files.extend(written);
+        } else if let Some(kv) = kv {
+            let target = FileTarget {
+                partition: &partition.path,
+                bucket: key.1,
+                level: 0,
+                source: FileSource::Append,
+            };
+            let written = write_sorted(&mut self.files, target, kv).await?;
+            writer.files.extend(written);
+        }
         Ok(())
     }
 
     /// Flushes every buffer and returns one message per bucket with new files. The files
     /// are no longer this writer's: commit the messages or they stay orphans.
     pub async fn prepare_commit(&mut self) -> Result<Vec<CommitMessage>> {
-        let mut keys: Vec<(usize, u32)> = self
-            .writers
-            .iter()
-            .filter(|(_, w)| !w.buffer.is_empty() || !w.spilled.is_empty())
-            .map(|(k, _)| *k)
-            .collect();
-        keys.sort_unstable();
-        for key in keys {
-            self.flush(key).await?;
-        }
+        self.drain(false).await?;
         let mut messages = Vec::new();
         for ((partition, bucket), writer) in &mut self.writers {
             if writer.files.is_empty() && writer.changelog_files.is_empty() {
@@ -520,6 +499,7 @@ impl TableWriter {
     /// have landed after all.
     pub async fn abort(&mut self) {
         let mut files = Vec::new();
+        self.pool.take();
         for writer in self.writers.values_mut() {
             writer.buffer.take();
             files.append(&mut writer.files);
@@ -541,7 +521,7 @@ async fn write_raw_changelog(
     changelog: Option<&mut DataFileWriter>,
     partition: &PartitionPath,
     bucket: u32,
-    raw: Option<RecordBatch>,
+    raw: Option<Sorted>,
     writer: &mut BucketWriter,
 ) -> Result<()> {
     if let (Some(raw), Some(changelog)) = (raw, changelog) {
@@ -553,7 +533,27 @@ async fn write_raw_changelog(
         };
         writer
             .changelog_files
-            .extend(changelog.write(target, &raw).await?);
+            .extend(write_sorted(changelog, target, raw).await?);
     }
     Ok(())
+}
+
+/// Writes a bucket's sorted rows as files of `target`, deleting them if that fails.
+async fn write_sorted(
+    files: &mut DataFileWriter,
+    target: FileTarget<'_>,
+    sorted: Sorted,
+) -> Result<Vec<WrittenFile>> {
+    let mut rolling = files.rolling(target);
+    for chunk in sorted {
+        let written = match chunk {
+            Ok(chunk) => rolling.write(&chunk).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            rolling.abort().await;
+            return Err(e);
+        }
+    }
+    rolling.finish().await
 }

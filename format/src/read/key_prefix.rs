@@ -1,6 +1,7 @@
 //! Key rows compared by their first 16 bytes. Merges compare keys in arrow-row format;
 //! most comparisons end within 16 bytes, and keys of fixed-width columns fit there whole,
-//! so a `u128` per row replaces most byte-slice comparisons.
+//! so a `u128` per row replaces most byte-slice comparisons. The writer sorts its buffers
+//! by the same prefixes, so files and merge-on-read agree on key order.
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
@@ -51,7 +52,7 @@ impl Prefixes {
 
 /// The length of every key row when the key columns are fixed-width and their rows fit
 /// the prefix (arrow-row writes a null marker byte, then the value's bytes).
-pub(crate) fn fixed_key_len(schema: &Schema, key_columns: &[usize]) -> Option<usize> {
+pub fn fixed_key_len(schema: &Schema, key_columns: &[usize]) -> Option<usize> {
     key_columns
         .iter()
         .map(|c| {
@@ -82,13 +83,13 @@ fn int64_key<'a>(batch: &'a RecordBatch, key_columns: &[usize]) -> Option<&'a [i
 
 /// [`prefix`] of a non-null BIGINT key row: arrow-row writes a valid marker (1), then the
 /// value big-endian with its sign bit flipped.
-fn int64_prefix(v: i64) -> u128 {
+pub fn int64_prefix(v: i64) -> u128 {
     (1u128 << 120) | (u128::from((v as u64) ^ (1 << 63)) << 56)
 }
 
 /// The first 16 bytes, big-endian, zero-padded: orders like the bytes when they differ
 /// within the prefix.
-fn prefix(bytes: &[u8]) -> u128 {
+pub fn prefix(bytes: &[u8]) -> u128 {
     let mut buf = [0u8; 16];
     let n = bytes.len().min(16);
     buf[..n].copy_from_slice(&bytes[..n]);

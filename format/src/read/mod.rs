@@ -5,7 +5,7 @@
 pub mod deletion;
 pub mod file;
 mod gather;
-mod key_prefix;
+pub mod key_prefix;
 mod loser_tree;
 pub mod merge;
 pub mod runs;
