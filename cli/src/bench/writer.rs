@@ -56,28 +56,55 @@ fn ratio(a: f64, b: f64) -> Value {
     json!(a / b)
 }
 
+/// A write buffer that holds the whole ingest, as the floor and the `paimon` crate hold
+/// the rows in memory: the sort and the writing without the spill.
+const WHOLE_BUFFER: (&str, &str) = ("write-buffer-size", "4 gb");
+
+/// CPU seconds of the ingest baselines and of Strata's ingests, each the best of
+/// `INGEST_REPEATS`.
+struct Ingest {
+    floor: f64,
+    floor_in_memory: f64,
+    /// Default options: the 256 MB buffer spills at this size.
+    strata: f64,
+    /// [`WHOLE_BUFFER`].
+    whole_buffer: f64,
+}
+
 /// The Parquet floor (to a file, and in memory) and the ingest into a fresh 4-bucket table,
 /// alternately, the best of `INGEST_REPEATS` of each: on a VM the cost of writing new files
 /// swings with the state of the page cache, and the best runs compare like with like.
-/// Returns their CPU seconds and the last ingest table.
+/// Returns their CPU seconds and the last ingest table (default options).
 async fn ingest_against_floor(
     catalog: &Catalog,
     dir: &Path,
     data: &[RecordBatch],
-) -> Result<(f64, f64, f64, strata_format::table::Table)> {
+) -> Result<(Ingest, strata_format::table::Table)> {
     let sorted = crate::sorted(data);
-    let (mut floor, mut in_memory, mut ingest) = (f64::MAX, f64::MAX, f64::MAX);
+    let mut best = Ingest {
+        floor: f64::MAX,
+        floor_in_memory: f64::MAX,
+        strata: f64::MAX,
+        whole_buffer: f64::MAX,
+    };
     let mut table = None;
     for i in 0..INGEST_REPEATS {
-        floor = floor.min(crate::parquet_floor(&sorted, Some(dir)));
-        in_memory = in_memory.min(crate::parquet_floor(&sorted, None));
+        best.floor = best.floor.min(crate::parquet_floor(&sorted, Some(dir)));
+        best.floor_in_memory = best
+            .floor_in_memory
+            .min(crate::parquet_floor(&sorted, None));
         let t =
             strata::create_table(catalog, &format!("ingest{i}"), &[("bucket", BUCKETS)]).await?;
-        ingest = ingest.min(strata::write_commits(&t, &[data]).await?);
+        best.strata = best.strata.min(strata::write_commits(&t, &[data]).await?);
         table = Some(t);
+        let options = [("bucket", BUCKETS), WHOLE_BUFFER];
+        let whole = strata::create_table(catalog, &format!("ingest-whole{i}"), &options).await?;
+        best.whole_buffer = best
+            .whole_buffer
+            .min(strata::write_commits(&whole, &[data]).await?);
     }
     let table = table.ok_or("no ingest run")?;
-    Ok((floor, in_memory, ingest, table))
+    Ok((best, table))
 }
 
 /// The ingest benchmark alone (for profiling): ingest ÷ the Parquet floor.
@@ -85,13 +112,18 @@ pub async fn ingest_only(cfg: &Config) -> Result<Value> {
     let dir = tempfile::tempdir()?;
     let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
     let data = crate::generate(cfg.rows, BATCH, cfg.seed);
-    let (floor, in_memory, ingest, _) = ingest_against_floor(&catalog, dir.path(), &data).await?;
+    let (ingest, _) = ingest_against_floor(&catalog, dir.path(), &data).await?;
     Ok(json!({
         "rows": cfg.rows,
-        "parquet_floor": rate(cfg.rows, floor),
-        "parquet_floor_in_memory": rate(cfg.rows, in_memory),
-        "strata": rate(cfg.rows, ingest),
-        "ratio_to_floor": ratio(floor, ingest),
+        "parquet_floor": rate(cfg.rows, ingest.floor),
+        "parquet_floor_in_memory": rate(cfg.rows, ingest.floor_in_memory),
+        "strata": rate(cfg.rows, ingest.strata),
+        "ratio_to_floor": ratio(ingest.floor, ingest.strata),
+        "whole_buffer": {
+            "write_buffer_size": WHOLE_BUFFER.1,
+            "strata": rate(cfg.rows, ingest.whole_buffer),
+            "ratio_to_floor": ratio(ingest.floor, ingest.whole_buffer),
+        },
     }))
 }
 
@@ -153,10 +185,10 @@ pub async fn run(cfg: &Config) -> Result<Value> {
     let catalog = Catalog::open(&warehouse.to_string_lossy())?;
     let rows = cfg.rows;
     let data = crate::generate(rows, BATCH, cfg.seed);
-    let (floor, in_memory, ingest, table) =
-        ingest_against_floor(&catalog, dir.path(), &data).await?;
+    let (ingest, table) = ingest_against_floor(&catalog, dir.path(), &data).await?;
+    let (floor, in_memory) = (ingest.floor, ingest.floor_in_memory);
     let floor_rate = rows as f64 / floor;
-    let ingest_rate = rows as f64 / ingest;
+    let ingest_rate = rows as f64 / ingest.strata;
 
     // Updates: the first tenth of the keys, rewritten in every commit.
     let keys = update_keys(&data, rows);
@@ -189,9 +221,14 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         "ingest": {
             "buckets": 4,
             "repeats": INGEST_REPEATS,
-            "strata": rate(rows, ingest),
+            "strata": rate(rows, ingest.strata),
             "ratio_to_floor": ratio(ingest_rate, floor_rate),
             "target_ratio_to_floor": 0.6,
+            "whole_buffer": {
+                "write_buffer_size": WHOLE_BUFFER.1,
+                "strata": rate(rows, ingest.whole_buffer),
+                "ratio_to_floor": ratio(floor, ingest.whole_buffer),
+            },
         },
         "updates": {
             "commits": UPDATE_COMMITS,
@@ -225,6 +262,8 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         let crate_update = peer("paimon-crate", &warehouse, "bench.crate", &refs);
         report["ingest"]["paimon_crate"] = crate_ingest.clone();
         report["ingest"]["ratio_to_paimon_crate"] = peer_ratio(ingest_rate, &crate_ingest);
+        report["ingest"]["whole_buffer"]["ratio_to_paimon_crate"] =
+            peer_ratio(rows as f64 / ingest.whole_buffer, &crate_ingest);
         report["ingest"]["target_ratio_to_paimon_crate"] = json!(1.2);
         report["updates"]["paimon_crate"] = crate_update.clone();
         report["updates"]["ratio_to_paimon_crate"] = peer_ratio(update_rate, &crate_update);
