@@ -319,10 +319,19 @@ impl TableWriter {
         let drain = self.sort.drain(self.pool.take());
         self.buffered_bytes = 0;
         for key in keys {
-            if spill {
-                self.spill(key, &drain).await?;
+            let done = if spill {
+                self.spill(key, &drain).await
             } else {
-                self.flush(key, &drain).await?;
+                self.flush(key, &drain).await
+            };
+            if let Err(e) = done {
+                // Some buckets flushed and others not: committing those would commit part
+                // of what was written since the last commit.
+                self.discard_uncommitted().await;
+                return Err(e.context(
+                    "the writer dropped every row written since its last commit; write them \
+                     again",
+                ));
             }
         }
         Ok(())
@@ -498,6 +507,12 @@ impl TableWriter {
     /// failed commit kept for retry is dropped too, but its files stay: that commit may
     /// have landed after all.
     pub async fn abort(&mut self) {
+        self.pending = None;
+        self.discard_uncommitted().await;
+    }
+
+    /// Drops buffered and spilled rows and deletes flushed files not yet in a commit.
+    async fn discard_uncommitted(&mut self) {
         let mut files = Vec::new();
         self.pool.take();
         for writer in self.writers.values_mut() {
@@ -510,7 +525,6 @@ impl TableWriter {
             }
         }
         self.buffered_bytes = 0;
-        self.pending = None;
         self.files.discard(&files).await;
     }
 }

@@ -398,3 +398,54 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A flush that fails in one bucket after others flushed drops everything written since the
+/// last commit, and deletes what it flushed: the next commit holds only rows written after
+/// the failure, never part of the failed one.
+#[tokio::test]
+async fn a_failed_flush_commits_no_part_of_it() {
+    let fx = Fixture::new(
+        &[("k", "BIGINT"), ("v", "STRING")],
+        &["k"],
+        &[],
+        &[("bucket", "4")],
+    )
+    .await;
+    let lines = |from: i64, tag: &str| -> Vec<String> {
+        (from..from + 200)
+            .map(|k| format!(r#"{{"k": {k}, "v": "{tag}{k}"}}"#))
+            .collect()
+    };
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    writer.write(&fx.jsonl(&lines(0, "lost-"))).await.unwrap();
+    // Buckets flush in order: 0, 1 and 2 succeed, then bucket 3 cannot make its directory.
+    let table_dir = fx.dir.path().join("db.db/t");
+    let blocker = table_dir.join("bucket-3");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let err = writer.commit(1).await.unwrap_err().to_string();
+    assert!(
+        err.contains("dropped every row written since its last commit"),
+        "{err}"
+    );
+    std::fs::remove_file(&blocker).unwrap();
+
+    writer
+        .write(&fx.jsonl(&lines(1000, "kept-")))
+        .await
+        .unwrap();
+    let outcome = writer.commit(2).await.unwrap();
+    let mut got = read_rows(&fx.reload().await).await;
+    got.sort();
+    let mut want: Vec<Vec<String>> = (1000..1200)
+        .map(|k| vec![k.to_string(), format!("kept-{k}")])
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    // The failed flush's files were deleted, not left as orphans.
+    let data_files: usize = (0..4)
+        .map(|b| table_dir.join(format!("bucket-{b}")))
+        .filter(|d| d.is_dir())
+        .map(|d| std::fs::read_dir(d).unwrap().count())
+        .sum();
+    assert_eq!(data_files, outcome.files);
+}
