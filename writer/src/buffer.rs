@@ -18,16 +18,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, Int64Array, Int8Array, RecordBatch, UInt32Array,
+    new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
 };
 use arrow::compute::{interleave, take, SortOptions};
-use arrow::datatypes::{Int64Type, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
 use strata_format::merge::{
     sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
 };
 use strata_format::options::MergeEngine;
-use strata_format::read::key_prefix::{fixed_key_len, int64_prefix, prefix};
+use strata_format::read::key_prefix::{exact_len, fixed_key_len, int64_key, int64_prefix, prefix};
 use strata_format::schema::TableSchema;
 use strata_format::types::arrow::to_arrow_schema;
 use strata_format::{invalid, Error, Result};
@@ -225,29 +225,16 @@ impl SortMerge {
         let prefixes = (0..rows.num_rows())
             .map(|i| prefix(rows.row(i).as_ref()))
             .collect();
-        let exact = fixed_key_len(&self.value_schema, &self.key_columns).is_some() || {
-            let first = (rows.num_rows() > 0).then(|| rows.row(0).as_ref().len());
-            first.is_some_and(|n| {
-                n <= 16 && (0..rows.num_rows()).all(|i| rows.row(i).as_ref().len() == n)
-            })
-        };
+        let exact = fixed_key_len(&self.value_schema, &self.key_columns).is_some()
+            || exact_len(&rows).is_some();
         Ok((prefixes, (!exact).then_some(rows)))
     }
 
     /// The values of a key that is one BIGINT column without nulls, batch by batch.
     fn int64_key<'a>(&self, batches: &'a [RecordBatch]) -> Option<Vec<&'a [i64]>> {
-        let [c] = self.key_columns.as_slice() else {
-            return None;
-        };
         batches
             .iter()
-            .map(|b| {
-                let column = b.column(*c);
-                (column.null_count() == 0)
-                    .then(|| column.as_primitive_opt::<Int64Type>())
-                    .flatten()
-                    .map(|a| a.values().as_ref())
-            })
+            .map(|b| int64_key(b, &self.key_columns))
             .collect()
     }
 

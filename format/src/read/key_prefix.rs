@@ -32,10 +32,7 @@ impl Prefixes {
             None => (0..len).map(|r| prefix(keys.row(r).as_ref())).collect(),
         };
         debug_assert!(len == 0 || values[0] == prefix(keys.row(0).as_ref()));
-        let exact = fixed_len.or_else(|| {
-            let first = keys.row(0).as_ref().len();
-            (first <= 16 && (0..len).all(|r| keys.row(r).as_ref().len() == first)).then_some(first)
-        });
+        let exact = fixed_len.or_else(|| exact_len(keys));
         Prefixes { values, exact }
     }
 
@@ -66,9 +63,19 @@ pub fn fixed_key_len(schema: &Schema, key_columns: &[usize]) -> Option<usize> {
         .filter(|n| *n <= 16)
 }
 
+/// `Some(n)` when every key row is `n ≤ 16` bytes long, so equal prefixes are equal keys.
+pub fn exact_len(keys: &Rows) -> Option<usize> {
+    if keys.num_rows() == 0 {
+        return None;
+    }
+    let first = keys.row(0).as_ref().len();
+    let all = (0..keys.num_rows()).all(|r| keys.row(r).as_ref().len() == first);
+    (first <= 16 && all).then_some(first)
+}
+
 /// The values of a key that is one BIGINT column without nulls (the common case), whose
 /// prefixes come straight from the values.
-fn int64_key<'a>(batch: &'a RecordBatch, key_columns: &[usize]) -> Option<&'a [i64]> {
+pub fn int64_key<'a>(batch: &'a RecordBatch, key_columns: &[usize]) -> Option<&'a [i64]> {
     let [c] = key_columns else {
         return None;
     };
