@@ -30,7 +30,10 @@ use arrow::datatypes::Int64Type;
 use bytes::Bytes;
 use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{BrotliLevel, Compression, Encoding, GzipLevel, PageType, ZstdLevel};
+use parquet::basic::{
+    BrotliLevel, Compression, Encoding, GzipLevel, PageType, Type as PhysicalType, ZstdLevel,
+};
+use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
@@ -111,13 +114,48 @@ impl Dictionaries {
                         Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
                     )
             });
-            if column.dictionary_page_offset().is_some() && plain_data {
+            if column.dictionary_page_offset().is_some() && (plain_data || !dictionary_paid(column))
+            {
                 self.skipped
                     .insert(column.column_path().clone(), DICTIONARY_RETRY_FILES);
             }
         }
     }
 }
+
+/// Whether a dictionary-encoded column chunk is no larger, before compression, than its
+/// values written plain, within an eighth (and a few KiB of page headers, which decide tiny
+/// chunks). A dictionary of mostly distinct values that stays under the page limit (131,072
+/// BIGINTs fill 1 MiB) never falls back, yet stores each value once plus an index per row,
+/// hashing every one: skipping it is the same trade as a fallback. Sizes that are not known
+/// (byte arrays without size statistics) count as paid.
+fn dictionary_paid(column: &ColumnChunkMetaData) -> bool {
+    let nulls = column
+        .statistics()
+        .and_then(|s| s.null_count_opt())
+        .unwrap_or(0);
+    let values = (column.num_values() as u64).saturating_sub(nulls) as i64;
+    let width = match column.column_type() {
+        PhysicalType::BOOLEAN => return true,
+        PhysicalType::INT32 | PhysicalType::FLOAT => Some(4),
+        PhysicalType::INT64 | PhysicalType::DOUBLE => Some(8),
+        PhysicalType::INT96 => Some(12),
+        PhysicalType::FIXED_LEN_BYTE_ARRAY => Some(i64::from(column.column_descr().type_length())),
+        PhysicalType::BYTE_ARRAY => None,
+    };
+    let plain = match width {
+        Some(w) => values.saturating_mul(w),
+        // Plain byte arrays: a 4-byte length before each value.
+        None => match column.unencoded_byte_array_data_bytes() {
+            Some(bytes) => bytes.saturating_add(values.saturating_mul(4)),
+            None => return true,
+        },
+    };
+    column.uncompressed_size() <= plain.saturating_add(plain / 8 + DICTIONARY_SLACK)
+}
+
+/// Bytes of page headers a dictionary-encoded chunk may carry beyond plain pages.
+const DICTIONARY_SLACK: i64 = 4096;
 
 /// Where a batch of files goes and what produced them.
 #[derive(Debug, Clone, Copy)]
@@ -645,7 +683,7 @@ mod tests {
     use crate::commit::SystemClock;
     use crate::paths::PartitionPath;
     use crate::read::file::{read_kv_file, KvLayout};
-    use crate::test_table::{kv, rows, table};
+    use crate::test_table::{kv, rows, table, Row, INSERT};
 
     /// A large local file (several row groups' worth of encoder flushes) is written through
     /// its staging file: it reads back whole, its size is the file's, and no staging file
@@ -710,34 +748,46 @@ mod tests {
         assert_eq!(names, vec![file.meta.file_name.clone()]);
     }
 
+    /// Level-0 files of bucket 0 of `partition`.
+    fn appended(partition: &PartitionPath) -> FileTarget<'_> {
+        FileTarget {
+            partition,
+            bucket: 0,
+            level: 0,
+            source: FileSource::Append,
+        }
+    }
+
+    /// Column `name` of the first row group of a local data file.
+    fn column_chunk(dir: &std::path::Path, file: &WrittenFile, name: &str) -> ColumnChunkMetaData {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let local = dir.join(file.path.as_ref());
+        let reader = SerializedFileReader::new(std::fs::File::open(local).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        (0..group.num_columns())
+            .map(|c| group.column(c))
+            .find(|c| c.column_path().string() == name)
+            .unwrap()
+            .clone()
+    }
+
     /// A column whose dictionary gave up is written plain in the next files, without the
     /// attempt, and tried again after `DICTIONARY_RETRY_FILES` files; a column whose
     /// dictionary pays keeps it throughout.
     #[tokio::test]
     async fn a_dictionary_that_gave_up_is_skipped_then_retried() {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
-
         let dir = tempfile::tempdir().unwrap();
         let table = table(dir.path(), &[]).await;
         let mut writer = DataFileWriter::new(&table, Arc::new(SystemClock)).unwrap();
         let partition = PartitionPath::unpartitioned();
-        let target = FileTarget {
-            partition: &partition,
-            bucket: 0,
-            level: 0,
-            source: FileSource::Append,
-        };
+        let target = appended(&partition);
         // Whether each column of a file has a dictionary page: (_VALUE_KIND, v).
         let dictionaries = |file: &WrittenFile| {
-            let local = dir.path().join(file.path.as_ref());
-            let reader = SerializedFileReader::new(std::fs::File::open(local).unwrap()).unwrap();
-            let group = reader.metadata().row_group(0);
             let has = |name: &str| {
-                (0..group.num_columns())
-                    .map(|c| group.column(c))
-                    .find(|c| c.column_path().string() == name)
-                    .map(|c| c.dictionary_page_offset().is_some())
-                    .unwrap()
+                column_chunk(dir.path(), file, name)
+                    .dictionary_page_offset()
+                    .is_some()
             };
             (has("_VALUE_KIND"), has("v"))
         };
@@ -763,5 +813,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(dictionaries(&retried[0]), (true, true));
+    }
+
+    /// A dictionary under its page limit that holds nearly every value once never falls
+    /// back, yet is larger than the plain values: later files skip it. One whose values
+    /// repeat keeps it.
+    #[tokio::test]
+    async fn a_dictionary_larger_than_plain_values_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(dir.path(), &[]).await;
+        let partition = PartitionPath::unpartitioned();
+        let target = appended(&partition);
+        // (dictionary page of v, its data pages all dictionary-encoded)
+        let v_encoding = |file: &WrittenFile| {
+            let v = column_chunk(dir.path(), file, "v");
+            let all_dictionary = v
+                .page_encoding_stats_mask()
+                .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY));
+            (v.dictionary_page_offset().is_some(), all_dictionary)
+        };
+        // 50,000 short distinct strings: about 450 KB plain, under the 1 MiB page limit.
+        let distinct = |from: i64| rows(from..from + 50_000, 0, "");
+        let mut writer = DataFileWriter::new(&table, Arc::new(SystemClock)).unwrap();
+        let first = writer
+            .write(target, &kv(&table, &distinct(0)))
+            .await
+            .unwrap();
+        assert_eq!(v_encoding(&first[0]), (true, true), "no fallback");
+        let second = writer
+            .write(target, &kv(&table, &distinct(50_000)))
+            .await
+            .unwrap();
+        assert_eq!(v_encoding(&second[0]), (false, false));
+
+        // The same number of rows over 100 values.
+        let repeating: Vec<Row> = (0..50_000)
+            .map(|k| (k, k, INSERT, format!("{}", k % 100)))
+            .collect();
+        let mut writer = DataFileWriter::new(&table, Arc::new(SystemClock)).unwrap();
+        for n in 0..2 {
+            let file = writer.write(target, &kv(&table, &repeating)).await.unwrap();
+            assert_eq!(v_encoding(&file[0]), (true, true), "file {n}");
+        }
     }
 }
