@@ -1,26 +1,26 @@
 //! The write buffer, and turning one bucket's rows into sorted, merged key-value batches.
 //!
-//! Conformed batches are kept whole, as they came, in one [`Pool`] shared by every bucket
-//! of the writer; a bucket's [`Buffer`] lists its rows in arrival order as (batch, row)
-//! references with their row kinds, so routing copies no values. A bucket's sequence
-//! numbers are handed out contiguously: its `i`-th buffered row has `first_sequence + i`.
+//! A batch is arranged as it arrives, while it is in cache ([`SortMerge::arrange`]): each
+//! bucket's rows are sorted by key (ties by arrival) and laid out one bucket after another,
+//! and the arranged batch is kept in one [`Pool`] shared by every bucket of the writer. A
+//! bucket's [`Buffer`] lists its runs (a slice of a pool batch each) and, for each row of
+//! them, its arrival position. A bucket's sequence numbers are handed out contiguously: its
+//! `i`-th row to arrive has `first_sequence + i`.
 //!
-//! A flush drains the whole pool ([`Drain`]) bucket by bucket. A bucket's rows are sorted
-//! by (16-byte key prefix, arrival), whole keys compared only where prefixes tie (a BIGINT
-//! key's prefix comes straight from its value), in two cache-friendly steps
-//! ([`Drain::sort`]): the rows of each pool batch are sorted and copied out while that
-//! batch is in cache, then these runs are merged. The versions of each key go through the
-//! table's merge engine, and the survivors are gathered a chunk at a time ([`Sorted`]) as
-//! the file writer or the spill takes them, reading the runs front to back. A flushed file
-//! holds each key once, keeping a winning retraction (-U/-D) because it must still delete
-//! older versions in other files.
+//! A flush drains the whole pool ([`Drain`]) bucket by bucket. A bucket's runs are merged
+//! by (16-byte key prefix, position), whole keys compared only where prefixes tie (a BIGINT
+//! key's prefix comes straight from its value); a position orders like arrival among rows
+//! of one key. The versions of each key go through the table's merge engine, and the
+//! survivors are gathered a chunk at a time ([`Sorted`]) as the file writer or the spill
+//! takes them, reading every run front to back. A flushed file holds each key once, keeping
+//! a winning retraction (-U/-D) because it must still delete older versions in other files.
 
 use std::sync::Arc;
 
 use arrow::array::{
     new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
 };
-use arrow::compute::{interleave, take, SortOptions};
+use arrow::compute::{interleave, take_record_batch, SortOptions};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
 use strata_format::merge::{
@@ -32,10 +32,13 @@ use strata_format::schema::TableSchema;
 use strata_format::types::arrow::to_arrow_schema;
 use strata_format::{invalid, Error, Result};
 
+use crate::gather::{gather, RowRef};
+
 /// Rows per key-value batch a [`Sorted`] hands out.
 pub(crate) const CHUNK_ROWS: usize = 8192;
 
-/// Conformed batches waiting for a flush, shared by every bucket's [`Buffer`].
+/// Arranged batches ([`SortMerge::arrange`]) waiting for a flush, shared by every bucket's
+/// [`Buffer`].
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
     batches: Vec<RecordBatch>,
@@ -58,58 +61,83 @@ impl Pool {
     }
 }
 
-/// A buffered row: batch of the pool, row within it.
+/// Marks a computed row in [`Sorted::rows`].
+const COMPUTED: RowRef = RowRef {
+    batch: u32::MAX,
+    row: u32::MAX,
+};
+
+/// One group's rows of an arranged batch ([`SortMerge::arrange`]): rows `start..` in key
+/// order, and their kinds in arrival order.
+#[derive(Debug)]
+pub(crate) struct Run {
+    start: u32,
+    /// For each row of the run, its place among the group's rows in arrival order.
+    ranks: Vec<u32>,
+    kinds: Vec<i8>,
+}
+
+/// A run in the pool.
 #[derive(Debug, Clone, Copy)]
-struct RowRef {
+struct RunRef {
     batch: u32,
-    row: u32,
+    start: u32,
+    len: u32,
 }
 
-impl RowRef {
-    fn pair(self) -> (usize, usize) {
-        (self.batch as usize, self.row as usize)
-    }
-}
+/// Memory a buffered row takes besides its values: its arrival position and its kind.
+const ROW_BYTES: usize = std::mem::size_of::<u32>() + 1;
 
-/// Memory a buffered row takes besides its values: its reference and its kind.
-const ROW_BYTES: usize = std::mem::size_of::<RowRef>() + 1;
-
-/// The rows of one bucket, in arrival order.
+/// The rows of one bucket: its runs, and for each of their rows (run after run) its
+/// arrival position; kinds in arrival order.
 #[derive(Debug, Default)]
 pub(crate) struct Buffer {
-    rows: Vec<RowRef>,
+    runs: Vec<RunRef>,
+    arrivals: Vec<u32>,
     kinds: Vec<i8>,
     first_sequence: i64,
 }
 
 impl Buffer {
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.kinds.is_empty()
     }
 
     pub fn rows(&self) -> usize {
-        self.rows.len()
+        self.kinds.len()
     }
 
-    /// Appends rows `rows` of pool batch `batch`, whose row kinds are `kinds[row]`; their
-    /// sequence numbers start at `first_sequence`, which must follow the rows already
-    /// buffered. Returns the bytes added. The caller checks `kinds` covers the batch.
-    pub fn push(&mut self, batch: u32, rows: &[u32], kinds: &[i8], first_sequence: i64) -> usize {
+    /// Appends `run` of pool batch `batch`; its sequence numbers start at
+    /// `first_sequence`, which must follow the rows already buffered. Returns the bytes
+    /// added.
+    pub fn push(&mut self, batch: u32, run: Run, first_sequence: i64) -> usize {
         if self.is_empty() {
             self.first_sequence = first_sequence;
         }
         debug_assert_eq!(
-            self.first_sequence + self.rows.len() as i64,
+            self.first_sequence + self.rows() as i64,
             first_sequence,
             "sequence numbers of a buffer are contiguous"
         );
-        self.rows
-            .extend(rows.iter().map(|&row| RowRef { batch, row }));
-        self.kinds.extend(
-            rows.iter()
-                .map(|&r| kinds.get(r as usize).copied().unwrap_or(-1)),
-        );
-        rows.len() * ROW_BYTES
+        let base = self.rows() as u32;
+        self.runs.push(RunRef {
+            batch,
+            start: run.start,
+            len: run.ranks.len() as u32,
+        });
+        self.arrivals.extend(run.ranks.iter().map(|r| base + r));
+        self.kinds.extend_from_slice(&run.kinds);
+        run.ranks.len() * ROW_BYTES
+    }
+
+    /// Each row of the runs, run after run.
+    fn locations(&self) -> impl Iterator<Item = RowRef> + '_ {
+        self.runs.iter().flat_map(|r| {
+            (r.start..r.start + r.len).map(move |row| RowRef {
+                batch: r.batch,
+                row,
+            })
+        })
     }
 
     /// Empties the buffer, returning what it held.
@@ -136,8 +164,8 @@ pub(crate) struct SortMerge {
 
 /// One field of a computed survivor.
 enum Computed {
-    /// The field of the bucket's row at this position.
-    Row(usize),
+    /// The field of this row of the pool.
+    Row(RowRef),
     Value(ArrayRef),
     Null,
 }
@@ -198,30 +226,92 @@ impl SortMerge {
     pub fn drain(self: &Arc<Self>, pool: Pool) -> Drain {
         Drain {
             sort: self.clone(),
-            batches: pool.batches,
+            batches: pool.batches.into(),
+            user_sequences: std::sync::OnceLock::new(),
         }
     }
 
-    /// Each buffered row's key prefix (arrival order), ordering like its key; with the key
-    /// rows when prefixes do not decide equality alone.
-    fn keys(&self, batches: &[RecordBatch], buffer: &Buffer) -> Result<(Vec<u128>, Option<Rows>)> {
+    /// Sorts each group's rows of `batch` (its row numbers in arrival order) by key, ties
+    /// by arrival, and lays the groups out one after another: the batch the pool keeps, and
+    /// each group's [`Run`] with its rows' `kinds` (by row of `batch`). Done as a batch
+    /// arrives, while it is in cache, where a flush would gather each row from anywhere in
+    /// the pool.
+    pub fn arrange(
+        &self,
+        batch: &RecordBatch,
+        kinds: &[i8],
+        groups: &[&[u32]],
+    ) -> Result<(RecordBatch, Vec<Run>)> {
+        let (prefixes, key_rows) = match int64_key(batch, &self.key_columns) {
+            Some(values) => (values.iter().map(|v| int64_prefix(*v)).collect(), None),
+            None => {
+                let arrays: Vec<ArrayRef> = (self.key_columns.iter())
+                    .map(|c| batch.column(*c).clone())
+                    .collect();
+                self.row_keys(&arrays)?
+            }
+        };
+        let mut indices: Vec<u32> = Vec::with_capacity(batch.num_rows());
+        let mut runs = Vec::with_capacity(groups.len());
+        let mut order: Vec<(u128, u32)> = Vec::new();
+        for rows in groups {
+            order.clear();
+            order.extend(rows.iter().enumerate().map(|(rank, &r)| {
+                let p = prefixes.get(r as usize).copied().unwrap_or(0);
+                (p, rank as u32)
+            }));
+            order.sort_unstable();
+            if let Some(keys) = &key_rows {
+                let row = |rank: u32| rows.get(rank as usize).map_or(0, |r| *r as usize);
+                order_ties(&mut order, |rank| keys.row(row(rank)));
+            }
+            let start = u32::try_from(indices.len())
+                .map_err(|_| invalid!("a batch of more than 2^32 rows"))?;
+            indices.extend(
+                order
+                    .iter()
+                    .map(|(_, rank)| rows.get(*rank as usize).copied().unwrap_or(0)),
+            );
+            runs.push(Run {
+                start,
+                ranks: order.iter().map(|(_, rank)| *rank).collect(),
+                kinds: rows
+                    .iter()
+                    .map(|&r| kinds.get(r as usize).copied().unwrap_or(-1))
+                    .collect(),
+            });
+        }
+        let arranged = take_record_batch(batch, &UInt32Array::from(indices))?;
+        Ok((arranged, runs))
+    }
+
+    /// The key prefix of each row at `locations` (batch, row) of `batches`, ordering like
+    /// its key; with the key rows (by location) when prefixes do not decide equality alone.
+    fn keys(
+        &self,
+        batches: &[RecordBatch],
+        locations: &[(usize, usize)],
+    ) -> Result<(Vec<u128>, Option<Rows>)> {
         if let Some(values) = self.int64_key(batches) {
             // A valid marker and the value: equal prefixes are equal keys.
-            let prefix = |r: &RowRef| {
-                let v = values
-                    .get(r.batch as usize)
-                    .and_then(|v| v.get(r.row as usize));
+            let prefix = |&(b, r): &(usize, usize)| {
+                let v = values.get(b).and_then(|v| v.get(r));
                 v.map_or(0, |v| int64_prefix(*v))
             };
-            return Ok((buffer.rows.iter().map(prefix).collect(), None));
+            return Ok((locations.iter().map(prefix).collect(), None));
         }
-        let indices: Vec<(usize, usize)> = buffer.rows.iter().map(|r| r.pair()).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.key_columns.len());
         for &c in &self.key_columns {
             let sources: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-            arrays.push(interleave(&sources, &indices)?);
+            arrays.push(interleave(&sources, locations)?);
         }
-        let rows = RowConverter::new(self.key_fields.clone())?.convert_columns(&arrays)?;
+        self.row_keys(&arrays)
+    }
+
+    /// The key prefixes of key columns `arrays`, with their key rows when prefixes do not
+    /// decide equality alone.
+    fn row_keys(&self, arrays: &[ArrayRef]) -> Result<(Vec<u128>, Option<Rows>)> {
+        let rows = RowConverter::new(self.key_fields.clone())?.convert_columns(arrays)?;
         let prefixes = (0..rows.num_rows())
             .map(|i| prefix(rows.row(i).as_ref()))
             .collect();
@@ -238,70 +328,55 @@ impl SortMerge {
             .collect()
     }
 
-    /// `columns` of `values` as arrow rows.
-    fn rows(&self, values: &RecordBatch, columns: &[usize], fields: &[SortField]) -> Result<Rows> {
+    /// `columns` of each pool batch as arrow rows.
+    fn rows(
+        &self,
+        batches: &[RecordBatch],
+        columns: &[usize],
+        fields: &[SortField],
+    ) -> Result<Vec<Rows>> {
         let converter = RowConverter::new(fields.to_vec())?;
-        let arrays: Vec<ArrayRef> = columns.iter().map(|c| values.column(*c).clone()).collect();
-        Ok(converter.convert_columns(&arrays)?)
+        batches
+            .iter()
+            .map(|b| {
+                let arrays: Vec<ArrayRef> = columns.iter().map(|c| b.column(*c).clone()).collect();
+                Ok(converter.convert_columns(&arrays)?)
+            })
+            .collect()
     }
 }
 
 /// A drained pool: sorts the buckets' buffers of its rows one by one ([`Drain::run`]).
 pub(crate) struct Drain {
     sort: Arc<SortMerge>,
-    batches: Vec<RecordBatch>,
+    batches: Arc<[RecordBatch]>,
+    /// The sequence fields of each pool batch as arrow rows, made when first needed.
+    user_sequences: std::sync::OnceLock<Vec<Rows>>,
 }
 
 impl Drain {
-    /// Sorts a bucket's rows in two steps that each read memory in cache-sized or sequential
-    /// pieces. Rows of one pool batch are a run: each is sorted alone and copied out of its
-    /// batch while that batch is in cache, into one batch of the bucket's runs (`values`).
-    /// Then the runs are merged (`sort` finds and merges sorted runs), so gathering in key
-    /// order reads every run front to back, where one sort of the whole buffer would gather
-    /// each row from anywhere in it: a cache miss per value.
+    /// A bucket's rows in key order: its runs merged (`sort` finds and merges sorted runs),
+    /// so gathering in this order reads every run front to back.
     fn sort(&self, buffer: &Buffer) -> Result<Sorting> {
-        let (prefixes, key_rows) = self.sort.keys(&self.batches, buffer)?;
+        let locations: Vec<RowRef> = buffer.locations().collect();
+        let pairs: Vec<(usize, usize)> = locations.iter().map(|l| l.pair()).collect();
+        let (prefixes, key_rows) = self.sort.keys(&self.batches, &pairs)?;
+        drop(pairs);
+        // (prefix, position in the runs): among rows of one key, positions order like
+        // arrival, as runs are in arrival order and each orders ties by arrival.
         let mut order: Vec<(u128, u32)> = prefixes
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, p)| (*p, i as u32))
+            .map(|(i, p)| (p, i as u32))
             .collect();
-        drop(prefixes);
-        let mut start = 0;
-        for run in buffer.rows.chunk_by(|a, b| a.batch == b.batch) {
-            if let Some(run) = order.get_mut(start..start + run.len()) {
-                run.sort_unstable();
-                order_ties(run, key_rows.as_ref());
-            }
-            start += run.len();
-        }
-        let mut placed = vec![0u32; order.len()];
-        for (at, (_, i)) in order.iter().enumerate() {
-            if let Some(p) = placed.get_mut(*i as usize) {
-                *p = at as u32;
-            }
-        }
-        let indices: Vec<(usize, usize)> = order
-            .iter()
-            .map(|(_, i)| buffer.rows.get(*i as usize).map_or((0, 0), |r| r.pair()))
-            .collect();
-        let schema = &self.sort.value_schema;
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        for c in 0..schema.fields().len() {
-            let sources: Vec<&dyn Array> =
-                self.batches.iter().map(|b| b.column(c).as_ref()).collect();
-            columns.push(interleave(&sources, &indices)?);
-        }
-        drop(indices);
-        let values = RecordBatch::try_new(schema.clone(), columns)?;
-        // Stable and adaptive: merges the sorted runs (entries are distinct, so this is the
-        // one total order).
+        // Stable and adaptive; entries are distinct, so this is the one total order.
         order.sort();
-        order_ties(&mut order, key_rows.as_ref());
+        if let Some(keys) = &key_rows {
+            order_ties(&mut order, |i| keys.row(i as usize));
+        }
         Ok(Sorting {
-            values,
             order,
-            placed,
+            locations,
             key_rows,
         })
     }
@@ -319,26 +394,29 @@ impl Drain {
         }
         let sort = &self.sort;
         let Sorting {
-            values,
             order,
-            placed,
+            locations,
             key_rows,
         } = self.sort(&buffer)?;
-        let at = |i: u32| placed.get(i as usize).copied().unwrap_or(0);
+        let at = |i: u32| locations.get(i as usize).copied().unwrap_or_default();
+        let arrival = |i: u32| buffer.arrivals.get(i as usize).copied().unwrap_or(0);
         let user_sequence = if sort.seq_columns.is_empty() {
             None
+        } else if let Some(rows) = self.user_sequences.get() {
+            Some(rows)
         } else {
-            Some(sort.rows(&values, &sort.seq_columns, &sort.seq_fields)?)
+            let rows = sort.rows(&self.batches, &sort.seq_columns, &sort.seq_fields)?;
+            Some(self.user_sequences.get_or_init(|| rows))
         };
         let raw = if raw {
-            raw_rows(sort, &values, &buffer, &order, &placed)?
+            raw_rows(self, &buffer, &order, &locations)?
         } else {
             None
         };
         let kind_of = |i: u32| {
             buffer
                 .kinds
-                .get(i as usize)
+                .get(arrival(i) as usize)
                 .copied()
                 .and_then(RowKind::from_byte)
                 .ok_or_else(|| Error::internal("write buffer row without a valid kind"))
@@ -349,17 +427,19 @@ impl Drain {
                     .as_ref()
                     .is_none_or(|k| k.row(a.1 as usize) == k.row(b.1 as usize))
         };
-        let batches = std::slice::from_ref(&values);
-        let mut out = Sorted::new(sort.clone(), values.clone(), n);
+        let mut out = Sorted::new(sort.clone(), self.batches.clone(), n);
         let mut versions: Vec<KeyVersion> = Vec::new();
         let mut refs: Vec<(usize, usize)> = Vec::new();
         for run in order.chunk_by(same) {
             let version = |i: u32| -> Result<KeyVersion> {
                 Ok(KeyVersion {
-                    sequence: buffer.first_sequence + i64::from(i),
+                    sequence: buffer.first_sequence + i64::from(arrival(i)),
                     // Only needed to order several versions.
-                    user_sequence: match &user_sequence {
-                        Some(r) if run.len() > 1 => Some(r.row(at(i) as usize).as_ref().to_vec()),
+                    user_sequence: match user_sequence {
+                        Some(rows) if run.len() > 1 => {
+                            let (b, r) = at(i).pair();
+                            rows.get(b).map(|rows| rows.row(r).as_ref().to_vec())
+                        }
                         _ => None,
                     },
                     kind: kind_of(i)?,
@@ -376,23 +456,23 @@ impl Drain {
             refs.clear();
             for &(_, i) in run {
                 versions.push(version(i)?);
-                refs.push((0, at(i) as usize));
+                refs.push(at(i).pair());
             }
             if sort.picks_whole_rows {
                 if let Some(w) = sort.merge.pick_keeping_retractions(&versions) {
-                    if let (Some(&(_, r)), Some(v)) = (refs.get(w), versions.get(w)) {
-                        out.push_row(r as u32, v);
+                    if let (Some(&r), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(ref_of(r), v);
                     }
                 }
                 continue;
             }
             sort_versions(&mut versions, &mut refs);
-            let input = MergeInput::new(&versions, &refs, batches, &sort.merge_columns)?;
+            let input = MergeInput::new(&versions, &refs, &self.batches, &sort.merge_columns)?;
             match sort.merge.merge(&input)? {
                 MergeResult::Gone => {}
                 MergeResult::Row(w) => {
-                    if let (Some(&(_, r)), Some(v)) = (refs.get(w), versions.get(w)) {
-                        out.push_row(r as u32, v);
+                    if let (Some(&r), Some(v)) = (refs.get(w), versions.get(w)) {
+                        out.push_row(ref_of(r), v);
                     }
                 }
                 MergeResult::Computed {
@@ -403,9 +483,9 @@ impl Drain {
                     let fields = fields
                         .into_iter()
                         .map(|f| match f {
-                            FieldValue::Version(v) => {
-                                refs.get(v).map_or(Computed::Null, |r| Computed::Row(r.1))
-                            }
+                            FieldValue::Version(v) => refs
+                                .get(v)
+                                .map_or(Computed::Null, |r| Computed::Row(ref_of(*r))),
                             FieldValue::Value(a) => Computed::Value(a),
                             FieldValue::Null => Computed::Null,
                         })
@@ -418,72 +498,69 @@ impl Drain {
     }
 }
 
+/// A pool row from a merge input's (batch, row).
+fn ref_of((batch, row): (usize, usize)) -> RowRef {
+    RowRef {
+        batch: batch as u32,
+        row: row as u32,
+    }
+}
+
 /// Every accepted buffer row in `order`, with its own sequence and kind.
 fn raw_rows(
-    sort: &Arc<SortMerge>,
-    values: &RecordBatch,
+    drain: &Drain,
     buffer: &Buffer,
     order: &[(u128, u32)],
-    placed: &[u32],
+    locations: &[RowRef],
 ) -> Result<Option<Sorted>> {
-    let mut out = Sorted::new(sort.clone(), values.clone(), order.len());
+    let mut out = Sorted::new(drain.sort.clone(), drain.batches.clone(), order.len());
     for &(_, i) in order {
+        let arrival = buffer.arrivals.get(i as usize).copied().unwrap_or(0);
         let kind = buffer
             .kinds
-            .get(i as usize)
+            .get(arrival as usize)
             .copied()
             .ok_or_else(|| Error::internal("write buffer row without a kind"))?;
-        if !RowKind::from_byte(kind).is_some_and(|k| sort.merge.accepts(k)) {
+        if !RowKind::from_byte(kind).is_some_and(|k| drain.sort.merge.accepts(k)) {
             continue;
         }
-        out.rows.push(placed.get(i as usize).copied().unwrap_or(0));
-        out.sequences.push(buffer.first_sequence + i64::from(i));
+        out.rows
+            .push(locations.get(i as usize).copied().unwrap_or_default());
+        out.sequences
+            .push(buffer.first_sequence + i64::from(arrival));
         out.kinds.push(kind);
     }
     Ok((!out.rows.is_empty()).then_some(out))
 }
 
-/// A bucket's rows laid out for gathering, and their order; see [`Drain::sort`].
+/// A bucket's rows in key order; see [`Drain::sort`].
 struct Sorting {
-    /// The bucket's rows, each pool batch's sorted by key.
-    values: RecordBatch,
-    /// (key prefix, arrival position) in key order, ties by arrival (= sequence).
+    /// (key prefix, position in the runs) in key order, ties by arrival (= sequence).
     order: Vec<(u128, u32)>,
-    /// Arrival position → row of `values`.
-    placed: Vec<u32>,
-    /// Key rows by arrival position, when prefixes of different keys can tie.
+    /// Position in the runs → row of the pool.
+    locations: Vec<RowRef>,
+    /// Key rows by position, when prefixes of different keys can tie.
     key_rows: Option<Rows>,
 }
 
-/// Orders entries sorted by (prefix, arrival) whose prefixes tie by their whole keys, ties
-/// still by arrival; `key_rows` (by arrival position) are given only when prefixes of
-/// different keys can tie.
-fn order_ties(order: &mut [(u128, u32)], key_rows: Option<&Rows>) {
-    let Some(keys) = key_rows else {
-        return;
-    };
+/// Orders entries sorted by (prefix, position) whose prefixes tie by their whole keys
+/// (`key` of a position), ties still by position.
+fn order_ties<'a>(order: &mut [(u128, u32)], key: impl Fn(u32) -> arrow::row::Row<'a>) {
     for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
         if run.len() > 1 {
-            run.sort_unstable_by(|a, b| {
-                keys.row(a.1 as usize)
-                    .cmp(&keys.row(b.1 as usize))
-                    .then(a.1.cmp(&b.1))
-            });
+            run.sort_unstable_by(|a, b| key(a.1).cmp(&key(b.1)).then(a.1.cmp(&b.1)));
         }
     }
 }
 
-/// Marks a computed row in [`Sorted::rows`].
-const COMPUTED: u32 = u32::MAX;
-
-/// A bucket's rows in key order, gathered a chunk of [`CHUNK_ROWS`] at a time as key-value
-/// batches: iterate it to get them.
+/// A bucket's rows in key order, gathered from the pool a chunk of [`CHUNK_ROWS`] at a time
+/// as key-value batches: iterate it to get them.
 pub(crate) struct Sorted {
     sort: Arc<SortMerge>,
-    /// The bucket's rows in arrival order.
-    values: RecordBatch,
-    /// Each row's position in `values`, or [`COMPUTED`] (`computed` in order).
-    rows: Vec<u32>,
+    /// The pool.
+    batches: Arc<[RecordBatch]>,
+    /// Each row's place in the pool, or [`COMPUTED`] (`computed` in order).
+    rows: Vec<RowRef>,
     computed: Vec<Vec<Computed>>,
     sequences: Vec<i64>,
     kinds: Vec<i8>,
@@ -493,10 +570,10 @@ pub(crate) struct Sorted {
 }
 
 impl Sorted {
-    fn new(sort: Arc<SortMerge>, values: RecordBatch, capacity: usize) -> Sorted {
+    fn new(sort: Arc<SortMerge>, batches: Arc<[RecordBatch]>, capacity: usize) -> Sorted {
         Sorted {
             sort,
-            values,
+            batches,
             rows: Vec::with_capacity(capacity),
             computed: Vec::new(),
             sequences: Vec::with_capacity(capacity),
@@ -506,7 +583,7 @@ impl Sorted {
         }
     }
 
-    fn push_row(&mut self, row: u32, version: &KeyVersion) {
+    fn push_row(&mut self, row: RowRef, version: &KeyVersion) {
         self.rows.push(row);
         self.sequences.push(version.sequence);
         self.kinds.push(version.kind.as_byte());
@@ -529,40 +606,45 @@ impl Sorted {
             .unwrap_or_default();
         self.next_computed += computed_here;
         let schema = &self.sort.value_schema;
+        let pool = self.batches.len();
         let mut values = Vec::with_capacity(schema.fields().len());
         if computed.is_empty() {
-            let indices = UInt32Array::from(rows.to_vec());
-            for column in self.values.columns() {
-                values.push(take(column, &indices, None)?);
+            for c in 0..schema.fields().len() {
+                let sources: Vec<&dyn Array> =
+                    self.batches.iter().map(|b| b.column(c).as_ref()).collect();
+                values.push(gather(&sources, rows)?);
             }
         } else {
-            // Computed values are extra one-row sources after the bucket's rows.
             for (c, field) in schema.fields().iter().enumerate() {
+                // Computed values are extra one-row sources after the pool's batches.
                 let mut extra: Vec<ArrayRef> = Vec::new();
                 let mut null_source = None;
                 let mut indices = Vec::with_capacity(rows.len());
                 let mut computed = computed.iter();
                 for &row in rows {
                     if row != COMPUTED {
-                        indices.push((0, row as usize));
+                        indices.push(row.pair());
                         continue;
                     }
                     indices.push(match computed.next().and_then(|f| f.get(c)) {
-                        Some(Computed::Row(r)) => (0, *r),
+                        Some(Computed::Row(r)) => r.pair(),
                         Some(Computed::Value(a)) => {
                             extra.push(a.clone());
-                            (extra.len(), 0)
+                            (pool + extra.len() - 1, 0)
                         }
                         Some(Computed::Null) | None => {
                             let at = *null_source.get_or_insert_with(|| {
                                 extra.push(new_null_array(field.data_type(), 1));
-                                extra.len()
+                                pool + extra.len() - 1
                             });
                             (at, 0)
                         }
                     });
                 }
-                let sources: Vec<&dyn Array> = std::iter::once(self.values.column(c).as_ref())
+                let sources: Vec<&dyn Array> = self
+                    .batches
+                    .iter()
+                    .map(|b| b.column(c).as_ref())
                     .chain(extra.iter().map(|a| a.as_ref()))
                     .collect();
                 values.push(interleave(&sources, &indices)?);

@@ -40,6 +40,7 @@
 mod buffer;
 mod compact;
 mod conform;
+mod gather;
 pub mod input;
 mod route;
 mod spill;

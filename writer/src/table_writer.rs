@@ -232,9 +232,14 @@ impl TableWriter {
         if conformed.kinds.len() != conformed.batch.num_rows() {
             return Err(Error::internal("conformed batch without a kind per row"));
         }
-        let (batch, bytes) = self.pool.push(conformed.batch)?;
+        let rows: Vec<&[u32]> = groups.iter().map(|g| g.rows.as_slice()).collect();
+        let (arranged, runs) = self
+            .sort
+            .arrange(&conformed.batch, &conformed.kinds, &rows)?;
+        drop(conformed);
+        let (batch, bytes) = self.pool.push(arranged)?;
         self.buffered_bytes += bytes;
-        for group in groups {
+        for (group, run) in groups.iter().zip(runs) {
             let max_sequences = &self.max_sequences;
             let writer = self
                 .writers
@@ -248,9 +253,7 @@ impl TableWriter {
                 });
             let first = writer.next_sequence;
             writer.next_sequence += group.rows.len() as i64;
-            self.buffered_bytes += writer
-                .buffer
-                .push(batch, &group.rows, &conformed.kinds, first);
+            self.buffered_bytes += writer.buffer.push(batch, run, first);
         }
         if self.buffered_bytes > self.buffer_limit {
             self.drain(self.spillable).await?;

@@ -38,17 +38,28 @@ async fn sort_merge(options: &[(&str, &str)]) -> (tempfile::TempDir, Arc<SortMer
 }
 
 /// One bucket's rows with the pool they are in.
-#[derive(Default)]
 struct Buffered {
+    sort: Arc<SortMerge>,
     pool: Pool,
     buffer: Buffer,
 }
 
 impl Buffered {
+    fn new(sort: &Arc<SortMerge>) -> Self {
+        Buffered {
+            sort: sort.clone(),
+            pool: Pool::default(),
+            buffer: Buffer::default(),
+        }
+    }
+
     fn push(&mut self, batch: RecordBatch, kinds: &[i8], first_sequence: i64) {
         let rows: Vec<u32> = (0..batch.num_rows() as u32).collect();
-        let (index, _) = self.pool.push(batch).unwrap();
-        self.buffer.push(index, &rows, kinds, first_sequence);
+        let (arranged, runs) = self.sort.arrange(&batch, kinds, &[&rows]).unwrap();
+        let (index, _) = self.pool.push(arranged).unwrap();
+        for run in runs {
+            self.buffer.push(index, run, first_sequence);
+        }
     }
 }
 
@@ -95,7 +106,7 @@ fn contents(kv: &RecordBatch) -> Vec<(i32, i64, i8, String)> {
 #[tokio::test]
 async fn sorts_by_key_and_keeps_one_version_per_key() {
     let (_dir, sort) = sort_merge(&[("bucket", "1")]).await;
-    let mut buffer = Buffered::default();
+    let mut buffer = Buffered::new(&sort);
     buffer.push(
         rows(vec![3, 1, 2], vec![0; 3], vec!["a", "b", "c"]),
         &[0, 0, 0],
@@ -124,7 +135,7 @@ async fn sorts_by_key_and_keeps_one_version_per_key() {
 #[tokio::test]
 async fn sequence_field_orders_versions_before_arrival() {
     let (_dir, sort) = sort_merge(&[("bucket", "1"), ("sequence.field", "ts")]).await;
-    let mut buffer = Buffered::default();
+    let mut buffer = Buffered::new(&sort);
     buffer.push(
         rows(
             vec![1, 1, 1, 2, 2],
@@ -146,7 +157,7 @@ async fn sequence_field_orders_versions_before_arrival() {
         ("sequence.field.sort-order", "descending"),
     ])
     .await;
-    let mut buffer = Buffered::default();
+    let mut buffer = Buffered::new(&sort);
     buffer.push(rows(vec![1, 1], vec![5, 9], vec!["a", "b"]), &[0, 0], 0);
     let kv = run(&descending, buffer).unwrap().unwrap();
     assert_eq!(contents(&kv), vec![(1, 0, 0, "a".to_string())]);
@@ -155,10 +166,10 @@ async fn sequence_field_orders_versions_before_arrival() {
 #[tokio::test]
 async fn ignore_delete_drops_keys_with_only_retractions() {
     let (_dir, sort) = sort_merge(&[("bucket", "1"), ("ignore-delete", "true")]).await;
-    let mut buffer = Buffered::default();
+    let mut buffer = Buffered::new(&sort);
     buffer.push(rows(vec![1], vec![0], vec!["a"]), &[3], 0);
     assert!(run(&sort, buffer).unwrap().is_none());
-    assert!(run(&sort, Buffered::default()).unwrap().is_none());
+    assert!(run(&sort, Buffered::new(&sort)).unwrap().is_none());
 }
 
 /// (key, sequence, kind, v) of a key-value batch of a (k STRING, v INT) table.
@@ -206,17 +217,23 @@ proptest::proptest! {
                 ("v", Arc::new(Int32Array::from(values.clone()))),
             ])
             .unwrap();
-            let (index, _) = pool.push(batch).unwrap();
-            for (b, buffer) in buffers.iter_mut().enumerate() {
-                let mine: Vec<u32> = (0..part.len() as u32)
-                    .filter(|i| part[*i as usize].0 as usize % 2 == b)
-                    .collect();
+            let mine: Vec<Vec<u32>> = (0..2)
+                .map(|b| {
+                    (0..part.len() as u32)
+                        .filter(|i| part[*i as usize].0 as usize % 2 == b)
+                        .collect()
+                })
+                .collect();
+            let groups: Vec<&[u32]> = mine.iter().map(|m| m.as_slice()).collect();
+            let (arranged, runs) = sort.arrange(&batch, &kinds, &groups).unwrap();
+            let (index, _) = pool.push(arranged).unwrap();
+            for (b, (buffer, run)) in buffers.iter_mut().zip(runs).enumerate() {
                 let next = first[b] + buffer.rows() as i64;
-                for (at, &i) in mine.iter().enumerate() {
+                for (at, &i) in mine[b].iter().enumerate() {
                     let i = i as usize;
                     model[b].insert(keys[i].clone(), (next + at as i64, kinds[i], values[i]));
                 }
-                buffer.push(index, &mine, &kinds, next);
+                buffer.push(index, run, next);
             }
         }
         let drain = sort.drain(pool);
@@ -244,7 +261,7 @@ proptest::proptest! {
 #[tokio::test]
 async fn computed_rows_keep_their_place_across_chunks() {
     let (_dir, sort) = sort_merge(&[("bucket", "1"), ("merge-engine", "partial-update")]).await;
-    let mut buffer = Buffered::default();
+    let mut buffer = Buffered::new(&sort);
     let mut model: std::collections::BTreeMap<i32, (i32, Option<String>)> = Default::default();
     let mut next = 0i64;
     for round in 0..3 {
