@@ -208,9 +208,14 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         .fold(f64::MAX, f64::min);
     let groups: Vec<&[RecordBatch]> = update_commits.iter().map(|c| c.as_slice()).collect();
     let compacting = strata::write_commits(&table, &groups).await?;
-    let write_only = strata::create_table(&catalog, "updates", &WRITE_ONLY).await?;
-    strata::write_commits(&write_only, &[&data]).await?;
-    let update = strata::write_commits(&write_only, &groups).await?;
+    // Best of INGEST_REPEATS too: one pass swings as much as the floor's.
+    let mut update = f64::MAX;
+    for i in 0..INGEST_REPEATS {
+        let write_only =
+            strata::create_table(&catalog, &format!("updates{i}"), &WRITE_ONLY).await?;
+        strata::write_commits(&write_only, &[&data]).await?;
+        update = update.min(strata::write_commits(&write_only, &groups).await?);
+    }
     let update_rate = update_rows as f64 / update;
 
     let mut report = json!({
@@ -256,10 +261,18 @@ pub async fn run(cfg: &Config) -> Result<Value> {
             write_parquet(&f, c)?;
             update_files.push(f);
         }
-        strata::create_table(&catalog, "crate", &[("bucket", BUCKETS)]).await?;
-        let crate_ingest = peer("paimon-crate", &warehouse, "bench.crate", &[&ingest_file]);
+        // Best of INGEST_REPEATS, each into a fresh table, as Strata's.
         let refs: Vec<&Path> = update_files.iter().map(|p| p.as_path()).collect();
-        let crate_update = peer("paimon-crate", &warehouse, "bench.crate", &refs);
+        let (mut crate_ingest, mut crate_update) = (Value::Null, Value::Null);
+        for i in 0..INGEST_REPEATS {
+            let name = format!("crate{i}");
+            strata::create_table(&catalog, &name, &[("bucket", BUCKETS)]).await?;
+            let table = format!("bench.{name}");
+            let ingest = peer("paimon-crate", &warehouse, &table, &[&ingest_file]);
+            crate_ingest = faster(crate_ingest, ingest);
+            let update = peer("paimon-crate", &warehouse, &table, &refs);
+            crate_update = faster(crate_update, update);
+        }
         report["ingest"]["paimon_crate"] = crate_ingest.clone();
         report["ingest"]["ratio_to_paimon_crate"] = peer_ratio(ingest_rate, &crate_ingest);
         report["ingest"]["whole_buffer"]["ratio_to_paimon_crate"] =
@@ -443,6 +456,17 @@ fn peer(which: &str, warehouse: &Path, table: &str, files: &[&Path]) -> Value {
             json!({ "error": format!("{which} failed: {last}") })
         }
         Err(e) => json!({ "error": format!("cannot run {python}: {e}") }),
+    }
+}
+
+/// Of two peer results, the one that took less CPU; one that ran over one that did not.
+fn faster(a: Value, b: Value) -> Value {
+    match (a["cpu_seconds"].as_f64(), b["cpu_seconds"].as_f64()) {
+        (Some(x), Some(y)) if y < x => b,
+        (Some(_), _) => a,
+        (None, Some(_)) => b,
+        (None, None) if a.is_null() => b,
+        (None, None) => a,
     }
 }
 
