@@ -1,7 +1,23 @@
 //! CPU time and peak memory of this process and its children (`getrusage`): benchmarks
 //! report rows per CPU-second, which is per core whatever else the machine runs.
 
-/// Measures CPU seconds (user + system, all threads of this process) from its start.
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static USER_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Makes every [`CpuTimer`] count user time only (`strata-bench --user-cpu`): on a VM
+/// whose kernel time swings with the host's page cache, user time compares code with code.
+pub fn count_user_time_only() {
+    USER_ONLY.store(true, Ordering::Relaxed);
+}
+
+/// Whether [`count_user_time_only`] was called.
+pub fn user_time_only() -> bool {
+    USER_ONLY.load(Ordering::Relaxed)
+}
+
+/// Measures CPU seconds (user + system, all threads of this process, or user alone after
+/// [`count_user_time_only`]) from its start.
 pub struct CpuTimer {
     start: f64,
     start_system: f64,
@@ -16,7 +32,11 @@ impl CpuTimer {
     }
 
     pub fn seconds(&self) -> f64 {
-        (cpu_seconds(libc::RUSAGE_SELF) - self.start).max(1e-9)
+        let mut seconds = cpu_seconds(libc::RUSAGE_SELF) - self.start;
+        if user_time_only() {
+            seconds -= self.system_seconds();
+        }
+        seconds.max(1e-9)
     }
 
     /// The part of [`CpuTimer::seconds`] spent in the kernel (page faults, file writes).

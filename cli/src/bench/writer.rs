@@ -29,7 +29,7 @@ use crate::strata::{self, Result};
 
 pub const USAGE: &str =
     "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only] [--ingest-only] \
-[--updates-only] [--merge-read-only] [--dv-read-only]: \
+[--updates-only] [--merge-read-only] [--dv-read-only] [--user-cpu]: \
 writer benchmarks as JSON ratios against baselines measured in the same run";
 
 const BUCKETS: &str = "4";
@@ -439,7 +439,11 @@ fn peer(which: &str, warehouse: &Path, table: &str, files: &[&Path]) -> Value {
         return json!({ "error": format!("cannot write the peer script: {e}") });
     }
     let python = std::env::var("STRATA_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let out = Command::new(&python)
+    let mut command = Command::new(&python);
+    if crate::cpu::user_time_only() {
+        command.env("STRATA_BENCH_USER_CPU", "1");
+    }
+    let out = command
         .arg(&script)
         .arg(which)
         .arg(warehouse)

@@ -220,6 +220,7 @@ fn main() {
             "--seed" => cfg.seed = number("--seed") as u64,
             "--pypaimon-rows" => cfg.pypaimon_rows = number("--pypaimon-rows"),
             "--no-peers" => cfg.peers = false,
+            "--user-cpu" => cpu::count_user_time_only(),
             "--compaction-only" => compaction_only = true,
             "--ingest-only" => ingest_only = true,
             "--updates-only" => updates_alone = true,
@@ -266,10 +267,18 @@ fn main() {
             }),
     };
     match result {
-        Ok(report) => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ),
+        Ok(mut report) => {
+            let counted = if cpu::user_time_only() {
+                "user"
+            } else {
+                "user+system"
+            };
+            report["cpu_time"] = serde_json::json!(counted);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            )
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);
