@@ -17,14 +17,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array,
-};
+use arrow::array::{Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array};
 use arrow::compute::{interleave, take_record_batch, SortOptions};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
 use strata_format::merge::{
-    sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
+    gather_fields, sort_versions, FieldSource, FieldValue, KeyVersion, MergeFunction, MergeInput,
+    MergeResult, RowKind,
 };
 use strata_format::options::MergeEngine;
 use strata_format::read::key_prefix::{exact_len, fixed_key_len, int64_key, int64_prefix, prefix};
@@ -606,7 +605,6 @@ impl Sorted {
             .unwrap_or_default();
         self.next_computed += computed_here;
         let schema = &self.sort.value_schema;
-        let pool = self.batches.len();
         let mut values = Vec::with_capacity(schema.fields().len());
         if computed.is_empty() {
             for c in 0..schema.fields().len() {
@@ -616,38 +614,18 @@ impl Sorted {
             }
         } else {
             for (c, field) in schema.fields().iter().enumerate() {
-                // Computed values are extra one-row sources after the pool's batches.
-                let mut extra: Vec<ArrayRef> = Vec::new();
-                let mut null_source = None;
-                let mut indices = Vec::with_capacity(rows.len());
                 let mut computed = computed.iter();
-                for &row in rows {
+                let fields = rows.iter().map(|&row| {
                     if row != COMPUTED {
-                        indices.push(row.pair());
-                        continue;
+                        return FieldSource::Row(row.pair());
                     }
-                    indices.push(match computed.next().and_then(|f| f.get(c)) {
-                        Some(Computed::Row(r)) => r.pair(),
-                        Some(Computed::Value(a)) => {
-                            extra.push(a.clone());
-                            (pool + extra.len() - 1, 0)
-                        }
-                        Some(Computed::Null) | None => {
-                            let at = *null_source.get_or_insert_with(|| {
-                                extra.push(new_null_array(field.data_type(), 1));
-                                pool + extra.len() - 1
-                            });
-                            (at, 0)
-                        }
-                    });
-                }
-                let sources: Vec<&dyn Array> = self
-                    .batches
-                    .iter()
-                    .map(|b| b.column(c).as_ref())
-                    .chain(extra.iter().map(|a| a.as_ref()))
-                    .collect();
-                values.push(interleave(&sources, &indices)?);
+                    match computed.next().and_then(|f| f.get(c)) {
+                        Some(Computed::Row(r)) => FieldSource::Row(r.pair()),
+                        Some(Computed::Value(a)) => FieldSource::Value(a),
+                        Some(Computed::Null) | None => FieldSource::Null,
+                    }
+                });
+                values.push(gather_fields(&self.batches, c, field.data_type(), fields)?);
             }
         }
         let sort = &self.sort;

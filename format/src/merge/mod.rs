@@ -153,6 +153,51 @@ pub fn sort_versions<T>(versions: &mut Vec<KeyVersion>, refs: &mut Vec<T>) {
     }
 }
 
+/// Where one field of a merged output row comes from: a field of a stored row
+/// (batch, row), a value the merge computed, or null.
+pub enum FieldSource<'a> {
+    Row((usize, usize)),
+    Value(&'a ArrayRef),
+    Null,
+}
+
+/// Column `column` of merged output rows, one per item of `fields`, gathered from
+/// `batches`; computed values and nulls become one-row sources after the batches. Shared by
+/// merge-on-read and the writer's buffer, whose computed rows (partial-update,
+/// aggregation) mix fields of several versions.
+pub fn gather_fields<'a>(
+    batches: &[RecordBatch],
+    column: usize,
+    data_type: &arrow_schema::DataType,
+    fields: impl IntoIterator<Item = FieldSource<'a>>,
+) -> Result<ArrayRef> {
+    let mut extra: Vec<ArrayRef> = Vec::new();
+    let mut null_source = None;
+    let mut indices = Vec::new();
+    for field in fields {
+        indices.push(match field {
+            FieldSource::Row(r) => r,
+            FieldSource::Value(a) => {
+                extra.push(a.clone());
+                (batches.len() + extra.len() - 1, 0)
+            }
+            FieldSource::Null => {
+                let at = *null_source.get_or_insert_with(|| {
+                    extra.push(arrow_array::new_null_array(data_type, 1));
+                    batches.len() + extra.len() - 1
+                });
+                (at, 0)
+            }
+        });
+    }
+    let sources: Vec<&dyn Array> = batches
+        .iter()
+        .map(|b| b.column(column).as_ref())
+        .chain(extra.iter().map(|a| a.as_ref()))
+        .collect();
+    Ok(arrow_select::interleave::interleave(&sources, &indices)?)
+}
+
 /// The versions of one key with access to their column values.
 ///
 /// `columns[f]` is the column of table field `f` (schema order) in `batches`, or `None` when

@@ -24,7 +24,8 @@ use crate::compact::lookup::{Found, LevelLookup};
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::{
-    sort_versions, FieldValue, KeyVersion, MergeFunction, MergeInput, MergeResult, RowKind,
+    gather_fields, sort_versions, FieldSource, FieldValue, KeyVersion, MergeFunction, MergeInput,
+    MergeResult, RowKind,
 };
 use crate::read::file::{read_kv_file, KvLayout};
 use crate::read::key_prefix::{fixed_key_len, Prefixes};
@@ -698,37 +699,16 @@ impl MergeState {
         }
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.output_columns.len());
         for (k, &c) in self.output_columns.iter().enumerate() {
-            // Computed values and nulls become extra sources after the arena's batches.
-            let mut extra: Vec<ArrayRef> = Vec::new();
-            let mut null_source = None;
-            let mut indices = Vec::with_capacity(self.picks.len());
-            for pick in &self.picks {
-                indices.push(match pick {
-                    OutRow::Ref(r) => *r,
-                    OutRow::Computed(row) => match row.get(k) {
-                        Some(Src::Ref(r)) => *r,
-                        Some(Src::Value(a)) => {
-                            extra.push(a.clone());
-                            (self.arena.len() + extra.len() - 1, 0)
-                        }
-                        Some(Src::Null) | None => {
-                            let at = *null_source.get_or_insert_with(|| {
-                                let t = self.layout.schema.field(c).data_type();
-                                extra.push(arrow_array::new_null_array(t, 1));
-                                self.arena.len() + extra.len() - 1
-                            });
-                            (at, 0)
-                        }
-                    },
-                });
-            }
-            let sources: Vec<&dyn Array> = self
-                .arena
-                .iter()
-                .map(|b| b.column(c).as_ref())
-                .chain(extra.iter().map(|a| a.as_ref()))
-                .collect();
-            columns.push(arrow_select::interleave::interleave(&sources, &indices)?);
+            let fields = self.picks.iter().map(|pick| match pick {
+                OutRow::Ref(r) => FieldSource::Row(*r),
+                OutRow::Computed(row) => match row.get(k) {
+                    Some(Src::Ref(r)) => FieldSource::Row(*r),
+                    Some(Src::Value(a)) => FieldSource::Value(a),
+                    Some(Src::Null) | None => FieldSource::Null,
+                },
+            });
+            let data_type = self.layout.schema.field(c).data_type();
+            columns.push(gather_fields(&self.arena, c, data_type, fields)?);
         }
         self.picks.clear();
         let rows = columns.first().map_or(0, |c| c.len());
