@@ -149,6 +149,15 @@ fn sorted(batches: &[RecordBatch]) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// CPU seconds of the naive writer the issue measures against the floor: all of
+/// `batches` concatenated, sorted by key, taken in that order and written as `parquet_floor`
+/// writes (to a file in `dir`).
+fn naive_sort_then_write(batches: &[RecordBatch], dir: &std::path::Path) -> f64 {
+    let start = CpuTimer::start();
+    let sorted = sorted(batches);
+    start.seconds() + parquet_floor(&sorted, Some(dir))
+}
+
 /// CPU seconds to write `batches` to one Parquet file with zstd: to a local file in `dir`
 /// (beside the warehouse, so the same disk writes are in both), or in memory when `None`.
 fn parquet_floor(batches: &[RecordBatch], dir: Option<&std::path::Path>) -> f64 {
