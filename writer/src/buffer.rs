@@ -252,14 +252,9 @@ impl SortMerge {
         };
         let mut indices: Vec<u32> = Vec::with_capacity(batch.num_rows());
         let mut runs = Vec::with_capacity(groups.len());
-        let mut order: Vec<(u128, u32)> = Vec::new();
         for rows in groups {
-            order.clear();
-            order.extend(rows.iter().enumerate().map(|(rank, &r)| {
-                let p = prefixes.get(r as usize).copied().unwrap_or(0);
-                (p, rank as u32)
-            }));
-            order.sort_unstable();
+            let prefix_of = |r: &u32| prefixes.get(*r as usize).copied().unwrap_or(0);
+            let mut order = sort_by_prefix(rows.iter().map(prefix_of).collect(), false);
             if let Some(keys) = &key_rows {
                 let row = |rank: u32| rows.get(rank as usize).map_or(0, |r| *r as usize);
                 order_ties(&mut order, |rank| keys.row(row(rank)));
@@ -363,13 +358,7 @@ impl Drain {
         drop(pairs);
         // (prefix, position in the runs): among rows of one key, positions order like
         // arrival, as runs are in arrival order and each orders ties by arrival.
-        let mut order: Vec<(u128, u32)> = prefixes
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (p, i as u32))
-            .collect();
-        // Stable and adaptive; entries are distinct, so this is the one total order.
-        order.sort();
+        let mut order = sort_by_prefix(prefixes, true);
         if let Some(keys) = &key_rows {
             order_ties(&mut order, |i| keys.row(i as usize));
         }
@@ -540,6 +529,33 @@ struct Sorting {
     locations: Vec<RowRef>,
     /// Key rows by position, when prefixes of different keys can tie.
     key_rows: Option<Rows>,
+}
+
+/// (prefix, index) of `prefixes` in that order. Where every prefix ends in 32 zero bits,
+/// as a BIGINT or INT key's does, the index goes into them and 16-byte values are sorted,
+/// half the memory of the pairs. `runs`: the prefixes are a concatenation of sorted runs,
+/// for a sort that merges them rather than sorting from scratch.
+fn sort_by_prefix(prefixes: Vec<u128>, runs: bool) -> Vec<(u128, u32)> {
+    const INDEX: u128 = u32::MAX as u128;
+    if prefixes.iter().all(|p| p & INDEX == 0) {
+        let mut packed: Vec<u128> = (prefixes.into_iter().enumerate())
+            .map(|(i, p)| p | i as u128)
+            .collect();
+        // Entries are distinct: stable or not, this is the one total order.
+        match runs {
+            true => packed.sort(),
+            false => packed.sort_unstable(),
+        }
+        return packed.into_iter().map(|v| (v & !INDEX, v as u32)).collect();
+    }
+    let mut order: Vec<(u128, u32)> = (prefixes.into_iter().enumerate())
+        .map(|(i, p)| (p, i as u32))
+        .collect();
+    match runs {
+        true => order.sort(),
+        false => order.sort_unstable(),
+    }
+    order
 }
 
 /// Orders entries sorted by (prefix, position) whose prefixes tie by their whole keys

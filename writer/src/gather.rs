@@ -31,7 +31,8 @@ impl RowRef {
 }
 
 /// `rows` of `sources` (arrays of one type) as one array. A row outside the sources is an
-/// error.
+/// error, found as it is gathered (a pass over the rows before would ask each source's
+/// length through its `dyn Array` once per row).
 pub(crate) fn gather(sources: &[&dyn Array], rows: &[RowRef]) -> Result<ArrayRef> {
     let Some(first) = sources.first() else {
         return Err(invalid!("nothing to gather rows from"));
@@ -39,14 +40,6 @@ pub(crate) fn gather(sources: &[&dyn Array], rows: &[RowRef]) -> Result<ArrayRef
     let data_type = first.data_type();
     if sources.iter().any(|s| s.data_type() != data_type) {
         return Err(invalid!("gathering rows from arrays of different types"));
-    }
-    let in_bounds = |r: &RowRef| {
-        sources
-            .get(r.batch as usize)
-            .is_some_and(|s| (r.row as usize) < s.len())
-    };
-    if !rows.iter().all(in_bounds) {
-        return Err(invalid!("gathering a row outside its arrays"));
     }
     if rows.is_empty() {
         return Ok(new_empty_array(data_type));
@@ -63,6 +56,14 @@ pub(crate) fn gather(sources: &[&dyn Array], rows: &[RowRef]) -> Result<ArrayRef
         DataType::Binary => gather_bytes::<BinaryType>(sources, rows),
         DataType::LargeBinary => gather_bytes::<LargeBinaryType>(sources, rows),
         _ => {
+            let in_bounds = |r: &RowRef| {
+                sources
+                    .get(r.batch as usize)
+                    .is_some_and(|s| (r.row as usize) < s.len())
+            };
+            if !rows.iter().all(in_bounds) {
+                return Err(outside());
+            }
             let pairs: Vec<(usize, usize)> = rows.iter().map(|r| r.pair()).collect();
             Ok(interleave(sources, &pairs)?)
         }
@@ -79,17 +80,20 @@ fn gather_primitive<T: ArrowPrimitiveType>(
         .map(|s| s.as_primitive_opt::<T>().map(|a| a.values().as_ref()))
         .collect::<Option<Vec<&[T::Native]>>>()
         .ok_or_else(|| invalid!("gathering {data_type} rows from another type"))?;
+    let mut inside = true;
     let gathered: Vec<T::Native> = rows
         .iter()
         .map(|r| {
-            let (b, i) = r.pair();
-            values
-                .get(b)
-                .and_then(|v| v.get(i))
-                .copied()
-                .unwrap_or_default()
+            let v = values
+                .get(r.batch as usize)
+                .and_then(|v| v.get(r.row as usize));
+            inside &= v.is_some();
+            v.copied().unwrap_or_default()
         })
         .collect();
+    if !inside {
+        return Err(outside());
+    }
     let array = PrimitiveArray::<T>::new(gathered.into(), nulls(sources, rows))
         .with_data_type(data_type.clone());
     Ok(Arc::new(array))
@@ -116,11 +120,18 @@ fn gather_bytes<T: ByteArrayType>(sources: &[&dyn Array], rows: &[RowRef]) -> Re
     for r in rows {
         let (b, i) = r.pair();
         match arrays.get(b) {
-            Some(a) if i < a.len() && a.is_valid(i) => out.append_value(a.value(i)),
-            _ => out.append_null(),
+            Some(a) if i < a.len() => match a.is_valid(i) {
+                true => out.append_value(a.value(i)),
+                false => out.append_null(),
+            },
+            _ => return Err(outside()),
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+fn outside() -> strata_format::Error {
+    invalid!("gathering a row outside its arrays")
 }
 
 /// The validity of `rows`, or none when no source has nulls.
@@ -187,6 +198,12 @@ mod tests {
         assert!(err.to_string().contains("outside"), "{err}");
         let err = gather(&[a.as_ref()], &[at(1, 0)]).unwrap_err();
         assert!(err.to_string().contains("outside"), "{err}");
+        // Found in each kind's own loop, and before arrow's `interleave`.
+        let b: ArrayRef = Arc::new(arrow::array::BooleanArray::from(vec![true]));
+        for (source, row) in [(&s, at(0, 1)), (&s, at(2, 0)), (&b, at(0, 1))] {
+            let err = gather(&[source.as_ref()], &[at(0, 0), row]).unwrap_err();
+            assert!(err.to_string().contains("outside"), "{err}");
+        }
         let err = gather(&[a.as_ref(), s.as_ref()], &[at(0, 0)]).unwrap_err();
         assert!(err.to_string().contains("different types"), "{err}");
         assert!(gather(&[], &[]).is_err());

@@ -302,3 +302,36 @@ async fn computed_rows_keep_their_place_across_chunks() {
     let want: Vec<(i32, (i32, Option<String>))> = model.into_iter().collect();
     assert_eq!(got, want);
 }
+
+/// The sort by (prefix, index) packs the index into prefixes that end in 32 zero bits (a
+/// BIGINT key's) and sorts pairs otherwise: both order as the pairs would, ties by index,
+/// for random input and for sorted runs.
+#[test]
+fn prefix_sort_orders_by_prefix_then_index() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for shift in [0u32, 32, 56] {
+        for runs in [false, true] {
+            // Few distinct values, so many prefixes tie.
+            let mut prefixes: Vec<u128> = (0..3000)
+                .map(|_| u128::from(next() % 40) << shift | u128::from(next() % 2) << 100)
+                .collect();
+            if runs {
+                for chunk in prefixes.chunks_mut(250) {
+                    chunk.sort();
+                }
+            }
+            let mut want: Vec<(u128, u32)> = (prefixes.iter().enumerate())
+                .map(|(i, p)| (*p, i as u32))
+                .collect();
+            want.sort();
+            let got = sort_by_prefix(prefixes, runs);
+            assert_eq!(got, want, "prefixes shifted by {shift}, runs {runs}");
+        }
+    }
+}
