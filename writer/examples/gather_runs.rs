@@ -1,0 +1,112 @@
+//! How a flush's gather costs with the number of runs it reads from: 5M generated rows in
+//! batches, each batch's rows sorted by (bucket of 4, key) as `arrange` lays them out, or
+//! left in arrival order; one bucket's rows gathered in key order, 8192 at a time, as
+//! strings of 10–40 characters and as BIGINTs. Prints nanoseconds per row.
+//!
+//! `cargo run --release -p strata-writer --example gather_runs [batches...]`
+
+use std::time::Instant;
+
+use arrow::array::{Array, GenericByteBuilder, Int64Array, StringArray};
+use arrow::datatypes::Utf8Type;
+
+const ROWS: usize = 5_000_000;
+const CHUNK: usize = 8192;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Total bytes of `rows` (batch, row) of `arrays` gathered into one string array.
+fn gather_strings(arrays: &[StringArray], rows: &[(usize, usize)]) -> usize {
+    let mut out = GenericByteBuilder::<Utf8Type>::with_capacity(rows.len(), rows.len() * 26);
+    for &(b, r) in rows {
+        match arrays.get(b) {
+            Some(a) if r < a.len() => out.append_value(a.value(r)),
+            _ => out.append_null(),
+        }
+    }
+    out.finish().value_data().len()
+}
+
+/// Sum of `rows` of `arrays` gathered into one vector.
+fn gather_ints(arrays: &[Int64Array], rows: &[(usize, usize)]) -> i64 {
+    let values: Vec<i64> = rows
+        .iter()
+        .map(|&(b, r)| arrays.get(b).map_or(0, |a| a.value(r)))
+        .collect();
+    values.iter().fold(0i64, |s, v| s.wrapping_add(*v))
+}
+
+fn run(batches: usize, arranged: bool) {
+    let per = ROWS / batches;
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = Rng(42);
+    let (mut strings, mut ints, mut bucket) = (Vec::new(), Vec::new(), Vec::new());
+    for b in 0..batches {
+        let mut rows: Vec<(u64, u64, String)> = (0..per)
+            .map(|_| {
+                let key = rng.next();
+                let len = 10 + (rng.next() % 31) as usize;
+                let s = (0..len)
+                    .map(|_| alphabet[(rng.next() % 36) as usize] as char)
+                    .collect();
+                (key % 4, key, s)
+            })
+            .collect();
+        if arranged {
+            rows.sort_unstable_by_key(|r| (r.0, r.1));
+        }
+        for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.0 == 0) {
+            bucket.push((r.1, b, i));
+        }
+        ints.push(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.1 as i64),
+        ));
+        strings.push(StringArray::from_iter_values(rows.into_iter().map(|r| r.2)));
+    }
+    bucket.sort_unstable();
+    let order: Vec<(usize, usize)> = bucket.iter().map(|&(_, b, r)| (b, r)).collect();
+    let per_row = |t: Instant| t.elapsed().as_nanos() as f64 / order.len() as f64;
+    let t = Instant::now();
+    let bytes: usize = order
+        .chunks(CHUNK)
+        .map(|c| gather_strings(&strings, c))
+        .sum();
+    let string_ns = per_row(t);
+    let t = Instant::now();
+    let sum = (order.chunks(CHUNK)).fold(0i64, |s, c| s.wrapping_add(gather_ints(&ints, c)));
+    let int_ns = per_row(t);
+    println!(
+        "{batches:>5} batches of {per:>7} rows, {}: strings {string_ns:5.1} ns/row, \
+         BIGINT {int_ns:4.1} ns/row ({bytes} bytes, sum {sum})",
+        if arranged {
+            "arranged"
+        } else {
+            "arrival order"
+        }
+    );
+}
+
+fn main() {
+    let batches: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let batches = if batches.is_empty() {
+        vec![610, 76, 20, 4]
+    } else {
+        batches
+    };
+    run(batches[0], false);
+    for b in batches {
+        run(b, true);
+    }
+}
