@@ -537,7 +537,8 @@ struct Sorting {
 /// for a sort that merges them rather than sorting from scratch.
 fn sort_by_prefix(prefixes: Vec<u128>, runs: bool) -> Vec<(u128, u32)> {
     const INDEX: u128 = u32::MAX as u128;
-    if prefixes.iter().all(|p| p & INDEX == 0) {
+    let fits = u32::try_from(prefixes.len()).is_ok();
+    if fits && prefixes.iter().all(|p| p & INDEX == 0) {
         let mut packed: Vec<u128> = (prefixes.into_iter().enumerate())
             .map(|(i, p)| p | i as u128)
             .collect();
