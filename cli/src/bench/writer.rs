@@ -71,6 +71,16 @@ struct Ingest {
     strata: f64,
     /// [`WHOLE_BUFFER`].
     whole_buffer: f64,
+    /// The kernel's part of each best run above (floor, naive, Strata, whole buffer): page
+    /// faults and file writes, which on a VM can swing more than the code does.
+    system: [f64; 4],
+}
+
+/// Keeps `seconds` and the kernel's part of them when they are the best so far.
+fn keep(best: &mut f64, system: &mut f64, seconds: f64, kernel: &CpuTimer) {
+    if seconds < *best {
+        (*best, *system) = (seconds, kernel.system_seconds());
+    }
 }
 
 /// The Parquet floor (to a file, and in memory) and the ingest into a fresh 4-bucket table,
@@ -89,23 +99,31 @@ async fn ingest_against_floor(
         naive: f64::MAX,
         strata: f64::MAX,
         whole_buffer: f64::MAX,
+        system: [0.0; 4],
     };
     let mut table = None;
     for i in 0..INGEST_REPEATS {
-        best.floor = best.floor.min(crate::parquet_floor(&sorted, Some(dir)));
+        let [floor_system, naive_system, strata_system, whole_system] = &mut best.system;
+        let kernel = CpuTimer::start();
+        let seconds = crate::parquet_floor(&sorted, Some(dir));
+        keep(&mut best.floor, floor_system, seconds, &kernel);
         best.floor_in_memory = best
             .floor_in_memory
             .min(crate::parquet_floor(&sorted, None));
-        best.naive = best.naive.min(crate::naive_sort_then_write(data, dir));
+        let kernel = CpuTimer::start();
+        let seconds = crate::naive_sort_then_write(data, dir);
+        keep(&mut best.naive, naive_system, seconds, &kernel);
         let t =
             strata::create_table(catalog, &format!("ingest{i}"), &[("bucket", BUCKETS)]).await?;
-        best.strata = best.strata.min(strata::write_commits(&t, &[data]).await?);
+        let kernel = CpuTimer::start();
+        let seconds = strata::write_commits(&t, &[data]).await?;
+        keep(&mut best.strata, strata_system, seconds, &kernel);
         table = Some(t);
         let options = [("bucket", BUCKETS), WHOLE_BUFFER];
         let whole = strata::create_table(catalog, &format!("ingest-whole{i}"), &options).await?;
-        best.whole_buffer = best
-            .whole_buffer
-            .min(strata::write_commits(&whole, &[data]).await?);
+        let kernel = CpuTimer::start();
+        let seconds = strata::write_commits(&whole, &[data]).await?;
+        keep(&mut best.whole_buffer, whole_system, seconds, &kernel);
     }
     let table = table.ok_or("no ingest run")?;
     Ok((best, table))
@@ -113,6 +131,18 @@ async fn ingest_against_floor(
 
 /// The naive writer's rate and its ratio to the floor, which the issue puts at 0.57 on the
 /// machine its targets were set on: the context for the ingest's ratio here.
+/// The kernel's part of the best ingest runs' CPU seconds (counted in them unless
+/// `--user-cpu`).
+fn ingest_system(ingest: &Ingest) -> Value {
+    let [floor, naive, strata, whole_buffer] = ingest.system;
+    json!({
+        "parquet_floor": floor,
+        "naive_sort_then_write": naive,
+        "strata": strata,
+        "whole_buffer": whole_buffer,
+    })
+}
+
 fn naive(rows: usize, ingest: &Ingest) -> Value {
     let mut v = rate(rows, ingest.naive);
     v["ratio_to_floor"] = ratio(ingest.floor, ingest.naive);
@@ -133,6 +163,7 @@ pub async fn ingest_only(cfg: &Config) -> Result<Value> {
         "naive_sort_then_write": naive(cfg.rows, &ingest),
         "strata": rate(cfg.rows, ingest.strata),
         "ratio_to_floor": ratio(ingest.floor, ingest.strata),
+        "system_seconds": ingest_system(&ingest),
         "whole_buffer": {
             "write_buffer_size": WHOLE_BUFFER.1,
             "strata": rate(cfg.rows, ingest.whole_buffer),
@@ -244,6 +275,7 @@ pub async fn run(cfg: &Config) -> Result<Value> {
             "strata": rate(rows, ingest.strata),
             "ratio_to_floor": ratio(ingest_rate, floor_rate),
             "target_ratio_to_floor": 0.6,
+            "system_seconds": ingest_system(&ingest),
             "whole_buffer": {
                 "write_buffer_size": WHOLE_BUFFER.1,
                 "strata": rate(rows, ingest.whole_buffer),
