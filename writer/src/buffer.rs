@@ -536,26 +536,26 @@ struct Sorting {
 /// half the memory of the pairs. `runs`: the prefixes are a concatenation of sorted runs,
 /// for a sort that merges them rather than sorting from scratch.
 fn sort_by_prefix(prefixes: Vec<u128>, runs: bool) -> Vec<(u128, u32)> {
+    // Entries are distinct (their indices differ): stable or not, one total order.
+    fn sort<T: Ord>(entries: &mut [T], runs: bool) {
+        match runs {
+            true => entries.sort(),
+            false => entries.sort_unstable(),
+        }
+    }
     const INDEX: u128 = u32::MAX as u128;
     let fits = u32::try_from(prefixes.len()).is_ok();
     if fits && prefixes.iter().all(|p| p & INDEX == 0) {
         let mut packed: Vec<u128> = (prefixes.into_iter().enumerate())
             .map(|(i, p)| p | i as u128)
             .collect();
-        // Entries are distinct: stable or not, this is the one total order.
-        match runs {
-            true => packed.sort(),
-            false => packed.sort_unstable(),
-        }
+        sort(&mut packed, runs);
         return packed.into_iter().map(|v| (v & !INDEX, v as u32)).collect();
     }
     let mut order: Vec<(u128, u32)> = (prefixes.into_iter().enumerate())
         .map(|(i, p)| (p, i as u32))
         .collect();
-    match runs {
-        true => order.sort(),
-        false => order.sort_unstable(),
-    }
+    sort(&mut order, runs);
     order
 }
 

@@ -63,23 +63,39 @@ const WHOLE_BUFFER: (&str, &str) = ("write-buffer-size", "4 gb");
 /// CPU seconds of the ingest baselines and of Strata's ingests, each the best of
 /// `INGEST_REPEATS`.
 struct Ingest {
-    floor: f64,
-    floor_in_memory: f64,
+    floor: Best,
+    floor_in_memory: Best,
     /// Sort everything, then write it as the floor does.
-    naive: f64,
+    naive: Best,
     /// Default options: the 256 MB buffer spills at this size.
-    strata: f64,
+    strata: Best,
     /// [`WHOLE_BUFFER`].
-    whole_buffer: f64,
-    /// The kernel's part of each best run above (floor, naive, Strata, whole buffer): page
-    /// faults and file writes, which on a VM can swing more than the code does.
-    system: [f64; 4],
+    whole_buffer: Best,
 }
 
-/// Keeps `seconds` and the kernel's part of them when they are the best so far.
-fn keep(best: &mut f64, system: &mut f64, seconds: f64, kernel: &CpuTimer) {
-    if seconds < *best {
-        (*best, *system) = (seconds, kernel.system_seconds());
+/// The fewest CPU seconds of a measurement's runs, and the kernel's part of that run: page
+/// faults and file writes, which on a VM can swing more than the code does.
+#[derive(Clone, Copy)]
+struct Best {
+    seconds: f64,
+    system: f64,
+}
+
+impl Best {
+    const NONE: Best = Best {
+        seconds: f64::MAX,
+        system: 0.0,
+    };
+
+    /// Keeps a run's `seconds` (as its measurement counts them) and the kernel time since
+    /// `kernel` started, when they are the best so far.
+    fn keep(&mut self, seconds: f64, kernel: &CpuTimer) {
+        if seconds < self.seconds {
+            *self = Best {
+                seconds,
+                system: kernel.system_seconds(),
+            };
+        }
     }
 }
 
@@ -94,59 +110,56 @@ async fn ingest_against_floor(
 ) -> Result<(Ingest, strata_format::table::Table)> {
     let sorted = crate::sorted(data);
     let mut best = Ingest {
-        floor: f64::MAX,
-        floor_in_memory: f64::MAX,
-        naive: f64::MAX,
-        strata: f64::MAX,
-        whole_buffer: f64::MAX,
-        system: [0.0; 4],
+        floor: Best::NONE,
+        floor_in_memory: Best::NONE,
+        naive: Best::NONE,
+        strata: Best::NONE,
+        whole_buffer: Best::NONE,
     };
     let mut table = None;
     for i in 0..INGEST_REPEATS {
-        let [floor_system, naive_system, strata_system, whole_system] = &mut best.system;
         let kernel = CpuTimer::start();
-        let seconds = crate::parquet_floor(&sorted, Some(dir));
-        keep(&mut best.floor, floor_system, seconds, &kernel);
-        best.floor_in_memory = best
-            .floor_in_memory
-            .min(crate::parquet_floor(&sorted, None));
+        best.floor
+            .keep(crate::parquet_floor(&sorted, Some(dir)), &kernel);
         let kernel = CpuTimer::start();
-        let seconds = crate::naive_sort_then_write(data, dir);
-        keep(&mut best.naive, naive_system, seconds, &kernel);
+        best.floor_in_memory
+            .keep(crate::parquet_floor(&sorted, None), &kernel);
+        let kernel = CpuTimer::start();
+        best.naive
+            .keep(crate::naive_sort_then_write(data, dir), &kernel);
         let t =
             strata::create_table(catalog, &format!("ingest{i}"), &[("bucket", BUCKETS)]).await?;
         let kernel = CpuTimer::start();
-        let seconds = strata::write_commits(&t, &[data]).await?;
-        keep(&mut best.strata, strata_system, seconds, &kernel);
+        best.strata
+            .keep(strata::write_commits(&t, &[data]).await?, &kernel);
         table = Some(t);
         let options = [("bucket", BUCKETS), WHOLE_BUFFER];
         let whole = strata::create_table(catalog, &format!("ingest-whole{i}"), &options).await?;
         let kernel = CpuTimer::start();
-        let seconds = strata::write_commits(&whole, &[data]).await?;
-        keep(&mut best.whole_buffer, whole_system, seconds, &kernel);
+        best.whole_buffer
+            .keep(strata::write_commits(&whole, &[data]).await?, &kernel);
     }
     let table = table.ok_or("no ingest run")?;
     Ok((best, table))
 }
 
-/// The naive writer's rate and its ratio to the floor, which the issue puts at 0.57 on the
-/// machine its targets were set on: the context for the ingest's ratio here.
 /// The kernel's part of the best ingest runs' CPU seconds (counted in them unless
 /// `--user-cpu`).
 fn ingest_system(ingest: &Ingest) -> Value {
-    let [floor, naive, strata, whole_buffer] = ingest.system;
     json!({
-        "parquet_floor": floor,
-        "naive_sort_then_write": naive,
-        "strata": strata,
-        "whole_buffer": whole_buffer,
+        "parquet_floor": ingest.floor.system,
+        "naive_sort_then_write": ingest.naive.system,
+        "strata": ingest.strata.system,
+        "whole_buffer": ingest.whole_buffer.system,
     })
 }
 
+/// The naive writer's rate and its ratio to the floor, which the issue puts at 0.57 on the
+/// machine its targets were set on: the context for the ingest's ratio here.
 fn naive(rows: usize, ingest: &Ingest) -> Value {
-    let mut v = rate(rows, ingest.naive);
-    v["ratio_to_floor"] = ratio(ingest.floor, ingest.naive);
-    v["strata_ratio_to_naive"] = ratio(ingest.naive, ingest.strata);
+    let mut v = rate(rows, ingest.naive.seconds);
+    v["ratio_to_floor"] = ratio(ingest.floor.seconds, ingest.naive.seconds);
+    v["strata_ratio_to_naive"] = ratio(ingest.naive.seconds, ingest.strata.seconds);
     v
 }
 
@@ -158,16 +171,16 @@ pub async fn ingest_only(cfg: &Config) -> Result<Value> {
     let (ingest, _) = ingest_against_floor(&catalog, dir.path(), &data).await?;
     Ok(json!({
         "rows": cfg.rows,
-        "parquet_floor": rate(cfg.rows, ingest.floor),
-        "parquet_floor_in_memory": rate(cfg.rows, ingest.floor_in_memory),
+        "parquet_floor": rate(cfg.rows, ingest.floor.seconds),
+        "parquet_floor_in_memory": rate(cfg.rows, ingest.floor_in_memory.seconds),
         "naive_sort_then_write": naive(cfg.rows, &ingest),
-        "strata": rate(cfg.rows, ingest.strata),
-        "ratio_to_floor": ratio(ingest.floor, ingest.strata),
+        "strata": rate(cfg.rows, ingest.strata.seconds),
+        "ratio_to_floor": ratio(ingest.floor.seconds, ingest.strata.seconds),
         "system_seconds": ingest_system(&ingest),
         "whole_buffer": {
             "write_buffer_size": WHOLE_BUFFER.1,
-            "strata": rate(cfg.rows, ingest.whole_buffer),
-            "ratio_to_floor": ratio(ingest.floor, ingest.whole_buffer),
+            "strata": rate(cfg.rows, ingest.whole_buffer.seconds),
+            "ratio_to_floor": ratio(ingest.floor.seconds, ingest.whole_buffer.seconds),
         },
     }))
 }
@@ -231,9 +244,9 @@ pub async fn run(cfg: &Config) -> Result<Value> {
     let rows = cfg.rows;
     let data = crate::generate(rows, BATCH, cfg.seed);
     let (ingest, table) = ingest_against_floor(&catalog, dir.path(), &data).await?;
-    let (floor, in_memory) = (ingest.floor, ingest.floor_in_memory);
+    let (floor, in_memory) = (ingest.floor.seconds, ingest.floor_in_memory.seconds);
     let floor_rate = rows as f64 / floor;
-    let ingest_rate = rows as f64 / ingest.strata;
+    let ingest_rate = rows as f64 / ingest.strata.seconds;
 
     // Updates: the first tenth of the keys, rewritten in every commit.
     let keys = update_keys(&data, rows);
@@ -272,14 +285,14 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         "ingest": {
             "buckets": 4,
             "repeats": INGEST_REPEATS,
-            "strata": rate(rows, ingest.strata),
+            "strata": rate(rows, ingest.strata.seconds),
             "ratio_to_floor": ratio(ingest_rate, floor_rate),
             "target_ratio_to_floor": 0.6,
             "system_seconds": ingest_system(&ingest),
             "whole_buffer": {
                 "write_buffer_size": WHOLE_BUFFER.1,
-                "strata": rate(rows, ingest.whole_buffer),
-                "ratio_to_floor": ratio(floor, ingest.whole_buffer),
+                "strata": rate(rows, ingest.whole_buffer.seconds),
+                "ratio_to_floor": ratio(floor, ingest.whole_buffer.seconds),
             },
         },
         "updates": {
@@ -323,7 +336,7 @@ pub async fn run(cfg: &Config) -> Result<Value> {
         report["ingest"]["paimon_crate"] = crate_ingest.clone();
         report["ingest"]["ratio_to_paimon_crate"] = peer_ratio(ingest_rate, &crate_ingest);
         report["ingest"]["whole_buffer"]["ratio_to_paimon_crate"] =
-            peer_ratio(rows as f64 / ingest.whole_buffer, &crate_ingest);
+            peer_ratio(rows as f64 / ingest.whole_buffer.seconds, &crate_ingest);
         report["ingest"]["target_ratio_to_paimon_crate"] = json!(1.2);
         report["updates"]["paimon_crate"] = crate_update.clone();
         report["updates"]["ratio_to_paimon_crate"] = peer_ratio(update_rate, &crate_update);
