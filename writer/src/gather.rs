@@ -2,14 +2,20 @@
 //! order: arrow's `interleave` for the types the writer sees most, taking the pool's
 //! (batch, row) references as they are and reading a byte array's offsets once, where
 //! `interleave` wants 16-byte indices and reads them twice (once to size its buffer).
+//!
+//! A flush gathers a bucket in key order from hundreds of sorted runs, each read front to
+//! back: too many streams for the hardware prefetcher, so each value read asks for the
+//! next cache line of its source, and that line is there when the run comes up again.
+//! This halves the gather's time (`cargo run --release -p strata-writer --example
+//! gather_runs`: its `prefetched` lines).
 
 use std::sync::Arc;
 
 use arrow::array::{
     new_empty_array, Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBufferBuilder,
-    GenericByteArray, GenericByteBuilder, PrimitiveArray,
+    GenericByteArray, PrimitiveArray,
 };
-use arrow::buffer::NullBuffer;
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::interleave;
 use arrow::datatypes::{
     ArrowNativeType, BinaryType, ByteArrayType, DataType, LargeBinaryType, LargeUtf8Type, Utf8Type,
@@ -19,7 +25,7 @@ use strata_format::{invalid, Result};
 
 /// A row of one of several arrays: array, row within it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct RowRef {
+pub struct RowRef {
     pub batch: u32,
     pub row: u32,
 }
@@ -33,7 +39,7 @@ impl RowRef {
 /// `rows` of `sources` (arrays of one type) as one array. A row outside the sources is an
 /// error, found as it is gathered (a pass over the rows before would ask each source's
 /// length through its `dyn Array` once per row).
-pub(crate) fn gather(sources: &[&dyn Array], rows: &[RowRef]) -> Result<ArrayRef> {
+pub fn gather(sources: &[&dyn Array], rows: &[RowRef]) -> Result<ArrayRef> {
     let Some(first) = sources.first() else {
         return Err(invalid!("nothing to gather rows from"));
     };
@@ -80,13 +86,16 @@ fn gather_primitive<T: ArrowPrimitiveType>(
         .map(|s| s.as_primitive_opt::<T>().map(|a| a.values().as_ref()))
         .collect::<Option<Vec<&[T::Native]>>>()
         .ok_or_else(|| invalid!("gathering {data_type} rows from another type"))?;
+    let per_line = (LINE / std::mem::size_of::<T::Native>()).max(1);
     let mut inside = true;
     let gathered: Vec<T::Native> = rows
         .iter()
         .map(|r| {
-            let v = values
-                .get(r.batch as usize)
-                .and_then(|v| v.get(r.row as usize));
+            let source = values.get(r.batch as usize);
+            let v = source.and_then(|v| v.get(r.row as usize));
+            if let Some(source) = source {
+                prefetch(source.as_ptr().wrapping_add(r.row as usize + per_line));
+            }
             inside &= v.is_some();
             v.copied().unwrap_or_default()
         })
@@ -115,19 +124,69 @@ fn gather_bytes<T: ByteArrayType>(sources: &[&dyn Array], rows: &[RowRef]) -> Re
         };
         (b + span, n + a.len())
     });
-    let capacity = bytes / count.max(1) * rows.len();
-    let mut out = GenericByteBuilder::<T>::with_capacity(rows.len(), capacity);
+    let mut data: Vec<u8> = Vec::with_capacity(bytes / count.max(1) * rows.len() + SHORT);
+    let mut offsets: Vec<T::Offset> = Vec::with_capacity(rows.len() + 1);
+    offsets.push(T::Offset::usize_as(0));
+    let any_nulls = arrays.iter().any(|a| a.null_count() > 0);
+    let offsets_per_line = LINE / std::mem::size_of::<T::Offset>();
     for r in rows {
         let (b, i) = r.pair();
-        match arrays.get(b) {
-            Some(a) if i < a.len() => match a.is_valid(i) {
-                true => out.append_value(a.value(i)),
-                false => out.append_null(),
-            },
-            _ => return Err(outside()),
+        let Some(a) = arrays.get(b).filter(|a| i < a.len()) else {
+            return Err(outside());
+        };
+        if !(any_nulls && a.is_null(i)) {
+            let source = a.value_offsets();
+            let (start, end) = (source[i].as_usize(), source[i + 1].as_usize());
+            let values = a.value_data();
+            // The next value of this source sits past this one: with hundreds of
+            // sources, too many streams for the hardware prefetcher to follow.
+            prefetch(values.as_ptr().wrapping_add(end + LINE));
+            prefetch(source.as_ptr().wrapping_add(i + offsets_per_line));
+            let len = end - start;
+            match values.get(start..start + SHORT) {
+                // A short value as one fixed-size copy (no branch on its length), the
+                // bytes past it cut off again.
+                Some(block) if len <= SHORT => {
+                    let at = data.len();
+                    data.extend_from_slice(block);
+                    data.truncate(at + len);
+                }
+                _ => data.extend_from_slice(&values[start..end]),
+            }
         }
+        offsets
+            .push(T::Offset::from_usize(data.len()).ok_or_else(|| {
+                invalid!("gathered {} values exceed their offsets", T::DATA_TYPE)
+            })?);
     }
-    Ok(Arc::new(out.finish()))
+    // SAFETY: the offsets start at 0 and never decrease, and each value was copied
+    // whole from an array of the same type (so valid UTF-8 where the type asks).
+    let array = unsafe {
+        GenericByteArray::<T>::new_unchecked(
+            OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(data),
+            nulls(sources, rows),
+        )
+    };
+    Ok(Arc::new(array))
+}
+
+/// A cache line: how far ahead of a source's current value to prefetch.
+const LINE: usize = 64;
+
+/// Values up to this long are copied as one block of this size.
+const SHORT: usize = 64;
+
+/// Asks the CPU to bring `p`'s cache line in; a hint only (never faults, any address).
+#[inline(always)]
+fn prefetch<P>(p: *const P) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 fn outside() -> strata_format::Error {
@@ -183,6 +242,39 @@ mod tests {
         let pairs: Vec<(usize, usize)> = rows.iter().map(|r| r.pair()).collect();
         for sources in &cases {
             let sources: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
+            let got = gather(&sources, &rows).unwrap();
+            let want = interleave(&sources, &pairs).unwrap();
+            assert_eq!(got.as_ref(), want.as_ref(), "{}", want.data_type());
+        }
+    }
+
+    /// Byte values of every length around the short-copy block, at the start, middle and
+    /// very end of their data buffers, from sliced arrays and with nulls, gather whole.
+    #[test]
+    fn byte_values_of_any_length_gather_whole() {
+        let values: Vec<Option<String>> = [0, 1, 63, 64, 65, 200, 7, 64, 3]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (i != 6).then(|| {
+                    (0..n)
+                        .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+                        .collect()
+                })
+            })
+            .collect();
+        let strings = StringArray::from(values.clone());
+        let large = arrow::array::LargeBinaryArray::from_iter(
+            values.iter().map(|v| v.as_ref().map(|s| s.as_bytes())),
+        );
+        for whole in [Arc::new(strings) as ArrayRef, Arc::new(large)] {
+            let sources = [whole.slice(2, 7), whole.slice(0, 3), whole.clone()];
+            let sources: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
+            let rows: Vec<RowRef> = (0..3u32)
+                .flat_map(|b| (0..sources[b as usize].len() as u32).map(move |r| at(b, r)))
+                .rev()
+                .collect();
+            let pairs: Vec<(usize, usize)> = rows.iter().map(|r| r.pair()).collect();
             let got = gather(&sources, &rows).unwrap();
             let want = interleave(&sources, &pairs).unwrap();
             assert_eq!(got.as_ref(), want.as_ref(), "{}", want.data_type());

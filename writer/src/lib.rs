@@ -40,7 +40,8 @@
 mod buffer;
 mod compact;
 mod conform;
-mod gather;
+#[doc(hidden)] // Public for the `gather_runs` example only: not a stable API.
+pub mod gather;
 pub mod input;
 mod route;
 mod spill;
