@@ -4,7 +4,8 @@
 //! the same layout, field ids and statistics.
 //!
 //! Columns are `key_value_fields()` with their Paimon field ids (the parquet crate writes the
-//! `PARQUET:field_id` metadata as Parquet field ids, as Java does). A file appears whole
+//! `PARQUET:field_id` metadata as Parquet field ids, as Java does), encoded by
+//! [`FileEncoder`]: columns written plain skip arrow-rs's column writer. A file appears whole
 //! under its name before its metadata exists: on a local warehouse it is encoded into a
 //! staging file `<name>#1` renamed into place when complete; on an object store it is
 //! encoded in memory and uploaded with one PUT, or in parts once it outgrows
@@ -29,7 +30,6 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use bytes::Bytes;
 use object_store::path::Path;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{
     BrotliLevel, Compression, Encoding, GzipLevel, PageType, Type as PhysicalType, ZstdLevel,
 };
@@ -37,6 +37,7 @@ use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
+use super::encoder::FileEncoder;
 use super::stats::{StatsAccumulator, StatsCollector};
 
 /// Rows written between two size checks: large chunks keep the encoder fast, and a quarter
@@ -75,52 +76,70 @@ const DICTIONARY_RETRY_FILES: u32 = 16;
 /// starts every column chunk dictionary-encoded and falls back to plain once the dictionary
 /// outgrows its page limit, after hashing every value so far: on a column of mostly
 /// distinct values (random ids, free text) that is a tenth of the encoding's CPU, spent for
-/// nothing in every row group. Later files skip the attempt for such a column, and try
-/// again every [`DICTIONARY_RETRY_FILES`] files, as data changes. The bytes written are
-/// the same plain pages the fallback would have written.
+/// nothing in every row group. Later row groups and files skip the attempt for such a
+/// column, and try again every [`DICTIONARY_RETRY_FILES`] files, as data changes. The
+/// bytes written are the same plain pages the fallback would have written.
+///
+/// Until the writer knows, a file starts with a small row group of [`PROBE_ROWS`] rows: the
+/// dictionaries are tried there, and the file's next row groups skip those that gave up
+/// ([`FileEncoder`] learns that itself).
 #[derive(Debug, Default)]
 struct Dictionaries {
     /// Column → files left before it is tried again.
     skipped: HashMap<ColumnPath, u32>,
+    /// Whether a file was opened since this writer started.
+    opened: bool,
 }
 
+/// Rows of the row group a file starts with while its dictionaries are being tried.
+const PROBE_ROWS: usize = 65_536;
+
 impl Dictionaries {
-    /// Properties for the next file: `base` without the skipped dictionaries.
-    fn next_file(&mut self, base: &WriterProperties) -> WriterProperties {
+    /// Properties for the next file (`base` without the skipped dictionaries), and whether
+    /// it should start with a probe row group: its first file, or one that tries again a
+    /// dictionary skipped so far.
+    fn next_file(&mut self, base: &WriterProperties) -> (WriterProperties, bool) {
+        let before = self.skipped.len();
         self.skipped.retain(|_, left| {
             *left = left.saturating_sub(1);
             *left > 0
         });
+        let probe = !self.opened || self.skipped.len() < before;
+        self.opened = true;
         if self.skipped.is_empty() {
-            return base.clone();
+            return (base.clone(), probe);
         }
         let mut builder = base.clone().into_builder();
         for column in self.skipped.keys() {
             builder = builder.set_column_dictionary_enabled(column.clone(), false);
         }
-        builder.build()
+        (builder.build(), probe)
     }
 
-    /// Notes the columns of flushed row groups whose dictionary fell back to plain pages.
+    /// Notes the columns of flushed row groups whose dictionary gave up.
     fn observe(&mut self, row_groups: &[parquet::file::metadata::RowGroupMetaData]) {
         for column in row_groups.iter().flat_map(|g| g.columns()) {
-            let Some(pages) = column.page_encoding_stats() else {
-                continue;
-            };
-            let plain_data = pages.iter().any(|p| {
-                matches!(p.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2)
-                    && !matches!(
-                        p.encoding,
-                        Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
-                    )
-            });
-            if column.dictionary_page_offset().is_some() && (plain_data || !dictionary_paid(column))
-            {
+            if dictionary_gave_up(column) {
                 self.skipped
                     .insert(column.column_path().clone(), DICTIONARY_RETRY_FILES);
             }
         }
     }
+}
+
+/// Whether a column chunk tried a dictionary that fell back to plain pages or did not pay.
+pub(super) fn dictionary_gave_up(column: &ColumnChunkMetaData) -> bool {
+    let Some(pages) = column.page_encoding_stats() else {
+        return false;
+    };
+    let plain_data = pages.iter().any(|p| {
+        matches!(p.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2)
+            && !matches!(
+                p.encoding,
+                Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+            )
+    });
+    column.dictionary_page_offset().is_some() && (plain_data || !dictionary_paid(column))
 }
 
 /// Whether a dictionary-encoded column chunk is no larger, before compression, than its
@@ -257,9 +276,13 @@ impl DataFileWriter {
         } else {
             Sink::Memory(ChunkedSink::default())
         };
-        let properties = self.dictionaries.next_file(&self.properties);
+        let (properties, probe) = self.dictionaries.next_file(&self.properties);
+        let mut writer = FileEncoder::try_new(sink, schema, properties)?;
+        if probe {
+            writer.first_row_group(PROBE_ROWS);
+        }
         Ok(OpenFile {
-            writer: ArrowWriter::try_new(sink, schema, Some(properties))?,
+            writer,
             row_groups_seen: 0,
             upload: None,
             stats: self.stats.accumulator(),
@@ -515,7 +538,7 @@ struct OpenUpload {
 
 /// A file being encoded, with what its metadata needs.
 struct OpenFile {
-    writer: ArrowWriter<Sink>,
+    writer: FileEncoder<Sink>,
     /// Flushed row groups already seen by [`Dictionaries::observe`].
     row_groups_seen: usize,
     /// Started once the file outgrows one part ([`DataFileWriter::upload_parts`]).
@@ -760,11 +783,21 @@ mod tests {
 
     /// Column `name` of the first row group of a local data file.
     fn column_chunk(dir: &std::path::Path, file: &WrittenFile, name: &str) -> ColumnChunkMetaData {
+        group_column(dir, file, 0, name)
+    }
+
+    /// Column `name` of row group `group` of a local data file.
+    fn group_column(
+        dir: &std::path::Path,
+        file: &WrittenFile,
+        group: usize,
+        name: &str,
+    ) -> ColumnChunkMetaData {
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
         let local = dir.join(file.path.as_ref());
         let reader = SerializedFileReader::new(std::fs::File::open(local).unwrap()).unwrap();
-        let group = reader.metadata().row_group(0);
+        let group = reader.metadata().row_group(group);
         (0..group.num_columns())
             .map(|c| group.column(c))
             .find(|c| c.column_path().string() == name)
@@ -772,9 +805,10 @@ mod tests {
             .clone()
     }
 
-    /// A column whose dictionary gave up is written plain in the next files, without the
-    /// attempt, and tried again after `DICTIONARY_RETRY_FILES` files; a column whose
-    /// dictionary pays keeps it throughout.
+    /// A column whose dictionary gave up in the first file's probe row group is written
+    /// plain in its next row groups and in the next files, without the attempt, and tried
+    /// again after `DICTIONARY_RETRY_FILES` files; a column whose dictionary pays keeps it
+    /// throughout.
     #[tokio::test]
     async fn a_dictionary_that_gave_up_is_skipped_then_retried() {
         let dir = tempfile::tempdir().unwrap();
@@ -797,6 +831,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(dictionaries(&big[0]), (true, true));
+        let in_group = |group: usize, name: &str| {
+            let column = group_column(dir.path(), &big[0], group, name);
+            (
+                column.num_values(),
+                column.dictionary_page_offset().is_some(),
+            )
+        };
+        assert_eq!(in_group(0, "v"), (PROBE_ROWS as i64, true));
+        assert_eq!(in_group(1, "v"), ((200_000 - PROBE_ROWS) as i64, false));
+        assert!(in_group(1, "_VALUE_KIND").1);
         for n in 1..DICTIONARY_RETRY_FILES {
             let small = writer
                 .write(target, &kv(&table, &rows([i64::from(n)], 0, "small-")))

@@ -2,6 +2,8 @@
 //! writer's flushes and the compactor's outputs.
 
 pub mod data_file;
+mod encoder;
+mod plain;
 pub mod stats;
 
 pub use data_file::{DataFileWriter, FileTarget, RollingWriter, WrittenFile};
