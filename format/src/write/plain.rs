@@ -200,8 +200,9 @@ trait Native: Copy + Send + Sync + 'static {
     fn statistics(bounds: Option<Bounds<Self>>, nulls: u64) -> Statistics;
 }
 
-macro_rules! integer {
-    ($t:ty, $variant:ident) => {
+/// `impl Native` for a number type: `$extra` names a macro of further methods.
+macro_rules! native {
+    ($t:ty, $variant:ident $(, $extra:ident)?) => {
         impl Native for $t {
             fn less(a: Self, b: Self) -> bool {
                 a < b
@@ -216,52 +217,40 @@ macro_rules! integer {
                         .with_backwards_compatible_min_max(true),
                 )
             }
+            $($extra!();)?
         }
     };
 }
-integer!(i32, Int32);
-integer!(i64, Int64);
 
-macro_rules! float {
-    ($t:ty, $variant:ident) => {
-        impl Native for $t {
-            fn less(a: Self, b: Self) -> bool {
-                a < b
+/// What floats add: NaN left out, and Parquet's rule for zeros: a zero minimum is
+/// written -0.0 and a zero maximum +0.0, since both zeros compare equal and either may
+/// be in the data.
+macro_rules! float_rules {
+    () => {
+        fn is_nan(self) -> bool {
+            self.is_nan()
+        }
+        fn min_zero(self) -> Self {
+            if self == 0.0 {
+                -0.0
+            } else {
+                self
             }
-            fn is_nan(self) -> bool {
-                self.is_nan()
-            }
-            // Parquet: a zero minimum is written -0.0 and a zero maximum +0.0, since
-            // both zeros compare equal and either may be in the data.
-            fn min_zero(self) -> Self {
-                if self == 0.0 {
-                    -0.0
-                } else {
-                    self
-                }
-            }
-            fn max_zero(self) -> Self {
-                if self == 0.0 {
-                    0.0
-                } else {
-                    self
-                }
-            }
-            fn le_bytes(self) -> Vec<u8> {
-                self.to_le_bytes().to_vec()
-            }
-            fn statistics(bounds: Option<Bounds<Self>>, nulls: u64) -> Statistics {
-                let (min, max) = bounds.map(|b| (b.min, b.max)).unzip();
-                Statistics::$variant(
-                    ValueStatistics::new(min, max, None, Some(nulls), false)
-                        .with_backwards_compatible_min_max(true),
-                )
+        }
+        fn max_zero(self) -> Self {
+            if self == 0.0 {
+                0.0
+            } else {
+                self
             }
         }
     };
 }
-float!(f32, Float);
-float!(f64, Double);
+
+native!(i32, Int32);
+native!(i64, Int64);
+native!(f32, Float, float_rules);
+native!(f64, Double, float_rules);
 
 // `fn() -> T`: a marker that is Send whatever `T` is.
 struct PrimitivePages<T>(PhantomData<fn() -> T>);
