@@ -143,6 +143,23 @@ struct Bounds<V> {
     max: V,
 }
 
+impl<V> Bounds<V> {
+    /// Widens `bounds` (none: nothing seen yet) to take in `lo..=hi`.
+    fn widen(bounds: &mut Option<Self>, lo: V, hi: V, less: impl Fn(&V, &V) -> bool) {
+        match bounds {
+            Some(b) => {
+                if less(&lo, &b.min) {
+                    b.min = lo;
+                }
+                if less(&b.max, &hi) {
+                    b.max = hi;
+                }
+            }
+            None => *bounds = Some(Bounds { min: lo, max: hi }),
+        }
+    }
+}
+
 /// How one kind of column lays out its values and orders them.
 trait Values: Send {
     type Value: Clone + Send;
@@ -273,18 +290,9 @@ where
         let array = array
             .as_primitive_opt::<T>()
             .ok_or_else(|| wrong_type(array.data_type()))?;
-        let widen =
-            |bounds: &mut Option<Bounds<T::Native>>, lo: T::Native, hi: T::Native| match bounds {
-                Some(b) => {
-                    if Native::less(lo, b.min) {
-                        b.min = lo;
-                    }
-                    if Native::less(b.max, hi) {
-                        b.max = hi;
-                    }
-                }
-                None => *bounds = Some(Bounds { min: lo, max: hi }),
-            };
+        let widen = |bounds: &mut Option<Bounds<T::Native>>, lo, hi| {
+            Bounds::widen(bounds, lo, hi, |a, b| Native::less(*a, *b))
+        };
         match array.nulls().filter(|n| n.null_count() > 0) {
             None => {
                 let values = &array.values()[range];
@@ -372,22 +380,7 @@ impl<T: ByteArrayType> Values for BytePages<T> {
             }
         }
         if let (Some(lo), Some(hi)) = (lo, hi) {
-            match bounds {
-                Some(b) => {
-                    if lo < b.min.as_slice() {
-                        b.min = lo.to_vec();
-                    }
-                    if hi > b.max.as_slice() {
-                        b.max = hi.to_vec();
-                    }
-                }
-                None => {
-                    *bounds = Some(Bounds {
-                        min: lo.to_vec(),
-                        max: hi.to_vec(),
-                    })
-                }
-            }
+            Bounds::widen(bounds, lo.to_vec(), hi.to_vec(), |a, b| a < b);
         }
         Ok(())
     }
@@ -705,17 +698,12 @@ impl<V: Values> Chunk<V> {
             }
         };
         self.column_index.append(false, min, max, nulls);
-        match self.chunk_bounds.as_mut() {
-            None => self.chunk_bounds = Some(bounds.clone()),
-            Some(c) => {
-                if V::less(&bounds.min, &c.min) {
-                    c.min = bounds.min.clone();
-                }
-                if V::less(&c.max, &bounds.max) {
-                    c.max = bounds.max.clone();
-                }
-            }
-        }
+        Bounds::widen(
+            &mut self.chunk_bounds,
+            bounds.min.clone(),
+            bounds.max.clone(),
+            V::less,
+        );
         self.last_bounds = Some(bounds);
     }
 }
