@@ -120,6 +120,16 @@ impl<W: Write + Send> FileEncoder<W> {
 
     /// Encodes `batch`, starting a new row group whenever one is full.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let fields = self.schema.fields();
+        let same = batch.num_columns() == fields.len()
+            && (fields.iter().zip(batch.columns())).all(|(f, c)| f.data_type() == c.data_type());
+        if !same {
+            return Err(ParquetError::General(format!(
+                "rows of schema {} written to a file of schema {}",
+                batch.schema(),
+                self.schema
+            )));
+        }
         let mut start = 0;
         while start < batch.num_rows() {
             let group = match self.group.take() {
@@ -621,5 +631,35 @@ mod tests {
             dictionary(0, 1) && dictionary(1, 1) && dictionary(2, 1),
             "i32"
         );
+    }
+
+    /// Rows of another schema are an error that names both schemas, not a file of mixed
+    /// columns.
+    #[test]
+    fn rows_of_another_schema_are_refused() {
+        let rows = batch(10, 0);
+        let mut encoder = FileEncoder::try_new(
+            Vec::new(),
+            rows.schema(),
+            properties(Compression::UNCOMPRESSED),
+        )
+        .unwrap();
+        let fewer = rows.project(&[0, 1]).unwrap();
+        let retyped = RecordBatch::try_from_iter(
+            (rows.schema().fields().iter().zip(rows.columns())).map(|(f, c)| {
+                let c = match f.name().as_str() {
+                    "k" => arrow::compute::cast(c, &DataType::Int32).unwrap(),
+                    _ => c.clone(),
+                };
+                (f.name().clone(), c)
+            }),
+        )
+        .unwrap();
+        for wrong in [fewer, retyped] {
+            let e = encoder.write(&wrong).unwrap_err().to_string();
+            assert!(e.contains("written to a file of schema"), "{e}");
+        }
+        encoder.write(&rows).unwrap();
+        assert_eq!(read(&encoder.into_inner().unwrap()).0[0].num_rows(), 10);
     }
 }
