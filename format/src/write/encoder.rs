@@ -1,7 +1,7 @@
 //! The Parquet encoder of data files: arrow-rs's file writer, with each column chunk
 //! written either by arrow-rs's column writer or, where the column is written plain with
-//! zstd or no compression, by [`super::plain`], which does the same work in about half the
-//! CPU. Row groups, page limits, statistics, page indexes and the embedded Arrow schema
+//! zstd or no compression, by [`super::plain`], which does the same work with less CPU
+//! (docs/benchmarks.md). Row groups, page limits, statistics, page indexes and the embedded Arrow schema
 //! follow the writer properties as `ArrowWriter` does, so files read the same either way.
 
 use std::io::Write;
@@ -661,5 +661,23 @@ mod tests {
         }
         encoder.write(&rows).unwrap();
         assert_eq!(read(&encoder.into_inner().unwrap()).0[0].num_rows(), 10);
+    }
+
+    /// A null in a column the file declares required is an error naming the column, not a
+    /// file that says otherwise.
+    #[test]
+    fn nulls_in_a_required_column_are_refused() {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
+        let mut encoder =
+            FileEncoder::try_new(Vec::new(), schema, properties(Compression::UNCOMPRESSED))
+                .unwrap();
+        let nullable = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)]));
+        let with_null = RecordBatch::try_new(
+            nullable,
+            vec![Arc::new(Int64Array::from(vec![Some(1), None]))],
+        )
+        .unwrap();
+        let e = encoder.write(&with_null).unwrap_err().to_string();
+        assert!(e.contains("column \"k\" is required but has nulls"), "{e}");
     }
 }

@@ -337,7 +337,8 @@ where
         _: Option<usize>,
         _: bool,
     ) -> Statistics {
-        T::Native::statistics(bounds.map(Self::finish), nulls)
+        // The chunk's bounds are the pages' ones, already finished.
+        T::Native::statistics(bounds, nulls)
     }
 }
 
