@@ -11,7 +11,8 @@
 //!
 //! A spilled run is an Arrow IPC stream file (as Paimon's spill is its own row format, not
 //! a data file): writing one is a copy, not an encoding, so a spill costs little more than
-//! the disk write. Batches are small, so the merge holds one small batch per run whatever
+//! the disk write. It is LZ4-compressed where its first batch shows that saves at least an
+//! eighth; otherwise the copy and scan each way would buy next to no disk. Batches are small, so the merge holds one small batch per run whatever
 //! the runs' sizes. Nothing spilled is ever part of the table: the directory is deleted
 //! with the writer, and a crash leaves only local temporary files.
 
@@ -23,7 +24,7 @@ use arrow::array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
-use arrow_schema::SchemaRef;
+use arrow_schema::{ArrowError, SchemaRef};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use strata_format::manifest::FileSource;
@@ -50,6 +51,8 @@ pub(crate) struct Spill {
     /// Leading `_KEY_*` columns of a key-value batch, not spilled (the values hold them).
     key_arity: usize,
     options: IpcWriteOptions,
+    /// Whether `options` compress (tried per run: see [`Spill::options_for`]).
+    compressed: bool,
     next: u64,
     /// Bytes of spilled files not merged yet.
     bytes: u64,
@@ -74,6 +77,7 @@ impl Spill {
             layout: MergeRead::run_layout(table),
             key_arity: table.schema().trimmed_primary_keys().len(),
             options: ipc,
+            compressed: compression.is_some(),
             next: 0,
             bytes: 0,
             max_bytes: options.write_buffer_spill_max_disk_size(),
@@ -86,17 +90,22 @@ impl Spill {
         self.max_bytes.is_some_and(|max| self.bytes >= max)
     }
 
-    /// Writes one bucket's sorted, merged rows as a spilled run.
-    pub fn write(&mut self, kv: Sorted) -> Result<SpilledRun> {
+    /// Writes one bucket's sorted, merged rows (key-value batches) as a spilled run.
+    pub fn write(&mut self, kv: impl Iterator<Item = Result<RecordBatch>>) -> Result<SpilledRun> {
         let path = self.dir.path().join(format!("run-{}.arrow", self.next));
         self.next += 1;
         let written = (|| -> std::result::Result<u64, Box<dyn std::error::Error>> {
+            let mut kv = kv.map(|chunk| chunk.and_then(|c| self.run_batch(&c)));
+            let first = kv.next().transpose()?;
+            let options = match &first {
+                Some(batch) => self.options_for(batch)?,
+                None => self.options.clone(),
+            };
             // Small writes: see `Storage::put` on large writes into fresh page cache.
             let file = BufWriter::with_capacity(64 << 10, File::create(&path)?);
-            let mut w =
-                StreamWriter::try_new_with_options(file, &self.layout, self.options.clone())?;
-            for chunk in kv {
-                w.write(&self.run_batch(&chunk?)?)?;
+            let mut w = StreamWriter::try_new_with_options(file, &self.layout, options)?;
+            for batch in first.into_iter().map(Ok).chain(kv) {
+                w.write(&batch?)?;
             }
             w.finish()?;
             let file = w.into_inner()?.into_inner().map_err(|e| e.into_error())?;
@@ -187,6 +196,32 @@ impl Spill {
     fn run_batch(&self, kv: &RecordBatch) -> Result<RecordBatch> {
         run_batch(&self.layout, self.key_arity, kv)
     }
+
+    /// The spill's options for a run starting with `first`: compressed only where that
+    /// pays. Compression that saves less than an eighth of the first batch (random text,
+    /// measures, hashes) is dropped for the run, as it would cost a copy and a scan each way
+    /// for next to no disk.
+    fn options_for(&self, first: &RecordBatch) -> Result<IpcWriteOptions> {
+        if !self.compressed {
+            return Ok(self.options.clone());
+        }
+        let plain = IpcWriteOptions::default();
+        let size = |options: &IpcWriteOptions| -> std::result::Result<usize, ArrowError> {
+            let mut w =
+                StreamWriter::try_new_with_options(Vec::new(), &self.layout, options.clone())?;
+            w.write(first)?;
+            w.finish()?;
+            Ok(w.into_inner()?.len())
+        };
+        let trial = size(&self.options).and_then(|packed| Ok((packed, size(&plain)?)));
+        let (packed, unpacked) =
+            trial.map_err(|e| Error::internal(format!("spill compression trial: {e}")))?;
+        Ok(if packed.saturating_mul(8) > unpacked.saturating_mul(7) {
+            plain
+        } else {
+            self.options.clone()
+        })
+    }
 }
 
 /// A key-value batch without its `_KEY_*` columns, in the run layout.
@@ -212,7 +247,8 @@ fn read_run(run: &SpilledRun) -> Result<BoxStream<'static, Result<RecordBatch>>>
 
 /// The IPC codec of `spill-compression`: Arrow IPC offers LZ4 and zstd (at a fixed level 3),
 /// so zstd, Paimon's default, is served by the faster LZ4 (a spill only lives until the
-/// commit). Checked when the writer is built, so a bad value fails before any write.
+/// commit), and only for runs it shrinks (see [`Spill::options_for`]). Checked when the
+/// writer is built, so a bad value fails before any write.
 pub(crate) fn compression(table: &Table) -> Result<Option<CompressionType>> {
     let codec = table
         .options()
@@ -232,4 +268,101 @@ pub(crate) fn compression(table: &Table) -> Result<Option<CompressionType>> {
 
 fn local_error(what: &str, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Unavailable, format!("cannot {what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int32Array, Int64Array, Int8Array, StringArray};
+    use futures::TryStreamExt;
+    use rand::{Rng, SeedableRng};
+    use strata_format::catalog::{Catalog, Identifier};
+    use strata_format::schema::TableSchema;
+    use strata_format::types::DataType;
+
+    use super::*;
+
+    async fn table(dir: &std::path::Path, compression: &str) -> Table {
+        let catalog = Catalog::open(dir.to_str().unwrap()).unwrap();
+        catalog.create_database("db", true).await.unwrap();
+        let schema = TableSchema::new_for_create(
+            [("k", "INT NOT NULL"), ("v", "STRING")]
+                .iter()
+                .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
+            vec![],
+            vec!["k".to_string()],
+            [("spill-compression".to_string(), compression.to_string())],
+            None,
+        )
+        .unwrap();
+        let name = format!("t_{compression}");
+        catalog
+            .create_table(&Identifier::new("db", &name).unwrap(), schema)
+            .await
+            .unwrap()
+    }
+
+    /// Key-value batches (`_KEY_k`, `_SEQUENCE_NUMBER`, `_VALUE_KIND`, k, v) of `values`.
+    fn kv(values: &[String]) -> Vec<RecordBatch> {
+        values
+            .chunks(1000)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let keys: Vec<i32> = (0..chunk.len()).map(|i| (c * 1000 + i) as i32).collect();
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(Int32Array::from(keys.clone())),
+                    Arc::new(Int64Array::from_iter_values(keys.iter().map(|k| *k as i64))),
+                    Arc::new(Int8Array::from(vec![0; chunk.len()])),
+                    Arc::new(Int32Array::from(keys)),
+                    Arc::new(StringArray::from_iter_values(chunk)),
+                ];
+                RecordBatch::try_from_iter(
+                    ["_KEY_k", "_SEQUENCE_NUMBER", "_VALUE_KIND", "k", "v"]
+                        .into_iter()
+                        .zip(columns),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    /// Spills `values` with `compression`: the file's size and the rows read back.
+    async fn spill(compression: &str, values: &[String]) -> (u64, Vec<RecordBatch>) {
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(dir.path(), compression).await;
+        let mut spill = Spill::new(&table).unwrap();
+        let batches = kv(values);
+        let run = spill.write(batches.clone().into_iter().map(Ok)).unwrap();
+        let read: Vec<RecordBatch> = read_run(&run).unwrap().try_collect().await.unwrap();
+        for (read, written) in read.iter().zip(&batches) {
+            assert_eq!(read, &spill.run_batch(written).unwrap());
+        }
+        assert_eq!(read.len(), batches.len());
+        (run.bytes, read)
+    }
+
+    /// Repetitive rows are spilled compressed; random text, which LZ4 cannot shrink by an
+    /// eighth, is spilled as it is, byte for byte the size of an uncompressed spill. Both
+    /// read back whole.
+    #[tokio::test]
+    async fn a_run_is_compressed_only_where_that_pays() {
+        let repetitive: Vec<String> = (0..5000).map(|i| format!("status-{}", i % 3)).collect();
+        let (packed, _) = spill("zstd", &repetitive).await;
+        let (unpacked, _) = spill("none", &repetitive).await;
+        assert!(packed * 2 < unpacked, "{packed} vs {unpacked}");
+
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let random: Vec<String> = (0..5000)
+            .map(|_| {
+                (0..rng.random_range(10..40))
+                    .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+                    .collect()
+            })
+            .collect();
+        let (tried, _) = spill("lz4", &random).await;
+        let (unpacked, _) = spill("none", &random).await;
+        assert_eq!(tried, unpacked);
+    }
 }

@@ -21,7 +21,9 @@ use crate::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowW
 use crate::manifest::{DataFileMeta, FileSource};
 use crate::options::CoreOptions;
 use crate::paths::{FileNames, PartitionPath, TablePaths};
-use crate::schema::{TableSchema, KEY_FIELD_PREFIX, SEQUENCE_NUMBER_FIELD_NAME};
+use crate::schema::{
+    TableSchema, KEY_FIELD_PREFIX, SEQUENCE_NUMBER_FIELD_NAME, VALUE_KIND_FIELD_NAME,
+};
 use crate::storage::{StagedFile, Storage, Upload};
 use crate::table::Table;
 use crate::types::DataType;
@@ -662,6 +664,8 @@ pub fn local_millis(utc_millis: i64) -> i64 {
 /// hold a distinct value in every row of a file (the sequence number, and a single-column
 /// key in both its `_KEY_` copy and its value column) skip dictionary encoding, which
 /// could never pay off and costs a hash insert per value until the writer gives up.
+/// `_VALUE_KIND` skips it too: its four values compress to next to nothing plain, where
+/// the dictionary costs a hash lookup per row.
 fn writer_properties(options: &CoreOptions, schema: &TableSchema) -> Result<WriterProperties> {
     let codec = options.file_compression().trim().to_ascii_lowercase();
     let compression = match codec.as_str() {
@@ -683,12 +687,15 @@ fn writer_properties(options: &CoreOptions, schema: &TableSchema) -> Result<Writ
         }
     };
     let mut builder = WriterProperties::builder().set_compression(compression);
-    let mut unique = vec![SEQUENCE_NUMBER_FIELD_NAME.to_string()];
+    let mut plain = vec![
+        SEQUENCE_NUMBER_FIELD_NAME.to_string(),
+        VALUE_KIND_FIELD_NAME.to_string(),
+    ];
     if let [key] = schema.trimmed_primary_keys().as_slice() {
-        unique.push(format!("{KEY_FIELD_PREFIX}{key}"));
-        unique.push(key.clone());
+        plain.push(format!("{KEY_FIELD_PREFIX}{key}"));
+        plain.push(key.clone());
     }
-    for name in unique {
+    for name in plain {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(name), false);
     }
     Ok(builder.build())

@@ -260,8 +260,8 @@ mod tests {
 
     use arrow::array::{
         Array, ArrayRef, BinaryArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-        Int32Array, Int64Array, Int8Array, LargeBinaryArray, LargeStringArray, ListArray,
-        RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+        Int16Array, Int32Array, Int64Array, Int8Array, LargeBinaryArray, LargeStringArray,
+        ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
         TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
     };
     use arrow::datatypes::{DataType, Field, Int32Type, Schema};
@@ -293,6 +293,20 @@ mod tests {
                     (0..rows).map(|i| maybe(i).map(|i| (n(i) % 1000 - 500) as i32)),
                 )),
                 true,
+            ),
+            (
+                "i8",
+                Arc::new(Int8Array::from_iter(
+                    (0..rows).map(|i| maybe(i).map(|i| (n(i) % 200 - 100) as i8)),
+                )),
+                true,
+            ),
+            (
+                "i16",
+                Arc::new(Int16Array::from_iter_values(
+                    (0..rows).map(|i| (n(i) * 37 % 60_000 - 30_000) as i16),
+                )),
+                false,
             ),
             (
                 "date",
@@ -569,6 +583,8 @@ mod tests {
         let plain = [
             "k",
             "i32",
+            "i8",
+            "i16",
             "date",
             "ms",
             "us",
@@ -582,6 +598,7 @@ mod tests {
             "bin",
             "large_bin",
             "nulls",
+            "tiny",
         ];
         assert_eq!(plain_fields(properties(Compression::UNCOMPRESSED)), plain);
         let zstd = Compression::ZSTD(ZstdLevel::try_new(3).unwrap());

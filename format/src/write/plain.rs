@@ -15,8 +15,8 @@ use std::marker::PhantomData;
 use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
-    ArrowNativeType, ByteArrayType, DataType, Date32Type, Float32Type, Float64Type, Int32Type,
-    Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    ArrowNativeType, ByteArrayType, DataType, Date32Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType,
 };
 use arrow_buffer::ToByteSlice;
@@ -80,6 +80,8 @@ pub(crate) fn plain_chunk(
     };
     let physical = descr.physical_type();
     Some(match (data_type, physical) {
+        (DataType::Int8, PhysicalType::INT32) => widened::<Int8Type>(settings)?,
+        (DataType::Int16, PhysicalType::INT32) => widened::<Int16Type>(settings)?,
         (DataType::Int32, PhysicalType::INT32) => primitive::<Int32Type>(settings)?,
         (DataType::Date32, PhysicalType::INT32) => primitive::<Date32Type>(settings)?,
         (DataType::Int64, PhysicalType::INT64) => primitive::<Int64Type>(settings)?,
@@ -117,6 +119,21 @@ where
     Some(Box::new(Chunk::new(
         settings,
         PrimitivePages::<T>(PhantomData),
+    )))
+}
+
+/// TINYINT and SMALLINT: stored as INT32, as arrow-rs stores them.
+fn widened<T>(settings: Settings) -> Option<Box<dyn PlainChunk>>
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<i32>,
+{
+    if !settings.descr.sort_order().is_signed() {
+        return None;
+    }
+    Some(Box::new(Chunk::new(
+        settings,
+        WidenedPages::<T>(PhantomData),
     )))
 }
 
@@ -339,6 +356,63 @@ where
     ) -> Statistics {
         // The chunk's bounds are the pages' ones, already finished.
         T::Native::statistics(bounds, nulls)
+    }
+}
+
+/// Narrow integers written as the INT32 values they widen to.
+struct WidenedPages<T>(PhantomData<fn() -> T>);
+
+impl<T> Values for WidenedPages<T>
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<i32>,
+{
+    type Value = i32;
+    const BYTES: bool = false;
+
+    fn append(
+        &self,
+        array: &dyn Array,
+        range: std::ops::Range<usize>,
+        page: &mut Vec<u8>,
+        bounds: &mut Option<Bounds<i32>>,
+    ) -> Result<()> {
+        let array = array
+            .as_primitive_opt::<T>()
+            .ok_or_else(|| wrong_type(array.data_type()))?;
+        let nulls = array.nulls().filter(|n| n.null_count() > 0);
+        let values = array.values();
+        page.reserve(range.len() * 4);
+        let mut seen: Option<(i32, i32)> = None;
+        for i in range {
+            if nulls.is_some_and(|n| n.is_null(i)) {
+                continue;
+            }
+            let v: i32 = values[i].into();
+            page.extend_from_slice(&v.to_le_bytes());
+            seen = Some(seen.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+        }
+        if let Some((lo, hi)) = seen {
+            Bounds::widen(bounds, lo, hi, |a, b| a < b);
+        }
+        Ok(())
+    }
+
+    fn less(a: &i32, b: &i32) -> bool {
+        a < b
+    }
+
+    fn bytes(v: &i32) -> Vec<u8> {
+        v.le_bytes()
+    }
+
+    fn statistics(
+        bounds: Option<Bounds<i32>>,
+        nulls: u64,
+        _: Option<usize>,
+        _: bool,
+    ) -> Statistics {
+        i32::statistics(bounds, nulls)
     }
 }
 
