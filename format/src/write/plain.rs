@@ -15,8 +15,8 @@ use std::marker::PhantomData;
 use arrow::array::{Array, ArrowPrimitiveType, AsArray, GenericByteArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
-    ArrowNativeType, ByteArrayType, DataType, Date32Type, Float32Type, Float64Type, Int16Type,
-    Int32Type, Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    ArrowNativeType, ByteArrayType, DataType, Date32Type, Float32Type, Float64Type, Int32Type,
+    Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType,
 };
 use arrow_buffer::ToByteSlice;
@@ -80,8 +80,7 @@ pub(crate) fn plain_chunk(
     };
     let physical = descr.physical_type();
     Some(match (data_type, physical) {
-        (DataType::Int8, PhysicalType::INT32) => widened::<Int8Type>(settings)?,
-        (DataType::Int16, PhysicalType::INT32) => widened::<Int16Type>(settings)?,
+        (DataType::Int8 | DataType::Int16, PhysicalType::INT32) => widened(settings)?,
         (DataType::Int32, PhysicalType::INT32) => primitive::<Int32Type>(settings)?,
         (DataType::Date32, PhysicalType::INT32) => primitive::<Date32Type>(settings)?,
         (DataType::Int64, PhysicalType::INT64) => primitive::<Int64Type>(settings)?,
@@ -122,19 +121,30 @@ where
     )))
 }
 
-/// TINYINT and SMALLINT: stored as INT32, as arrow-rs stores them.
-fn widened<T>(settings: Settings) -> Option<Box<dyn PlainChunk>>
-where
-    T: ArrowPrimitiveType,
-    T::Native: Into<i32>,
-{
-    if !settings.descr.sort_order().is_signed() {
-        return None;
+/// TINYINT and SMALLINT: each batch cast to INT32 and written as INT32 is, as arrow-rs
+/// stores them.
+fn widened(settings: Settings) -> Option<Box<dyn PlainChunk>> {
+    Some(Box::new(Widened(primitive::<Int32Type>(settings)?)))
+}
+
+struct Widened(Box<dyn PlainChunk>);
+
+impl PlainChunk for Widened {
+    fn write(&mut self, array: &dyn Array) -> Result<()> {
+        if !matches!(array.data_type(), DataType::Int8 | DataType::Int16) {
+            return Err(wrong_type(array.data_type()));
+        }
+        self.0
+            .write(arrow::compute::cast(array, &DataType::Int32)?.as_ref())
     }
-    Some(Box::new(Chunk::new(
-        settings,
-        WidenedPages::<T>(PhantomData),
-    )))
+
+    fn estimated_size(&self) -> usize {
+        self.0.estimated_size()
+    }
+
+    fn close(self: Box<Self>) -> Result<(Pages, ColumnCloseResult)> {
+        self.0.close()
+    }
 }
 
 fn bytes<T: ByteArrayType>(settings: Settings) -> Box<dyn PlainChunk> {
@@ -356,63 +366,6 @@ where
     ) -> Statistics {
         // The chunk's bounds are the pages' ones, already finished.
         T::Native::statistics(bounds, nulls)
-    }
-}
-
-/// Narrow integers written as the INT32 values they widen to.
-struct WidenedPages<T>(PhantomData<fn() -> T>);
-
-impl<T> Values for WidenedPages<T>
-where
-    T: ArrowPrimitiveType,
-    T::Native: Into<i32>,
-{
-    type Value = i32;
-    const BYTES: bool = false;
-
-    fn append(
-        &self,
-        array: &dyn Array,
-        range: std::ops::Range<usize>,
-        page: &mut Vec<u8>,
-        bounds: &mut Option<Bounds<i32>>,
-    ) -> Result<()> {
-        let array = array
-            .as_primitive_opt::<T>()
-            .ok_or_else(|| wrong_type(array.data_type()))?;
-        let nulls = array.nulls().filter(|n| n.null_count() > 0);
-        let values = array.values();
-        page.reserve(range.len() * 4);
-        let mut seen: Option<(i32, i32)> = None;
-        for i in range {
-            if nulls.is_some_and(|n| n.is_null(i)) {
-                continue;
-            }
-            let v: i32 = values[i].into();
-            page.extend_from_slice(&v.to_le_bytes());
-            seen = Some(seen.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-        }
-        if let Some((lo, hi)) = seen {
-            Bounds::widen(bounds, lo, hi, |a, b| a < b);
-        }
-        Ok(())
-    }
-
-    fn less(a: &i32, b: &i32) -> bool {
-        a < b
-    }
-
-    fn bytes(v: &i32) -> Vec<u8> {
-        v.le_bytes()
-    }
-
-    fn statistics(
-        bounds: Option<Bounds<i32>>,
-        nulls: u64,
-        _: Option<usize>,
-        _: bool,
-    ) -> Statistics {
-        i32::statistics(bounds, nulls)
     }
 }
 
