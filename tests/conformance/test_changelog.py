@@ -169,14 +169,24 @@ class Follower:
             return f.read()
 
 
-def wait_caught_up(warehouse, consumer, timeout=120):
+def wait_until(done, follower, what, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if consumer_next(warehouse, consumer) == snapshot_ids(warehouse)[-1] + 1:
+        if done():
             return
+        if follower.proc.poll() is not None:
+            break
         time.sleep(0.05)
-    pytest.fail("the follower did not reach snapshot %d (consumer at %s)"
-                % (snapshot_ids(warehouse)[-1], consumer_next(warehouse, consumer)), pytrace=False)
+    # Why it stopped, if it did: a follower that exits early is the failure to look at.
+    status = follower.proc.poll()
+    err = follower.proc.stderr.read() if status is not None else "(still running)"
+    pytest.fail("%s; exit status %s: %s" % (what(), status, err), pytrace=False)
+
+
+def wait_caught_up(warehouse, consumer, follower):
+    wait_until(lambda: consumer_next(warehouse, consumer) == snapshot_ids(warehouse)[-1] + 1,
+               follower, lambda: "the follower did not reach snapshot %d (consumer at %s)"
+               % (snapshot_ids(warehouse)[-1], consumer_next(warehouse, consumer)))
 
 
 PRODUCERS = ["input", "none", "lookup", "full-compaction"]
@@ -191,6 +201,10 @@ def test_follower_restarted_with_consumer_sees_every_change_once(strata_bin, tmp
     source = Source(PRODUCERS.index(producer) + 1)
     outputs = []
     follower = Follower(strata_bin, warehouse, tmp_path / "out-0.jsonl", "downstream")
+    # Started on the empty table: it records snapshot 1 as next, so it prints snapshot 1's
+    # changes (a start after the first commit would print that snapshot's rows as +I).
+    wait_until(lambda: consumer_next(warehouse, "downstream") == 1, follower,
+               lambda: "the follower did not record its start on the empty table")
     restarts = {6, 11}
     compactions = 0
     for c in range(16):
@@ -204,12 +218,12 @@ def test_follower_restarted_with_consumer_sees_every_change_once(strata_bin, tmp
             # Caught up first, so each run prints something (the compaction producers'
             # changes come only with compactions); a stop in the middle of a snapshot is
             # the follower's own concern (it finishes the snapshot).
-            wait_caught_up(warehouse, "downstream")
+            wait_caught_up(warehouse, "downstream", follower)
             outputs.append(follower.stop())
             follower = Follower(strata_bin, warehouse, tmp_path / ("out-%d.jsonl" % c),
                                 "downstream")
     strata(strata_bin, warehouse, "compact", TABLE, "--full")
-    wait_caught_up(warehouse, "downstream")
+    wait_caught_up(warehouse, "downstream", follower)
     outputs.append(follower.stop())
     assert compactions >= 2
 

@@ -259,3 +259,45 @@ async fn a_consumer_holds_back_expiry_and_a_lost_position_is_an_error() {
     assert!(err.to_string().contains("snapshot 3"), "{err}");
     assert!(err.to_string().contains("has expired"), "{err}");
 }
+
+/// A follower resumed from its consumer while commits land: a snapshot committed between
+/// its "does snapshot N exist" and "what is the latest" reads is read, not taken for an
+/// expired one. Each poll resumes a fresh follower, the case `strata changes --follow
+/// --consumer-id` is in right after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_follower_racing_commits_reads_every_snapshot() {
+    let fx = fixture(&[("changelog-producer", "input")]).await;
+    ConsumerManager::new(fx.table.clone())
+        .set("racer", 1)
+        .await
+        .unwrap();
+    const COMMITS: i64 = 40;
+    let mut writer = TableWriter::builder(fx.table.clone()).build().unwrap();
+    let commits = tokio::spawn(async move {
+        for c in 1..=COMMITS {
+            write_commit(&mut writer, &[(RowKind::Insert, c, (Some(0), Some(c)))], c).await;
+        }
+    });
+    // The keys in the order the followers handed them out: one per commit.
+    let mut keys = Vec::new();
+    loop {
+        let finished = commits.is_finished();
+        let mut follower =
+            ChangeFollower::new(ChangeReader::new(fx.table.clone()), StartMode::Latest)
+                .with_consumer("racer", false)
+                .await
+                .unwrap();
+        match follower.next().await {
+            Ok(Some(s)) => {
+                let batches: Vec<_> = s.batches.try_collect().await.unwrap();
+                keys.extend(changes_of(&batches).iter().map(|c| c.1));
+                follower.checkpoint().await.unwrap();
+            }
+            Ok(None) if finished => break,
+            Ok(None) => tokio::task::yield_now().await,
+            Err(e) => panic!("after keys {keys:?}: {e}"),
+        }
+    }
+    commits.await.unwrap();
+    assert_eq!(keys, (1..=COMMITS).collect::<Vec<_>>());
+}
