@@ -189,27 +189,21 @@ impl ChangeFollower {
             if self.is_done() {
                 return Ok(None);
             }
-            let snapshot = match self.reader.snapshot(id).await? {
-                Some(snapshot) => snapshot,
-                None => {
-                    let latest = self.reader.table().snapshot_manager().latest_id().await?;
-                    if latest.is_none_or(|l| id > l) {
-                        return Ok(None);
-                    }
-                    // Snapshot `id` may have been committed between the two reads; only
-                    // if it is still missing now was it expired.
-                    match self.reader.snapshot(id).await? {
-                        Some(snapshot) => snapshot,
-                        None => {
-                            if self.resumed
-                                || self.reader.earliest_id().await?.is_some_and(|e| id < e)
-                            {
-                                return Err(self.expired(id).await);
-                            }
-                            return Ok(None);
-                        }
-                    }
+            let mut snapshot = self.reader.snapshot(id).await?;
+            if snapshot.is_none() {
+                let latest = self.reader.table().snapshot_manager().latest_id().await?;
+                if latest.is_none_or(|l| id > l) {
+                    return Ok(None);
                 }
+                // Snapshot `id` may have been committed between the two reads; only if it
+                // is still missing now was it expired.
+                snapshot = self.reader.snapshot(id).await?;
+            }
+            let Some(snapshot) = snapshot else {
+                if self.resumed || self.reader.earliest_id().await?.is_some_and(|e| id < e) {
+                    return Err(self.expired(id).await);
+                }
+                return Ok(None);
             };
             self.resumed = false;
             self.next = Some(id + 1);
