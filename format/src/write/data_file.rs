@@ -345,7 +345,7 @@ impl DataFileWriter {
     async fn close(&mut self, mut file: OpenFile, target: FileTarget<'_>) -> Result<WrittenFile> {
         file.writer.flush()?;
         self.observe_row_groups(&mut file);
-        let (key_stats, value_stats) = file.stats.finish()?;
+        let (key_stats, value_stats) = file.stats.finish(file.writer.flushed_row_groups())?;
         let (Some(min_key), Some((min_sequence_number, max_sequence_number))) =
             (file.min_key, file.sequences)
         else {
@@ -686,7 +686,11 @@ fn writer_properties(options: &CoreOptions, schema: &TableSchema) -> Result<Writ
             )))
         }
     };
-    let mut builder = WriterProperties::builder().set_compression(compression);
+    // Exact chunk statistics, as Paimon's Parquet writer keeps them: a file's manifest
+    // statistics are read from them (`stats.rs`).
+    let mut builder = WriterProperties::builder()
+        .set_compression(compression)
+        .set_statistics_truncate_length(None);
     let mut plain = vec![
         SEQUENCE_NUMBER_FIELD_NAME.to_string(),
         VALUE_KIND_FIELD_NAME.to_string(),
@@ -714,6 +718,123 @@ mod tests {
     use crate::paths::PartitionPath;
     use crate::read::file::{read_kv_file, KvLayout};
     use crate::test_table::{kv, rows, table, Row, INSERT};
+
+    /// A file's manifest statistics, partly read from its Parquet chunk statistics, equal a
+    /// scan of every value: over two row groups, for every type the footer serves (and
+    /// beside scanned ones), with nulls, an all-null column, negative and extreme values,
+    /// strings past Parquet's 64-byte default truncation (multi-byte at the cut), and the
+    /// `truncate(16)`, `full` and `counts` modes.
+    #[tokio::test]
+    async fn manifest_statistics_from_the_footer_equal_a_scan() {
+        use crate::catalog::{Catalog, Identifier};
+        use crate::types::arrow::to_arrow_schema;
+        use crate::types::DataType;
+        use crate::write::stats::StatsCollector;
+        use arrow::array::{ArrayRef, BinaryArray, Int64Array, Int8Array, StringArray};
+        use arrow::compute::cast;
+
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path().to_str().unwrap()).unwrap();
+        catalog.create_database("db", true).await.unwrap();
+        let columns = [
+            ("k", "BIGINT NOT NULL"),
+            ("t", "TINYINT"),
+            ("s", "SMALLINT"),
+            ("i", "INT"),
+            ("d", "DATE"),
+            ("ts3", "TIMESTAMP(3)"),
+            ("ts6", "TIMESTAMP(6)"),
+            ("ts9", "TIMESTAMP(9)"),
+            ("ltz", "TIMESTAMP(6) WITH LOCAL TIME ZONE"),
+            ("str", "STRING"),
+            ("full", "STRING"),
+            ("counted", "STRING"),
+            ("nulls", "STRING"),
+            ("skipped", "STRING"),
+            ("bin", "BYTES"),
+            ("f", "DOUBLE"),
+            ("dec", "DECIMAL(10, 2)"),
+            ("flag", "BOOLEAN"),
+        ];
+        let options = [
+            ("fields.full.stats-mode", "full"),
+            ("fields.counted.stats-mode", "counts"),
+            ("fields.skipped.stats-mode", "none"),
+        ];
+        let schema = crate::schema::TableSchema::new_for_create(
+            columns
+                .iter()
+                .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
+            vec![],
+            vec!["k".to_string()],
+            options.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            None,
+        )
+        .unwrap();
+        let table = catalog
+            .create_table(&Identifier::new("db", "t").unwrap(), schema)
+            .await
+            .unwrap();
+        let n = 100_000i64;
+        // Values spread over each type's range, every seventh null; row 0 holds extremes.
+        let ints = Int64Array::from_iter((0..n).map(|r| {
+            let v = (r * 7919 % 20_001) - 10_000;
+            (r % 7 != 3).then_some(if r == 0 { i64::MIN } else { v })
+        }));
+        let long = |r: i64| {
+            let head = "é".repeat(31) + "ab";
+            format!("{head}{}", (r * 104_729) % 1_000_003)
+        };
+        let texts = StringArray::from_iter((0..n).map(|r| (r % 5 != 1).then(|| long(r))));
+        let schema = to_arrow_schema(&table.schema().key_value_fields());
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for field in schema.fields() {
+            let name = field.name().as_str();
+            let narrow = |bound: i64| -> ArrayRef {
+                let v =
+                    Int64Array::from_iter(ints.iter().map(|v| v.map(|v| v.clamp(-bound, bound))));
+                cast(&v, field.data_type()).unwrap()
+            };
+            arrays.push(match name {
+                "_KEY_k" | "k" => Arc::new(Int64Array::from_iter_values(0..n)),
+                "_SEQUENCE_NUMBER" => Arc::new(Int64Array::from_iter_values(0..n)),
+                "_VALUE_KIND" => Arc::new(Int8Array::from(vec![0i8; n as usize])),
+                "t" => narrow(127),
+                "s" | "d" | "dec" => narrow(9_999),
+                "i" | "ts3" | "ts6" | "ts9" | "ltz" | "f" | "flag" => {
+                    cast(&ints, field.data_type()).unwrap()
+                }
+                "str" | "full" | "counted" | "skipped" => Arc::new(texts.clone()),
+                "nulls" => Arc::new(StringArray::new_null(n as usize)),
+                "bin" => Arc::new(BinaryArray::from_iter(
+                    texts.iter().map(|t| t.map(|t| t.as_bytes().to_vec())),
+                )),
+                other => panic!("no values for {other}"),
+            });
+        }
+        let batch = RecordBatch::try_new(schema, arrays).unwrap();
+        let mut writer = DataFileWriter::new(&table, Arc::new(SystemClock)).unwrap();
+        let partition = PartitionPath::unpartitioned();
+        let files = writer.write(appended(&partition), &batch).await.unwrap();
+        assert_eq!(files.len(), 1);
+        // Two row groups: the first file's first is a short one (`PROBE_ROWS`).
+        let second = group_column(dir.path(), &files[0], 1, "k");
+        assert!(second.num_values() > 0);
+
+        let schema = table.schema();
+        let scan = StatsCollector::new(
+            &schema.trimmed_primary_key_fields(),
+            &schema.fields,
+            table.options(),
+        )
+        .unwrap();
+        let meta = &files[0].meta;
+        assert_eq!(meta.key_stats, scan.key_stats(&batch).unwrap());
+        assert_eq!(meta.value_stats, scan.value_stats(&batch).unwrap());
+        let with_stats = columns.iter().filter(|c| c.0 != "skipped");
+        let names: Vec<String> = with_stats.map(|c| c.0.to_string()).collect();
+        assert_eq!(meta.value_stats_cols, Some(names));
+    }
 
     /// A large local file (several row groups' worth of encoder flushes) is written through
     /// its staging file: it reads back whole, its size is the file's, and no staging file

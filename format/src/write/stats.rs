@@ -6,6 +6,12 @@
 //! default, N = 16: strings cut to N characters, the max rounded up so it stays an upper
 //! bound; NULL min/max when it cannot be rounded up).
 //!
+//! The min and max of integer, date, timestamp, string and binary columns of a data file
+//! are read from its Parquet chunk statistics when it closes, as Paimon's Parquet stats
+//! extractor reads them, not found by a second scan of every value: Parquet orders these
+//! types as Paimon does, and data files keep their statistics exact (untruncated). Floats
+//! (Parquet leaves NaN out), decimals, booleans and the rest are scanned.
+//!
 //! Like Java Paimon's dense stats store, only columns that have stats are kept:
 //! `_VALUE_STATS_COLS` is NULL when that is every column, else their names. Nested columns
 //! (ARRAY, MAP, ROW) never have stats, since a BinaryRow cannot hold them as statistics.
@@ -13,9 +19,13 @@
 use crate::data::binary_row::{encode_arrow_row, serialize_with_arity, BinaryRowWriter};
 use crate::manifest::SimpleStats;
 use crate::options::CoreOptions;
+use crate::schema::KEY_FIELD_PREFIX;
 use crate::types::{DataField, DataType};
-use crate::{invalid, Result};
+use crate::{invalid, Error, Result};
 use std::sync::Arc;
+
+use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::statistics::Statistics;
 
 use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array,
@@ -59,6 +69,8 @@ impl StatsMode {
 #[derive(Debug, Clone)]
 struct StatsColumn {
     column: usize,
+    /// Its name in the key-value layout (and the Parquet file).
+    name: String,
     data_type: DataType,
     mode: StatsMode,
 }
@@ -81,6 +93,7 @@ impl StatsCollector {
             .enumerate()
             .map(|(i, f)| StatsColumn {
                 column: i,
+                name: format!("{KEY_FIELD_PREFIX}{}", f.name),
                 data_type: f.data_type.clone(),
                 mode: StatsMode::Full,
             })
@@ -100,6 +113,7 @@ impl StatsCollector {
                 f.name.clone(),
                 StatsColumn {
                     column: first_value + i,
+                    name: f.name.clone(),
                     data_type: f.data_type.clone(),
                     mode,
                 },
@@ -125,11 +139,12 @@ impl StatsCollector {
         collect(&self.value, batch)
     }
 
-    /// Running statistics for a file written batch by batch.
+    /// Running statistics for a Parquet file written batch by batch, finished with its
+    /// row groups' statistics ([`StatsAccumulator::finish`]).
     pub fn accumulator(&self) -> StatsAccumulator {
         StatsAccumulator {
-            key: Running::new(&self.key),
-            value: Running::new(&self.value),
+            key: Running::new(&self.key, true),
+            value: Running::new(&self.value, true),
         }
     }
 
@@ -153,8 +168,14 @@ impl StatsAccumulator {
         self.value.update(batch)
     }
 
-    /// Key and value stats of everything added.
-    pub fn finish(&self) -> Result<(SimpleStats, SimpleStats)> {
+    /// Key and value stats of everything added to a file whose row groups are
+    /// `row_groups` (all of them, written with untruncated statistics).
+    pub fn finish(
+        &mut self,
+        row_groups: &[RowGroupMetaData],
+    ) -> Result<(SimpleStats, SimpleStats)> {
+        self.key.read_footer(row_groups)?;
+        self.value.read_footer(row_groups)?;
         Ok((self.key.encode()?, self.value.encode()?))
     }
 }
@@ -167,16 +188,41 @@ struct Running {
     extremes: Vec<Option<(ArrayRef, ArrayRef)>>,
     /// Arrow type of each column, known after the first batch.
     types: Vec<Option<ArrowType>>,
+    /// Whether extremes of [`in_footer`] types come from the file's statistics.
+    footer: bool,
 }
 
 impl Running {
-    fn new(columns: &[StatsColumn]) -> Running {
+    fn new(columns: &[StatsColumn], footer: bool) -> Running {
         Running {
             columns: columns.to_vec(),
             null_counts: vec![0; columns.len()],
             extremes: vec![None; columns.len()],
             types: vec![None; columns.len()],
+            footer,
         }
+    }
+
+    /// Whether column `i` wants extremes.
+    fn bounded(&self, i: usize) -> bool {
+        self.columns
+            .get(i)
+            .is_some_and(|c| matches!(c.mode, StatsMode::Full | StatsMode::Truncate(_)))
+    }
+
+    /// Sets the extremes of the columns the footer holds from the row groups' statistics.
+    fn read_footer(&mut self, row_groups: &[RowGroupMetaData]) -> Result<()> {
+        for i in 0..self.columns.len() {
+            let Some(data_type) = self.types[i].clone() else {
+                continue;
+            };
+            if !self.footer || !self.bounded(i) || !in_footer(&data_type) {
+                continue;
+            }
+            let name = &self.columns[i].name;
+            self.extremes[i] = footer_extremes(name, &data_type, row_groups)?;
+        }
+        Ok(())
     }
 
     fn update(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -187,7 +233,8 @@ impl Running {
                 .ok_or_else(|| invalid!("stats column {} is outside the batch", c.column))?;
             self.null_counts[i] += array.null_count() as i64;
             self.types[i].get_or_insert_with(|| array.data_type().clone());
-            if !matches!(c.mode, StatsMode::Full | StatsMode::Truncate(_)) {
+            // Footer types are read when the file closes (`read_footer`).
+            if !self.bounded(i) || (self.footer && in_footer(array.data_type())) {
                 continue;
             }
             let Some((lo, hi)) = extremes(array)? else {
@@ -218,7 +265,7 @@ impl Running {
 }
 
 fn collect(columns: &[StatsColumn], batch: &RecordBatch) -> Result<SimpleStats> {
-    let mut running = Running::new(columns);
+    let mut running = Running::new(columns, false);
     running.update(batch)?;
     running.encode()
 }
@@ -259,6 +306,142 @@ fn encode(columns: &[StatsColumn], stats: Vec<ColumnStats>) -> Result<SimpleStat
         max_values,
         null_counts: Some(null_counts),
     })
+}
+
+/// Whether a column of this type takes its extremes from the file's Parquet statistics:
+/// types stored as INT32, INT64 or BYTE_ARRAY that Parquet orders as Paimon does (signed
+/// integers, bytes unsigned). Timestamps in seconds are stored as milliseconds: scanned.
+fn in_footer(data_type: &ArrowType) -> bool {
+    use arrow::datatypes::TimeUnit;
+    matches!(
+        data_type,
+        ArrowType::Int8
+            | ArrowType::Int16
+            | ArrowType::Int32
+            | ArrowType::Int64
+            | ArrowType::Date32
+            | ArrowType::Timestamp(
+                TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
+                _
+            )
+            | ArrowType::Utf8
+            | ArrowType::Binary
+    )
+}
+
+/// The extremes of column `name` over `row_groups` from their chunk statistics, as
+/// one-element arrays of `data_type` ([`in_footer`] types); `None` when all are null.
+fn footer_extremes(
+    name: &str,
+    data_type: &ArrowType,
+    row_groups: &[RowGroupMetaData],
+) -> Result<Option<(ArrayRef, ArrayRef)>> {
+    let missing = |what: &str| {
+        Error::internal(format!(
+            "data file column '{name}' has {what}; its statistics cannot be taken"
+        ))
+    };
+    let mut ints: Option<(i64, i64)> = None;
+    let mut bytes: Option<(Vec<u8>, Vec<u8>)> = None;
+    for group in row_groups {
+        let column = group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().parts() == [name])
+            .ok_or_else(|| missing("no column chunk"))?;
+        let stats = column
+            .statistics()
+            .ok_or_else(|| missing("no chunk statistics"))?;
+        // An all-null chunk has no bounds, exact or not.
+        let bounded = stats.min_bytes_opt().is_some() || stats.max_bytes_opt().is_some();
+        if bounded && !(stats.min_is_exact() && stats.max_is_exact()) {
+            return Err(missing("truncated chunk statistics"));
+        }
+        let widen = |lo: i64, hi: i64| match ints {
+            None => (lo, hi),
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+        };
+        match stats {
+            Statistics::Int32(s) => {
+                if let (Some(lo), Some(hi)) = (s.min_opt(), s.max_opt()) {
+                    ints = Some(widen(i64::from(*lo), i64::from(*hi)));
+                }
+            }
+            Statistics::Int64(s) => {
+                if let (Some(lo), Some(hi)) = (s.min_opt(), s.max_opt()) {
+                    ints = Some(widen(*lo, *hi));
+                }
+            }
+            Statistics::ByteArray(s) => {
+                if let (Some(lo), Some(hi)) = (s.min_opt(), s.max_opt()) {
+                    let (lo, hi) = (lo.data(), hi.data());
+                    bytes = Some(match bytes.take() {
+                        None => (lo.to_vec(), hi.to_vec()),
+                        Some((a, b)) => (
+                            if lo < a.as_slice() { lo.to_vec() } else { a },
+                            if hi > b.as_slice() { hi.to_vec() } else { b },
+                        ),
+                    });
+                }
+            }
+            _ => return Err(missing("statistics of another physical type")),
+        }
+    }
+    if let Some((lo, hi)) = bytes {
+        let one = |v: Vec<u8>| -> Result<ArrayRef> {
+            Ok(match data_type {
+                ArrowType::Utf8 => {
+                    let text = String::from_utf8(v).map_err(|_| missing("invalid UTF-8 bounds"))?;
+                    Arc::new(StringArray::from(vec![text]))
+                }
+                _ => Arc::new(arrow::array::BinaryArray::from_vec(vec![v.as_slice()])),
+            })
+        };
+        return Ok(Some((one(lo)?, one(hi)?)));
+    }
+    let Some((lo, hi)) = ints else {
+        return Ok(None);
+    };
+    let one = |v: i64| -> Result<ArrayRef> {
+        use arrow::array::{Date32Array, Int16Array, Int32Array, Int64Array, Int8Array};
+        use arrow::datatypes::{
+            TimeUnit, TimestampMicrosecondType as Micros, TimestampMillisecondType as Millis,
+            TimestampNanosecondType as Nanos,
+        };
+        let narrow = || missing("bounds outside its type");
+        let timestamp = |unit: &TimeUnit, tz: &Option<Arc<str>>| -> ArrayRef {
+            use arrow::array::PrimitiveArray;
+            let tz = tz.clone();
+            match unit {
+                TimeUnit::Millisecond => {
+                    Arc::new(PrimitiveArray::<Millis>::from(vec![v]).with_timezone_opt(tz))
+                }
+                TimeUnit::Microsecond => {
+                    Arc::new(PrimitiveArray::<Micros>::from(vec![v]).with_timezone_opt(tz))
+                }
+                _ => Arc::new(PrimitiveArray::<Nanos>::from(vec![v]).with_timezone_opt(tz)),
+            }
+        };
+        Ok(match data_type {
+            ArrowType::Int8 => {
+                Arc::new(Int8Array::from(
+                    vec![i8::try_from(v).map_err(|_| narrow())?],
+                ))
+            }
+            ArrowType::Int16 => Arc::new(Int16Array::from(vec![
+                i16::try_from(v).map_err(|_| narrow())?
+            ])),
+            ArrowType::Int32 => Arc::new(Int32Array::from(vec![
+                i32::try_from(v).map_err(|_| narrow())?
+            ])),
+            ArrowType::Date32 => Arc::new(Date32Array::from(vec![
+                i32::try_from(v).map_err(|_| narrow())?
+            ])),
+            ArrowType::Timestamp(unit, tz) => timestamp(unit, tz),
+            _ => Arc::new(Int64Array::from(vec![v])),
+        })
+    };
+    Ok(Some((one(lo)?, one(hi)?)))
 }
 
 /// The smallest and largest non-null value as one-element arrays; `None` when all are null.
