@@ -4,7 +4,8 @@
 //! When the buffers outgrow `write-buffer-size`, the largest one is sorted and merged as a
 //! flush would, but written to a local temporary directory instead of the table. At the
 //! next commit a bucket's spilled runs and its buffer are merged into level-0 files of the
-//! table in one streaming k-way merge (the compaction merge, `MergeRead::with_runs`). A
+//! table in one streaming k-way merge: by key prefix where the table allows
+//! (`spill/merge.rs`), else the compaction merge (`MergeRead::with_runs`). A
 //! commit therefore adds one sorted run per bucket however much it buffered, where
 //! flushing would add one per overflow (and make the compactor's work). Past
 //! `write-buffer-spill.max-disk-size` the writer flushes instead.
@@ -13,7 +14,8 @@
 //! a data file): writing one is a copy, not an encoding, so a spill costs little more than
 //! the disk write. It is LZ4-compressed where its first batch shows that saves at least an
 //! eighth; otherwise the copy and scan each way would buy next to no disk. Batches are
-//! small, so the merge holds one small batch per run whatever the runs' sizes. Nothing
+//! small ([`RUN_BATCH_ROWS`]), so the merge holds a few small batches per run whatever the
+//! runs' sizes. Nothing
 //! spilled is ever part of the table: the directory is deleted with the writer, and a
 //! crash leaves only local temporary files.
 
@@ -26,7 +28,6 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
 use arrow_schema::{ArrowError, SchemaRef};
-use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use strata_format::manifest::FileSource;
 use strata_format::read::merge::MergeRead;
@@ -35,7 +36,15 @@ use strata_format::table::Table;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
 use strata_format::{invalid, Error, ErrorKind, Result};
 
-use crate::buffer::{Sorted, CHUNK_ROWS};
+use crate::buffer::Sorted;
+
+mod merge;
+
+use merge::{Batches, PrefixMerge};
+
+/// Rows per spilled batch, and per batch of the compaction merge: what the commit's merge
+/// holds of each run at a time.
+const RUN_BATCH_ROWS: usize = 8192;
 
 /// One run spilled to a local file.
 #[derive(Debug)]
@@ -51,6 +60,8 @@ pub(crate) struct Spill {
     layout: SchemaRef,
     /// Leading `_KEY_*` columns of a key-value batch, not spilled (the values hold them).
     key_arity: usize,
+    /// The merge by key prefix, where the table allows it.
+    prefix_merge: Option<PrefixMerge>,
     options: IpcWriteOptions,
     /// Whether `options` compress (tried per run: see [`Spill::options_for`]).
     compressed: bool,
@@ -73,9 +84,11 @@ impl Spill {
         let ipc = IpcWriteOptions::default()
             .try_with_compression(compression)
             .map_err(|e| Error::internal(format!("spill compression: {e}")))?;
+        let layout = MergeRead::run_layout(table);
         Ok(Spill {
             table: table.clone(),
-            layout: MergeRead::run_layout(table),
+            prefix_merge: PrefixMerge::for_table(table, &layout)?,
+            layout,
             key_arity: table.schema().trimmed_primary_keys().len(),
             options: ipc,
             compressed: compression.is_some(),
@@ -96,7 +109,10 @@ impl Spill {
         let path = self.dir.path().join(format!("run-{}.arrow", self.next));
         self.next += 1;
         let written = (|| -> std::result::Result<u64, Box<dyn std::error::Error>> {
-            let mut kv = kv.map(|chunk| chunk.and_then(|c| self.run_batch(&c)));
+            let mut kv = kv.flat_map(|chunk| match chunk.and_then(|c| self.run_batch(&c)) {
+                Ok(batch) => slices(batch, RUN_BATCH_ROWS).into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            });
             let first = kv.next().transpose()?;
             let options = match &first {
                 Some(batch) => self.options_for(batch)?,
@@ -141,20 +157,15 @@ impl Spill {
             .map_err(|_| Error::internal("a spilled bucket is negative"))?;
         let partition = split.partition_path.clone();
         let merged = async {
-            let mut streams = Vec::with_capacity(runs.len() + 1);
+            let mut batches: Vec<Batches> = Vec::with_capacity(runs.len() + 1);
             for run in &runs {
-                streams.push(read_run(run)?);
+                batches.push(Box::new(open_run(run)?));
             }
             if let Some(kv) = last {
                 let (layout, key_arity) = (self.layout.clone(), self.key_arity);
-                let batches = kv.map(move |b| b.and_then(|b| run_batch(&layout, key_arity, &b)));
-                streams.push(futures::stream::iter(batches).boxed());
+                let last = kv.map(move |b| b.and_then(|b| run_batch(&layout, key_arity, &b)));
+                batches.push(Box::new(last));
             }
-            // Retractions are kept: they must still shadow the bucket's older files.
-            let mut stream = MergeRead::key_values(self.table.clone(), split, CHUNK_ROWS, true)?
-                .with_runs(streams)
-                .into_stream()
-                .await?;
             let target = FileTarget {
                 partition: &partition,
                 bucket,
@@ -163,6 +174,22 @@ impl Spill {
             };
             let mut rolling = out.rolling(target);
             let written: Result<()> = async {
+                if let Some(merge) = &self.prefix_merge {
+                    for chunk in merge.merge(batches)? {
+                        rolling.write(&chunk?).await?;
+                    }
+                    return Ok(());
+                }
+                let streams = batches
+                    .into_iter()
+                    .map(|b| futures::stream::iter(b).boxed())
+                    .collect();
+                // Retractions are kept: they must still shadow the bucket's older files.
+                let mut stream =
+                    MergeRead::key_values(self.table.clone(), split, RUN_BATCH_ROWS, true)?
+                        .with_runs(streams)
+                        .into_stream()
+                        .await?;
                 while let Some(batch) = stream.try_next().await? {
                     if batch.num_rows() > 0 {
                         rolling.write(&batch).await?;
@@ -232,18 +259,29 @@ fn run_batch(layout: &SchemaRef, key_arity: usize, kv: &RecordBatch) -> Result<R
         .map_err(|e| Error::internal(format!("a spilled batch does not fit its layout: {e}")))
 }
 
-/// Streams a spilled run back. The file is local and just written, so it is read
+/// `batch` in slices of at most `rows` rows (no copies).
+fn slices(batch: RecordBatch, rows: usize) -> Vec<RecordBatch> {
+    let n = batch.num_rows();
+    if n <= rows {
+        return vec![batch];
+    }
+    (0..n)
+        .step_by(rows)
+        .map(|start| batch.slice(start, rows.min(n - start)))
+        .collect()
+}
+
+/// Reads a spilled run back. The file is local and just written, so it is read
 /// synchronously, one small batch at a time.
-fn read_run(run: &SpilledRun) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+fn open_run(run: &SpilledRun) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send> {
     let file = File::open(&run.path).map_err(|e| local_error("open a spilled run", e))?;
     let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None)
         .map_err(|e| Error::data_invalid(format!("spilled run {}: {e}", run.path.display())))?;
     let shown = run.path.display().to_string();
-    Ok(futures::stream::iter(
+    Ok(
         reader
             .map(move |b| b.map_err(|e| Error::data_invalid(format!("spilled run {shown}: {e}")))),
     )
-    .boxed())
 }
 
 /// The IPC codec of `spill-compression`: Arrow IPC offers LZ4 and zstd (at a fixed level 3),
@@ -276,7 +314,6 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, Int32Array, Int64Array, Int8Array, StringArray};
-    use futures::TryStreamExt;
     use rand::{Rng, SeedableRng};
     use strata_format::catalog::{Catalog, Identifier};
     use strata_format::schema::TableSchema;
@@ -336,7 +373,7 @@ mod tests {
         let mut spill = Spill::new(&table).unwrap();
         let batches = kv(values);
         let run = spill.write(batches.clone().into_iter().map(Ok)).unwrap();
-        let read: Vec<RecordBatch> = read_run(&run).unwrap().try_collect().await.unwrap();
+        let read: Vec<RecordBatch> = open_run(&run).unwrap().map(|b| b.unwrap()).collect();
         for (read, written) in read.iter().zip(&batches) {
             assert_eq!(read, &spill.run_batch(written).unwrap());
         }
@@ -366,5 +403,27 @@ mod tests {
         let tried = spill("lz4", &random).await;
         let unpacked = spill("none", &random).await;
         assert_eq!(tried, unpacked);
+    }
+    /// A chunk larger than a run batch is spilled as slices of at most `RUN_BATCH_ROWS`
+    /// rows, each holding only its own rows' bytes, and reads back whole.
+    #[tokio::test]
+    async fn a_large_chunk_is_spilled_in_small_batches_of_its_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(dir.path(), "none").await;
+        let mut spill = Spill::new(&table).unwrap();
+        let values: Vec<String> = (0..3 * RUN_BATCH_ROWS + 5)
+            .map(|i| format!("value-{i:08}"))
+            .collect();
+        let chunks = kv(&values);
+        let kv = arrow::compute::concat_batches(&chunks[0].schema(), &chunks).unwrap();
+        let run = spill.write(std::iter::once(Ok(kv.clone()))).unwrap();
+        let read: Vec<RecordBatch> = open_run(&run).unwrap().map(|b| b.unwrap()).collect();
+        assert_eq!(read.len(), 4);
+        assert!(read.iter().all(|b| b.num_rows() <= RUN_BATCH_ROWS));
+        let whole = arrow::compute::concat_batches(&spill.layout, &read).unwrap();
+        assert_eq!(whole, spill.run_batch(&kv).unwrap());
+        // The value bytes once (about 14 bytes a row, with offsets and the other columns
+        // about 31), not a slice's whole parent buffers each time.
+        assert!(run.bytes < 40 * values.len() as u64, "{} bytes", run.bytes);
     }
 }
