@@ -264,9 +264,14 @@ async fn computed_rows_keep_their_place_across_chunks() {
     let mut buffer = Buffered::new(&sort);
     let mut model: std::collections::BTreeMap<i32, (i32, Option<String>)> = Default::default();
     let mut next = 0i64;
+    // Each round 7/8 of a chunk's rows over a key space of 9/8 of a chunk (7 is prime to
+    // it): more keys than one chunk holds.
+    let chunk = CHUNK_ROWS as i32;
     for round in 0..3 {
-        let n = 7000;
-        let keys: Vec<i32> = (0..n).map(|i| (i * 7 + round * 3) % 9000).collect();
+        let n = chunk / 8 * 7;
+        let keys: Vec<i32> = (0..n)
+            .map(|i| (i * 7 + round * 3) % (chunk / 8 * 9))
+            .collect();
         let ts: Vec<i32> = (0..n).map(|i| round * 100_000 + i).collect();
         // Every third value is null: partial-update keeps the older one.
         let values: Vec<Option<String>> = (0..n)
