@@ -47,6 +47,31 @@ pub async fn table(dir: &std::path::Path, options: &[(&str, &str)]) -> Table {
         .unwrap()
 }
 
+/// Table `db.t` in a warehouse at `dir`: `columns` (name, type), primary key `keys`.
+pub async fn table_of(
+    dir: &std::path::Path,
+    columns: &[(&str, &str)],
+    keys: &[&str],
+    options: &[(&str, &str)],
+) -> Table {
+    let catalog = Catalog::open(dir.to_str().unwrap()).unwrap();
+    catalog.create_database("db", true).await.unwrap();
+    let schema = TableSchema::new_for_create(
+        columns
+            .iter()
+            .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
+        vec![],
+        keys.iter().map(|k| k.to_string()).collect(),
+        options.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        None,
+    )
+    .unwrap();
+    catalog
+        .create_table(&Identifier::new("db", "t").unwrap(), schema)
+        .await
+        .unwrap()
+}
+
 /// Rows in data file layout: `_KEY_k, _SEQUENCE_NUMBER, _VALUE_KIND, k, v`.
 pub fn kv(table: &Table, rows: &[Row]) -> RecordBatch {
     let schema = to_arrow_schema(&table.schema().key_value_fields());

@@ -46,6 +46,8 @@ pub mod input;
 mod route;
 mod spill;
 mod table_writer;
+#[cfg(test)]
+mod test_table;
 
 pub use conform::{PRIMARY_KEY_NULLABLE, ROW_KIND_COLUMN};
 pub use table_writer::{CommitOutcome, TableWriter, TableWriterBuilder};

@@ -315,30 +315,13 @@ mod tests {
 
     use arrow::array::{ArrayRef, Int32Array, Int64Array, Int8Array, StringArray};
     use rand::{Rng, SeedableRng};
-    use strata_format::catalog::{Catalog, Identifier};
-    use strata_format::schema::TableSchema;
-    use strata_format::types::DataType;
 
     use super::*;
 
     async fn table(dir: &std::path::Path, compression: &str) -> Table {
-        let catalog = Catalog::open(dir.to_str().unwrap()).unwrap();
-        catalog.create_database("db", true).await.unwrap();
-        let schema = TableSchema::new_for_create(
-            [("k", "INT NOT NULL"), ("v", "STRING")]
-                .iter()
-                .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
-            vec![],
-            vec!["k".to_string()],
-            [("spill-compression".to_string(), compression.to_string())],
-            None,
-        )
-        .unwrap();
-        let name = format!("t_{compression}");
-        catalog
-            .create_table(&Identifier::new("db", &name).unwrap(), schema)
-            .await
-            .unwrap()
+        let columns = [("k", "INT NOT NULL"), ("v", "STRING")];
+        let options = [("spill-compression", compression)];
+        crate::test_table::table(dir, &columns, &["k"], &options).await
     }
 
     /// Key-value batches (`_KEY_k`, `_SEQUENCE_NUMBER`, `_VALUE_KIND`, k, v) of `values`.

@@ -726,16 +726,12 @@ mod tests {
     /// `truncate(16)`, `full` and `counts` modes.
     #[tokio::test]
     async fn manifest_statistics_from_the_footer_equal_a_scan() {
-        use crate::catalog::{Catalog, Identifier};
         use crate::types::arrow::to_arrow_schema;
-        use crate::types::DataType;
         use crate::write::stats::StatsCollector;
         use arrow::array::{ArrayRef, BinaryArray, Int64Array, Int8Array, StringArray};
         use arrow::compute::cast;
 
         let dir = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(dir.path().to_str().unwrap()).unwrap();
-        catalog.create_database("db", true).await.unwrap();
         let columns = [
             ("k", "BIGINT NOT NULL"),
             ("t", "TINYINT"),
@@ -761,20 +757,7 @@ mod tests {
             ("fields.counted.stats-mode", "counts"),
             ("fields.skipped.stats-mode", "none"),
         ];
-        let schema = crate::schema::TableSchema::new_for_create(
-            columns
-                .iter()
-                .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
-            vec![],
-            vec!["k".to_string()],
-            options.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-            None,
-        )
-        .unwrap();
-        let table = catalog
-            .create_table(&Identifier::new("db", "t").unwrap(), schema)
-            .await
-            .unwrap();
+        let table = crate::test_table::table_of(dir.path(), &columns, &["k"], &options).await;
         let n = 100_000i64;
         // Values spread over each type's range, every seventh null; row 0 holds extremes.
         let ints = Int64Array::from_iter((0..n).map(|r| {

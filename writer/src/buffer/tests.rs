@@ -1,7 +1,5 @@
 use arrow::array::{AsArray, Int32Array, StringArray};
 use arrow::datatypes::{Int32Type, Int64Type, Int8Type};
-use strata_format::catalog::{Catalog, Identifier};
-use strata_format::types::DataType;
 
 use super::*;
 
@@ -11,22 +9,7 @@ async fn table_sort(
     options: &[(&str, &str)],
 ) -> (tempfile::TempDir, Arc<SortMerge>) {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(dir.path().to_str().unwrap()).unwrap();
-    catalog.create_database("db", false).await.unwrap();
-    let schema = TableSchema::new_for_create(
-        columns
-            .iter()
-            .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
-        vec![],
-        vec!["k".to_string()],
-        options.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        None,
-    )
-    .unwrap();
-    let table = catalog
-        .create_table(&Identifier::new("db", "t").unwrap(), schema)
-        .await
-        .unwrap();
+    let table = crate::test_table::table(dir.path(), columns, &["k"], options).await;
     let merge = MergeFunction::from_table(&table).unwrap();
     let sort = SortMerge::new(table.schema(), merge).unwrap();
     (dir, Arc::new(sort))

@@ -3,38 +3,12 @@ use std::sync::Arc;
 use arrow::array::{Int32Array, Int64Array, Int8Array, StringArray};
 use futures::{StreamExt, TryStreamExt};
 use rand::{Rng, SeedableRng};
-use strata_format::catalog::{Catalog, Identifier};
 use strata_format::paths::PartitionPath;
 use strata_format::read::merge::MergeRead;
 use strata_format::scan::Split;
-use strata_format::schema::TableSchema;
-use strata_format::types::DataType;
 
 use super::*;
-
-async fn table(
-    dir: &std::path::Path,
-    columns: &[(&str, &str)],
-    keys: &[&str],
-    options: &[(&str, &str)],
-) -> Table {
-    let catalog = Catalog::open(dir.to_str().unwrap()).unwrap();
-    catalog.create_database("db", true).await.unwrap();
-    let schema = TableSchema::new_for_create(
-        columns
-            .iter()
-            .map(|(name, t)| (*name, DataType::parse(t).unwrap())),
-        vec![],
-        keys.iter().map(|k| k.to_string()).collect(),
-        options.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        None,
-    )
-    .unwrap();
-    catalog
-        .create_table(&Identifier::new("db", "t").unwrap(), schema)
-        .await
-        .unwrap()
-}
+use crate::test_table::table;
 
 /// Whether the spill of a table with `columns`, key `keys` and `options` merges by prefix.
 async fn merges_by_prefix(
