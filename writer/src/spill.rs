@@ -15,9 +15,8 @@
 //! the disk write. It is LZ4-compressed where its first batch shows that saves at least an
 //! eighth; otherwise the copy and scan each way would buy next to no disk. Batches are
 //! small ([`RUN_BATCH_ROWS`]), so the merge holds a few small batches per run whatever the
-//! runs' sizes. Nothing
-//! spilled is ever part of the table: the directory is deleted with the writer, and a
-//! crash leaves only local temporary files.
+//! runs' sizes. Nothing spilled is ever part of the table: the directory is deleted with
+//! the writer, and a crash leaves only local temporary files.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};

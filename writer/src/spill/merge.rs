@@ -43,7 +43,8 @@ pub(crate) struct PrefixMerge {
 pub(crate) struct Merged<'a> {
     merge: &'a PrefixMerge,
     cursors: Vec<Cursor>,
-    /// Batches the rows of the chunk being built come from (each run's open one last).
+    /// Batches the chunk being built reads: those opened since the last chunk, and each
+    /// run's open one.
     sources: Vec<RecordBatch>,
     heap: BinaryHeap<Entry>,
     rows: Vec<RowRef>,
