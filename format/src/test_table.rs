@@ -1,7 +1,6 @@
 //! A small primary-key table (`k BIGINT`, `v STRING`, one bucket) on a local warehouse,
 //! and data files written into it with [`DataFileWriter`], for unit tests.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, Int8Array, RecordBatch, StringArray};
@@ -13,7 +12,7 @@ use crate::paths::PartitionPath;
 use crate::schema::TableSchema;
 use crate::table::Table;
 use crate::types::arrow::to_arrow_schema;
-use crate::types::{DataType, TypeKind};
+use crate::types::DataType;
 use crate::write::{DataFileWriter, FileTarget};
 
 pub const INSERT: i8 = 0;
@@ -23,28 +22,12 @@ pub const DELETE: i8 = 3;
 pub type Row = (i64, i64, i8, String);
 
 pub async fn table(dir: &std::path::Path, options: &[(&str, &str)]) -> Table {
-    let catalog = Catalog::open(dir.to_str().unwrap()).unwrap();
-    catalog.create_database("db", true).await.unwrap();
-    let mut opts: BTreeMap<String, String> = BTreeMap::new();
-    opts.insert("bucket".into(), "1".into());
-    for (k, v) in options {
-        opts.insert(k.to_string(), v.to_string());
+    let mut opts = options.to_vec();
+    if !options.iter().any(|(k, _)| *k == "bucket") {
+        opts.push(("bucket", "1"));
     }
-    let schema = TableSchema::new_for_create(
-        vec![
-            ("k".to_string(), DataType::new(TypeKind::BigInt), None),
-            ("v".to_string(), DataType::new(TypeKind::VarChar(100)), None),
-        ],
-        vec![],
-        vec!["k".to_string()],
-        opts,
-        None,
-    )
-    .unwrap();
-    catalog
-        .create_table(&Identifier::new("db", "t").unwrap(), schema)
-        .await
-        .unwrap()
+    let columns = [("k", "BIGINT"), ("v", "VARCHAR(100)")];
+    table_of(dir, &columns, &["k"], &opts).await
 }
 
 /// Table `db.t` in a warehouse at `dir`: `columns` (name, type), primary key `keys`.

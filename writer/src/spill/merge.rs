@@ -35,7 +35,7 @@ const SYSTEM_COLUMNS: usize = 2;
 pub(crate) struct PrefixMerge {
     /// The key columns in the run layout.
     key_columns: Vec<usize>,
-    key_fields: Vec<SortField>,
+    key_rows: RowConverter,
     kv_schema: SchemaRef,
 }
 
@@ -87,7 +87,7 @@ impl PrefixMerge {
             .collect();
         Ok(Some(PrefixMerge {
             key_columns,
-            key_fields,
+            key_rows: RowConverter::new(key_fields)?,
             kv_schema: to_arrow_schema(&schema.key_value_fields()),
         }))
     }
@@ -143,7 +143,7 @@ impl PrefixMerge {
         let arrays: Vec<ArrayRef> = (self.key_columns.iter())
             .map(|c| batch.column(*c).clone())
             .collect();
-        let keys = RowConverter::new(self.key_fields.clone())?.convert_columns(&arrays)?;
+        let keys = self.key_rows.convert_columns(&arrays)?;
         Ok((0..keys.num_rows())
             .map(|r| prefix(keys.row(r).as_ref()))
             .collect())
