@@ -267,6 +267,8 @@ core_options! {
     write_buffer_spillable: bool = "write-buffer-spillable", Some("true"), parse_bool;
     /// Local disk a writer may fill with spilled buffers before it flushes (unset: no limit).
     write_buffer_spill_max_disk_size: Option<u64> = "write-buffer-spill.max-disk-size", None, parse_opt_memory_or_infinite;
+    /// Spilled runs of a bucket merged at once; more are merged in rounds first.
+    local_sort_max_num_file_handles: usize = "local-sort.max-num-file-handles", Some("128"), parse_fan_in;
     /// Compression of spilled buffers.
     spill_compression: String = "spill-compression", Some("zstd"), parse_string;
     /// Zstd level of spilled buffers.
@@ -580,6 +582,10 @@ impl CoreOptions {
         self.write_buffer_spill_max_disk_size
     }
 
+    pub fn local_sort_max_num_file_handles(&self) -> usize {
+        self.local_sort_max_num_file_handles
+    }
+
     pub fn spill_compression(&self) -> &str {
         &self.spill_compression
     }
@@ -859,6 +865,17 @@ fn parse_bucket(key: &str, value: Option<&str>) -> Result<i32> {
         ));
     }
     Ok(bucket)
+}
+
+/// A merge's fan-in: at least 2, or no merge could make progress.
+fn parse_fan_in(key: &str, value: Option<&str>) -> Result<usize> {
+    let v = required(key, value)?;
+    match v.trim().parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(invalid!(
+            "option '{key}' must be an integer of at least 2, got '{v}'"
+        )),
+    }
 }
 
 fn parse_bool(key: &str, value: Option<&str>) -> Result<bool> {

@@ -32,7 +32,7 @@ use strata_format::{invalid, Error, ErrorKind, Result};
 use crate::buffer::{Buffer, Drain, Pool, SortMerge, Sorted};
 use crate::compact::WriterCompaction;
 use crate::conform::Conformer;
-use crate::route::Router;
+use crate::route::{Partition, Router};
 use crate::spill::{Spill, SpilledRun};
 use strata_format::manifest::FileSource;
 use strata_format::write::{DataFileWriter, FileTarget, WrittenFile};
@@ -355,15 +355,16 @@ impl TableWriter {
             return self.flush(key, drain).await;
         }
         let (kv, raw) = drain.run(writer.buffer.take(), self.changelog.is_some())?;
-        let path = &self
+        let partition = self
             .router
             .partition(key.0)
-            .ok_or_else(|| Error::internal("unknown partition index"))?
-            .path;
-        write_raw_changelog(self.changelog.as_mut(), path, key.1, raw, writer).await?;
+            .ok_or_else(|| Error::internal("unknown partition index"))?;
+        write_raw_changelog(self.changelog.as_mut(), &partition.path, key.1, raw, writer).await?;
         if let Some(kv) = kv {
             let run = spill.write(kv)?;
             writer.spilled.push(run);
+            let split = bucket_split(partition, key.1, self.buckets);
+            spill.round(&mut writer.spilled, split).await?;
         }
         Ok(())
     }
@@ -384,15 +385,7 @@ impl TableWriter {
             let Some(spill) = self.spill.as_mut() else {
                 return Err(Error::internal("spilled runs without a spill area"));
             };
-            let split = Split {
-                partition: partition.bytes.clone(),
-                partition_values: Vec::new(),
-                partition_path: partition.path.clone(),
-                bucket: key.1 as i32,
-                total_buckets: self.buckets as i32,
-                files: Vec::new(),
-                deletion_files: Default::default(),
-            };
+            let split = bucket_split(partition, key.1, self.buckets);
             let runs = std::mem::take(&mut writer.spilled);
             let written = spill.merge_into(runs, kv, split, &mut self.files).await?;
             writer.files.extend(written);
@@ -573,4 +566,17 @@ async fn write_sorted(
         }
     }
     rolling.finish().await
+}
+
+/// A bucket as the merges of its spilled runs read it: no files, only the runs.
+fn bucket_split(partition: &Partition, bucket: u32, buckets: u32) -> Split {
+    Split {
+        partition: partition.bytes.clone(),
+        partition_values: Vec::new(),
+        partition_path: partition.path.clone(),
+        bucket: bucket as i32,
+        total_buckets: buckets as i32,
+        files: Vec::new(),
+        deletion_files: Default::default(),
+    }
 }

@@ -44,6 +44,7 @@ fn defaults_match_paimon() {
     assert_eq!(o.target_file_size(false), 256 * MB);
     assert_eq!(o.write_buffer_size(), 256 * MB);
     assert!(o.write_buffer_spillable());
+    assert_eq!(o.local_sort_max_num_file_handles(), 128);
     assert!(!o.write_only());
     assert_eq!(o.page_size(), 64 * 1024);
     assert_eq!(o.num_sorted_run_compaction_trigger(), 5);
@@ -200,6 +201,15 @@ fn bad_values_name_option_and_value() {
         err(&[("commit.max-retries", "2147483648")]),
         "option 'commit.max-retries' must be an integer, got '2147483648'"
     );
+    for fan_in in ["1", "-2", "many"] {
+        assert_eq!(
+            err(&[("local-sort.max-num-file-handles", fan_in)]),
+            format!(
+                "option 'local-sort.max-num-file-handles' must be an integer of at least 2, \
+                 got '{fan_in}'"
+            )
+        );
+    }
     assert_eq!(
         err(&[("write-only", "yes")]),
         "option 'write-only' must be true or false, got 'yes'"

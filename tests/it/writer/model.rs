@@ -1,7 +1,8 @@
 //! Many commits of upserts, updates and deletes against a `BTreeMap` model: partitioned and
 //! not, several buckets, small buffers that spill to local disk (one sorted run per bucket
-//! and commit), flush (several overlapping level-0 files) or spill until the spill area is
-//! full, small target files, and a writer reopened midway.
+//! and commit, merged in rounds past a fan-in of 2), flush (several overlapping level-0
+//! files) or spill until the spill area is full, small target files, and a writer reopened
+//! midway.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -117,6 +118,8 @@ enum Overflow {
     SpillAreaFull,
     /// Spill without compression.
     SpillUncompressed,
+    /// Spill with a fan-in of 2: every bucket's runs are merged in rounds as it spills.
+    SpillInRounds,
 }
 
 async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
@@ -141,7 +144,15 @@ async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
     };
     let options = [
         ("bucket", buckets),
-        ("write-buffer-size", "8 kb"),
+        // Rounds need several spills of a bucket before a commit: every write overflows.
+        (
+            "write-buffer-size",
+            if overflow == Overflow::SpillInRounds {
+                "1 kb"
+            } else {
+                "8 kb"
+            },
+        ),
         ("target-file-size", "2 kb"),
         // Level-0 files only: the writer must not compact them away, nor wait for a
         // compactor at the stop trigger.
@@ -164,6 +175,14 @@ async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
             },
         ),
         (
+            "local-sort.max-num-file-handles",
+            if overflow == Overflow::SpillInRounds {
+                "2"
+            } else {
+                "128"
+            },
+        ),
+        (
             "spill-compression",
             if overflow == Overflow::SpillUncompressed {
                 "none"
@@ -172,7 +191,10 @@ async fn run(partitioned: bool, buckets: &str, seed: u64, overflow: Overflow) {
             },
         ),
     ];
-    let spills = matches!(overflow, Overflow::Spill | Overflow::SpillUncompressed);
+    let spills = matches!(
+        overflow,
+        Overflow::Spill | Overflow::SpillUncompressed | Overflow::SpillInRounds
+    );
     let fx = Fixture::new(&columns, &keys, &partition_keys, &options).await;
     let partitions: &[&str] = if partitioned {
         &["a", "b/c", "日本 x=y"]
@@ -298,6 +320,11 @@ async fn a_full_spill_area_flushes_against_a_model() {
 #[tokio::test]
 async fn spilling_uncompressed_against_a_model() {
     run(true, "3", 13, Overflow::SpillUncompressed).await;
+}
+
+#[tokio::test]
+async fn spilling_in_rounds_against_a_model() {
+    run(true, "3", 13, Overflow::SpillInRounds).await;
 }
 
 /// A `spill-compression` the spill cannot use fails when the writer is built, naming it.
