@@ -50,7 +50,7 @@ use merge::{Batches, PrefixMerge};
 
 /// Rows per spilled batch, and per batch of the compaction merge: what the commit's merge
 /// holds of each run at a time.
-const RUN_BATCH_ROWS: usize = 8192;
+const RUN_BATCH_ROWS: usize = 4096;
 
 /// The least fan-in `write-buffer-size` may impose: below it, rounds would merge the same
 /// rows again at nearly every spill (an explicit `local-sort.max-num-file-handles` may
