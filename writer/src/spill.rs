@@ -44,6 +44,7 @@ use strata_format::{invalid, Error, ErrorKind, Result};
 
 use crate::buffer::Sorted;
 
+mod flat;
 mod merge;
 
 use merge::{Batches, PrefixMerge};
@@ -78,7 +79,7 @@ pub(crate) struct Spill {
     /// The merge by key prefix, where the table allows it.
     prefix_merge: Option<PrefixMerge>,
     options: IpcWriteOptions,
-    /// Whether `options` compress (tried per run: see [`options_for`]).
+    /// Whether `options` compress (tried per run: see [`compresses`]).
     compressed: bool,
     next: u64,
     /// Bytes of spilled files not merged yet.
@@ -102,9 +103,16 @@ struct RunWriter {
     options: IpcWriteOptions,
     compressed: bool,
     tier: u32,
-    writer: Option<StreamWriter<BufWriter<File>>>,
+    writer: Option<RunSink>,
     batches: u64,
     finished: bool,
+}
+
+/// A run's open file: arrow's IPC stream writer, or, for an uncompressed run of flat
+/// columns, the file itself ([`flat`]).
+enum RunSink {
+    Stream(StreamWriter<BufWriter<File>>),
+    Flat(File),
 }
 
 /// Where a merge of runs goes: the table's level-0 files, or a new run.
@@ -334,26 +342,32 @@ impl RunWriter {
         let writer = match &mut self.writer {
             Some(writer) => writer,
             None => {
-                let options = options_for(&self.layout, &self.options, self.compressed, batch)?;
-                self.writer.insert(self.create(options)?)
+                let compress = compresses(&self.layout, &self.options, self.compressed, batch)?;
+                self.writer.insert(self.create(compress)?)
             }
         };
-        writer.write(batch)?;
+        match writer {
+            RunSink::Stream(w) => w.write(batch)?,
+            RunSink::Flat(file) => flat::write_batch(file, batch)?,
+        }
         self.batches += 1;
         Ok(())
     }
 
-    fn create(
-        &self,
-        options: IpcWriteOptions,
-    ) -> std::result::Result<StreamWriter<BufWriter<File>>, Box<dyn std::error::Error>> {
+    fn create(&self, compress: bool) -> std::result::Result<RunSink, Box<dyn std::error::Error>> {
+        let mut file = File::create(&self.path)?;
+        if !compress && flat::supports(&self.layout) {
+            flat::write_schema(&mut file, &self.layout)?;
+            return Ok(RunSink::Flat(file));
+        }
+        let options = match compress {
+            true => self.options.clone(),
+            false => IpcWriteOptions::default(),
+        };
         // Small writes: see `Storage::put` on large writes into fresh page cache.
-        let file = BufWriter::with_capacity(64 << 10, File::create(&self.path)?);
-        Ok(StreamWriter::try_new_with_options(
-            file,
-            &self.layout,
-            options,
-        )?)
+        let file = BufWriter::with_capacity(64 << 10, file);
+        let w = StreamWriter::try_new_with_options(file, &self.layout, options)?;
+        Ok(RunSink::Stream(w))
     }
 
     fn finish(mut self) -> Result<SpilledRun> {
@@ -368,16 +382,21 @@ impl RunWriter {
     }
 
     fn close(&mut self) -> std::result::Result<u64, Box<dyn std::error::Error>> {
-        let mut writer = match self.writer.take() {
+        let writer = match self.writer.take() {
             Some(writer) => writer,
             // No rows: a stream of the schema alone.
-            None => self.create(self.options.clone())?,
+            None => self.create(false)?,
         };
-        writer.finish()?;
-        let file = writer
-            .into_inner()?
-            .into_inner()
-            .map_err(|e| e.into_error())?;
+        let file = match writer {
+            RunSink::Stream(mut w) => {
+                w.finish()?;
+                w.into_inner()?.into_inner().map_err(|e| e.into_error())?
+            }
+            RunSink::Flat(mut file) => {
+                flat::write_end(&mut file)?;
+                file
+            }
+        };
         Ok(file.metadata()?.len())
     }
 
@@ -409,32 +428,26 @@ impl Out<'_, '_> {
     }
 }
 
-/// The spill's options for a run starting with `first`: compressed only where that pays.
-/// Compression that saves less than an eighth of the first batch (random text, measures,
-/// hashes) is dropped for the run, as it would cost a copy and a scan each way for next to
-/// no disk.
-fn options_for(
+/// Whether a run starting with `first` is compressed: only where that pays. Compression
+/// that saves less than an eighth of the first batch (random text, measures, hashes) is
+/// dropped for the run, as it would cost a copy and a scan each way for next to no disk.
+fn compresses(
     layout: &SchemaRef,
     options: &IpcWriteOptions,
     compressed: bool,
     first: &RecordBatch,
-) -> std::result::Result<IpcWriteOptions, ArrowError> {
+) -> std::result::Result<bool, ArrowError> {
     if !compressed {
-        return Ok(options.clone());
+        return Ok(false);
     }
-    let plain = IpcWriteOptions::default();
-    let size = |options: &IpcWriteOptions| -> std::result::Result<usize, ArrowError> {
-        let mut w = StreamWriter::try_new_with_options(Vec::new(), layout, options.clone())?;
+    let size = |options: IpcWriteOptions| -> std::result::Result<usize, ArrowError> {
+        let mut w = StreamWriter::try_new_with_options(Vec::new(), layout, options)?;
         w.write(first)?;
         w.finish()?;
         Ok(w.into_inner()?.len())
     };
-    let (packed, unpacked) = (size(options)?, size(&plain)?);
-    Ok(if packed.saturating_mul(8) > unpacked.saturating_mul(7) {
-        plain
-    } else {
-        options.clone()
-    })
+    let (packed, unpacked) = (size(options.clone())?, size(IpcWriteOptions::default())?);
+    Ok(packed.saturating_mul(8) <= unpacked.saturating_mul(7))
 }
 
 /// A key-value batch without its `_KEY_*` columns, in the run layout.
@@ -512,7 +525,7 @@ impl RunReader {
         let mut prefix = [0u8; MESSAGE_PREFIX];
         self.read_exact(&mut prefix)?;
         let [c0, c1, c2, c3, l0, l1, l2, l3] = prefix;
-        if [c0, c1, c2, c3] != [0xff; 4] {
+        if [c0, c1, c2, c3] != flat::CONTINUATION {
             return Err(self.invalid("a message without its continuation marker"));
         }
         let meta_len = self.claim(u64::from(u32::from_le_bytes([l0, l1, l2, l3])))?;
@@ -587,7 +600,7 @@ impl Iterator for RunReader {
 
 /// The IPC codec of `spill-compression`: Arrow IPC offers LZ4 and zstd (at a fixed level 3),
 /// so zstd, Paimon's default, is served by the faster LZ4 (a spill only lives until the
-/// commit), and only for runs it shrinks (see [`options_for`]). Checked when the
+/// commit), and only for runs it shrinks (see [`compresses`]). Checked when the
 /// writer is built, so a bad value fails before any write.
 pub(crate) fn compression(table: &Table) -> Result<Option<CompressionType>> {
     let codec = table
@@ -877,6 +890,42 @@ mod tests {
         // An empty run reads as no batches.
         let empty = spill.write(std::iter::empty()).unwrap();
         assert_eq!(RunReader::open(&empty).unwrap().count(), 0);
+    }
+
+    /// A run with a nested column is written by arrow's writer and reads back whole.
+    #[tokio::test]
+    async fn a_run_with_nested_columns_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let columns = [("k", "INT NOT NULL"), ("a", "ARRAY<INT>")];
+        let table = crate::test_table::table(dir.path(), &columns, &["k"], &[]).await;
+        let mut spill = Spill::new(&table).unwrap();
+        let n = 3000;
+        let keys: ArrayRef = Arc::new(Int32Array::from_iter_values(0..n));
+        let lists = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
+            (0..n).map(|i| (i % 4 != 0).then(|| vec![Some(i), None])),
+        );
+        let schema =
+            strata_format::types::arrow::to_arrow_schema(&table.schema().key_value_fields());
+        let arrow::datatypes::DataType::List(element) = schema.field(4).data_type() else {
+            panic!("ARRAY<INT> is not a list");
+        };
+        let (_, offsets, values, nulls) = lists.into_parts();
+        let lists = arrow::array::ListArray::new(element.clone(), offsets, values, nulls);
+        let kv = RecordBatch::try_new(
+            schema,
+            vec![
+                keys.clone(),
+                Arc::new(Int64Array::from_iter_values(0..n as i64)),
+                Arc::new(Int8Array::from(vec![0; n as usize])),
+                keys,
+                Arc::new(lists),
+            ],
+        )
+        .unwrap();
+        let run = spill.write(std::iter::once(Ok(kv.clone()))).unwrap();
+        let read: Vec<RecordBatch> = RunReader::open(&run).unwrap().map(|b| b.unwrap()).collect();
+        let read = arrow::compute::concat_batches(&spill.layout, &read).unwrap();
+        assert_eq!(read, spill.run_batch(&kv).unwrap());
     }
 
     /// A chunk larger than a run batch is spilled as slices of at most `RUN_BATCH_ROWS`
