@@ -308,8 +308,8 @@ impl Spill {
     }
 }
 
-/// Where a round starts among a bucket's runs (tiers never rising): the longest run of
-/// trailing runs of the lowest tiers that holds at least two.
+/// Where a round starts among a bucket's runs (tiers never rising): at the trailing runs
+/// of the lowest tier, or of the lowest tiers it takes to make at least two.
 fn round_start(runs: &[SpilledRun]) -> usize {
     let mut tier = 0;
     loop {

@@ -1,8 +1,8 @@
 //! Spilled batches of flat columns (booleans, fixed-width values, strings, binaries) written
 //! as Arrow IPC record batch messages straight from the arrays' buffers, in one vectored
 //! write per batch: arrow's writer first copies every buffer into one body, growing it as it
-//! goes, which cost as much as the rest of a spill's writing. Runs are still read by arrow's
-//! own decoder ([`super::RunReader`]), which checks every buffer it is given.
+//! goes, about a quarter of a spill's writing. Runs are still read by arrow's own decoder
+//! ([`super::RunReader`]), which checks every buffer it is given.
 
 use std::fs::File;
 use std::io::{IoSlice, Write};
