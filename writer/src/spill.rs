@@ -702,7 +702,8 @@ mod tests {
         let unpacked = spill("none", &random).await;
         assert_eq!(tried, unpacked);
     }
-    fn split() -> Split {
+    /// The one bucket of an unpartitioned table, as the spill's merges read it.
+    pub(super) fn split() -> Split {
         Split {
             partition: Vec::new(),
             partition_values: Vec::new(),

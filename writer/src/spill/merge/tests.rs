@@ -3,9 +3,7 @@ use std::sync::Arc;
 use arrow::array::{Int32Array, Int64Array, Int8Array, StringArray};
 use futures::{StreamExt, TryStreamExt};
 use rand::{Rng, SeedableRng};
-use strata_format::paths::PartitionPath;
 use strata_format::read::merge::MergeRead;
-use strata_format::scan::Split;
 
 use super::*;
 use crate::test_table::table;
@@ -115,15 +113,7 @@ fn batches(run: &[RecordBatch]) -> Batches {
 
 /// The compaction merge of the same runs, keeping retractions, as the spill used before.
 async fn compaction_merge(table: &Table, runs: &[Vec<RecordBatch>]) -> Vec<RecordBatch> {
-    let split = Split {
-        partition: Vec::new(),
-        partition_values: Vec::new(),
-        partition_path: PartitionPath::unpartitioned(),
-        bucket: 0,
-        total_buckets: 1,
-        files: Vec::new(),
-        deletion_files: Default::default(),
-    };
+    let split = crate::spill::tests::split();
     let streams = runs
         .iter()
         .map(|r| futures::stream::iter(batches(r)).boxed())
