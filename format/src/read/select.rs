@@ -37,6 +37,14 @@ use crate::types::DataField;
 /// Keys decided between two checks for finished batches.
 const KEYS_PER_STEP: usize = 4096;
 
+/// Fewest rows [`Select::decide_window`] takes; fewer are left to the tree.
+const MIN_WINDOW_ROWS: usize = 64;
+
+/// Most rows [`Select::decide_window`] takes, so that its table (20 bytes a slot, two
+/// slots a row) stays within the core's cache: fewer spent more time per window, more
+/// missed the cache.
+const WINDOW_ROWS: usize = 4096;
+
 /// Streams the visible rows of one split of a table whose engine keeps stored rows.
 pub async fn select_split(
     table: Table,
@@ -97,6 +105,35 @@ impl Current {
     }
 }
 
+/// The rows of one cursor's batch in a window: `start..end`, the first at `index` in the
+/// window.
+struct Part {
+    cursor: usize,
+    start: usize,
+    end: usize,
+    index: usize,
+}
+
+/// Scratch space of [`Select::decide_window`], kept between windows.
+#[derive(Default)]
+struct Window {
+    parts: Vec<Part>,
+    /// An open-addressing table of the window's keys: a slot's key and the window index
+    /// of its first row (`u32::MAX`: empty).
+    keys: Vec<u128>,
+    first: Vec<u32>,
+    /// Window rows whose key is held more than once.
+    repeated: Vec<bool>,
+    /// (key, window index, cursor, row) of those rows.
+    groups: Vec<(u128, u32, usize, usize)>,
+}
+
+/// A table slot for `key` (Fibonacci hashing of its two halves).
+fn slot_of(key: u128, bits: u32) -> usize {
+    let folded = (key >> 64) as u64 ^ key as u64;
+    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
 /// A batch whose rows are being decided: `mask` marks the survivors so far.
 struct Slot {
     batch: RecordBatch,
@@ -131,6 +168,9 @@ struct Select {
     /// Every key row has this length, at most 16 bytes (fixed-width key columns): prefixes
     /// are the whole keys.
     fixed_key_len: Option<usize>,
+    window: Window,
+    /// The bound of the last window tried: the tree decides keys up to it.
+    window_bound: Option<u128>,
 }
 
 impl Select {
@@ -225,6 +265,8 @@ impl Select {
             refs: Vec::new(),
             row_kinds,
             fixed_key_len,
+            window: Window::default(),
+            window_bound: None,
         };
         for i in 0..state.cursors.len() {
             state.load(i).await?;
@@ -242,14 +284,27 @@ impl Select {
                 self.emit_finished()?;
                 return Ok(self.ready.pop_front());
             }
-            for _ in 0..KEYS_PER_STEP {
+            let mut budget = KEYS_PER_STEP;
+            while budget > 0 {
                 let Some(top) = self.tree.winner() else {
                     break;
                 };
+                // Prefixes are whole keys, and the tree is past the last window's bound.
+                let window_due = self.fixed_key_len.is_some()
+                    && self
+                        .window_bound
+                        .is_none_or(|bound| self.tree.winner_key() > bound);
+                if window_due {
+                    if let Some(decided) = self.decide_window()? {
+                        budget = budget.saturating_sub(decided);
+                        continue;
+                    }
+                }
                 // The common case is decided synchronously: no future per key.
                 if !self.decide_if_alone(top)? {
                     self.decide_group(top).await?;
                 }
+                budget -= 1;
             }
             self.emit_finished()?;
         }
@@ -486,6 +541,13 @@ impl Select {
                 }
             }
         }
+        self.mark_picked()?;
+        self.rebuild_tree();
+        Ok(())
+    }
+
+    /// Marks the version of `versions` (at `refs`) that the merge keeps, if any.
+    fn mark_picked(&mut self) -> Result<()> {
         let picked = if self.row_kinds {
             Ok(self.merge.pick_keeping_retractions(&self.versions))
         } else {
@@ -503,8 +565,150 @@ impl Select {
                 s.mask.set_bit(row, true);
             }
         }
-        self.rebuild_tree();
         Ok(())
+    }
+
+    /// Decides at once every key below `bound`, the smallest last key of the cursors'
+    /// batches, when prefixes are whole keys: every version of such a key is in the
+    /// batches now. A hash of the window's keys finds those held more than once, which are
+    /// merged as [`Self::decide_group`] merges them; every other row is decided alone.
+    /// Replaces a replay of the tree per key with one hash insert. The keys from `bound`
+    /// on are left to the tree. `None` when the window is too small to be worth it.
+    fn decide_window(&mut self) -> Result<Option<usize>> {
+        // At most `step` rows of each cursor, so that the table stays in cache; the last
+        // row of a batch is never reached.
+        let live = self.cursors.iter().filter(|c| c.current.is_some()).count();
+        let step = (WINDOW_ROWS / live.max(1)).max(1);
+        let bound = self
+            .cursors
+            .iter()
+            .filter_map(|c| c.current.as_ref())
+            .filter_map(|cur| {
+                let row = (cur.row + step).min(cur.len.checked_sub(1)?);
+                cur.prefixes.get(row).copied()
+            })
+            .min();
+        let Some(bound) = bound else {
+            return Ok(None);
+        };
+        self.window_bound = Some(bound);
+        let w = &mut self.window;
+        w.parts.clear();
+        let mut total = 0;
+        for (c, cursor) in self.cursors.iter().enumerate() {
+            let Some(cur) = cursor.current.as_ref() else {
+                continue;
+            };
+            let start = cur.row.min(cur.len);
+            let end = start + cur.prefixes[start..cur.len].partition_point(|p| *p < bound);
+            if end > start {
+                w.parts.push(Part {
+                    cursor: c,
+                    start,
+                    end,
+                    index: total,
+                });
+                total += end - start;
+            }
+        }
+        if total < MIN_WINDOW_ROWS || total >= u32::MAX as usize {
+            return Ok(None);
+        }
+        let bits = (2 * total).next_power_of_two().trailing_zeros();
+        let mask = (1usize << bits) - 1;
+        if w.keys.len() <= mask {
+            w.keys.resize(mask + 1, 0);
+        }
+        w.first.clear();
+        w.first.resize(mask + 1, u32::MAX);
+        w.repeated.clear();
+        w.repeated.resize(total, false);
+        for part in &w.parts {
+            let Some(cur) = self.cursors[part.cursor].current.as_ref() else {
+                continue;
+            };
+            for (i, &key) in cur.prefixes[part.start..part.end].iter().enumerate() {
+                let index = part.index + i;
+                let mut slot = slot_of(key, bits);
+                loop {
+                    let first = w.first[slot];
+                    if first == u32::MAX {
+                        w.first[slot] = index as u32;
+                        w.keys[slot] = key;
+                        break;
+                    }
+                    if w.keys[slot] == key {
+                        w.repeated[first as usize] = true;
+                        w.repeated[index] = true;
+                        break;
+                    }
+                    slot = (slot + 1) & mask;
+                }
+            }
+        }
+        w.groups.clear();
+        for part in &w.parts {
+            let Some(cur) = self.cursors[part.cursor].current.as_ref() else {
+                continue;
+            };
+            let Some(Some(s)) = self.slots.get_mut(cur.slot) else {
+                return Err(Error::internal("select: a cursor's batch has no slot"));
+            };
+            for row in part.start..part.end {
+                let index = part.index + row - part.start;
+                if w.repeated[index] {
+                    w.groups
+                        .push((cur.prefixes[row], index as u32, part.cursor, row));
+                    continue;
+                }
+                let byte = cur.kind.value(row);
+                match RowKind::from_byte(byte) {
+                    Some(kind) if kind.is_add() || self.row_kinds => s.mask.set_bit(row, true),
+                    Some(_) => {}
+                    None => {
+                        return Err(Error::data_invalid(format!(
+                            "unknown _VALUE_KIND {byte} in {} bucket {}",
+                            self.table.identifier(),
+                            self.bucket
+                        )))
+                    }
+                }
+            }
+        }
+        // Each key's versions in cursor order, then row order: as `decide_group` takes them.
+        let mut groups = std::mem::take(&mut self.window.groups);
+        groups.sort_unstable();
+        let mut rest = groups.as_slice();
+        while let Some(&(key, ..)) = rest.first() {
+            let n = rest.iter().take_while(|g| g.0 == key).count();
+            self.versions.clear();
+            self.refs.clear();
+            for &(_, _, cursor, row) in &rest[..n] {
+                let Some(cur) = self.cursors[cursor].current.as_ref() else {
+                    return Err(Error::internal("select: a window part without a batch"));
+                };
+                let byte = cur.kind.value(row);
+                let Some(kind) = RowKind::from_byte(byte) else {
+                    return Err(self.bad_kind(byte));
+                };
+                self.versions.push(KeyVersion {
+                    sequence: cur.seq.value(row),
+                    user_sequence: cur.user_seq.as_ref().map(|r| r.row(row).as_ref().to_vec()),
+                    kind,
+                });
+                self.refs.push((cur.slot, row));
+            }
+            self.mark_picked()?;
+            rest = &rest[n..];
+        }
+        self.window.groups = groups;
+        for part in &self.window.parts {
+            if let Some(cur) = self.cursors[part.cursor].current.as_mut() {
+                cur.row = part.end;
+            }
+        }
+        self.rebuild_tree();
+        Ok(Some(total))
     }
 
     fn bad_kind(&self, byte: i8) -> Error {

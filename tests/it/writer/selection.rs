@@ -1,12 +1,13 @@
 //! Merge-on-read by selection against a model: a dozen overlapping sorted runs, read in
-//! batches small enough that a key's versions straddle batch boundaries, with a BIGINT key
-//! (prefixes are the keys) and a STRING key whose values share 17-byte prefixes or are
-//! short and of different lengths (prefix ties settled by the full key).
+//! batches small enough that a key's versions straddle batch boundaries, with BIGINT and
+//! INT keys (prefixes are the keys, decided a window at a time) and a STRING key whose
+//! values share 17-byte prefixes or are short and of different lengths (prefix ties
+//! settled by the full key).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use strata_format::read::TableRead;
 use strata_writer::TableWriter;
 
@@ -46,6 +47,8 @@ async fn against_the_model(key_type: &str) {
         }
         let key: ArrayRef = if key_type.starts_with("BIGINT") {
             Arc::new(Int64Array::from_iter_values(ops.keys().map(|k| *k as i64)))
+        } else if key_type.starts_with("INT") {
+            Arc::new(Int32Array::from_iter_values(ops.keys().map(|k| *k as i32)))
         } else {
             Arc::new(StringArray::from_iter_values(
                 ops.keys().map(|k| string_key(*k)),
@@ -58,7 +61,7 @@ async fn against_the_model(key_type: &str) {
         writer.write_with_kinds(&batch, &kinds).await.unwrap();
         writer.commit(round + 1).await.unwrap();
         for (k, (kind, v)) in ops {
-            let shown = if key_type.starts_with("BIGINT") {
+            let shown = if key_type.starts_with("BIGINT") || key_type.starts_with("INT") {
                 k.to_string()
             } else {
                 string_key(k)
@@ -88,6 +91,12 @@ async fn against_the_model(key_type: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selection_with_a_bigint_key_reads_the_model() {
     against_the_model("BIGINT NOT NULL").await;
+}
+
+/// An INT key: prefixes are whole keys taken from key rows, not from BIGINT values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selection_with_an_int_key_reads_the_model() {
+    against_the_model("INT NOT NULL").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
