@@ -6,6 +6,7 @@
 //! from the value columns (they always hold the primary key), which also covers Paimon's
 //! thin mode files that have no `_KEY_` columns.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::{new_null_array, ArrayRef, RecordBatch};
@@ -21,6 +22,7 @@ use parquet::arrow::ProjectionMask;
 use crate::deletion::DeletionVector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::read::deletion::drop_deleted;
+use crate::read::gather::keep_ranges;
 use crate::schema::TableSchema;
 use crate::storage::Storage;
 use crate::types::arrow::to_arrow_field;
@@ -164,6 +166,36 @@ async fn read_local_file(
     layout: &KvLayout,
     reading: Reading,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let (reader, decode) = open_local(local, shown, file_schema, layout, reading).await?;
+    let first = decode.clone().next(reader, 0);
+    Ok(
+        futures::stream::unfold(Some((first, decode)), |pending| async move {
+            let (task, decode) = pending?;
+            let (reader, position, next) = match task.await {
+                Ok(done) => done,
+                Err(e) => {
+                    let e = Error::internal(format!("reading {}: {e}", decode.shown));
+                    return Some((Err(e), None));
+                }
+            };
+            let batch = next?;
+            let pending = batch
+                .is_ok()
+                .then(|| (decode.clone().next(reader, position), decode));
+            Some((batch, pending))
+        })
+        .boxed(),
+    )
+}
+
+/// Opens a local data file for synchronous decoding in the layout's shape.
+async fn open_local(
+    local: std::path::PathBuf,
+    shown: String,
+    file_schema: &TableSchema,
+    layout: &KvLayout,
+    reading: Reading,
+) -> Result<(ParquetRecordBatchReader, Arc<LocalDecode>)> {
     let Reading {
         system_columns,
         batch_size,
@@ -185,26 +217,141 @@ async fn read_local_file(
         .with_batch_size(batch_size)
         .build()
         .map_err(|e| Error::data_invalid(format!("cannot read data file {shown}: {e}")))?;
-    let decode = Arc::new(LocalDecode { shape, shown });
-    let first = decode.clone().next(reader, 0);
-    Ok(
-        futures::stream::unfold(Some((first, decode)), |pending| async move {
-            let (task, decode) = pending?;
-            let (reader, position, next) = match task.await {
-                Ok(done) => done,
-                Err(e) => {
-                    let e = Error::internal(format!("reading {}: {e}", decode.shown));
-                    return Some((Err(e), None));
+    Ok((reader, Arc::new(LocalDecode { shape, shown })))
+}
+
+/// A data file's table columns read a batch at a time, each cut to the rows a merge kept
+/// as soon as it is decoded (in the same blocking task, while its buffers are still in
+/// that core's cache). The merge decides from a second read of the same file that holds
+/// only the columns it compares ([`read_kv_file`]); batches of the same size cover the
+/// same rows in both.
+pub(crate) struct KeptReader {
+    source: KeptSource,
+    shown: String,
+}
+
+enum KeptSource {
+    Local {
+        reader: ParquetRecordBatchReader,
+        decode: Arc<LocalDecode>,
+        position: u64,
+    },
+    Stream(BoxStream<'static, Result<RecordBatch>>),
+}
+
+/// A batch being decoded and cut: the reader comes back with it.
+pub(crate) type KeptJob = tokio::task::JoinHandle<(KeptReader, Result<RecordBatch>)>;
+
+impl KeptReader {
+    /// Opens a data file for [`KeptReader::next_kept`] in the layout's table columns (no
+    /// `_SEQUENCE_NUMBER` or `_VALUE_KIND`).
+    pub(crate) async fn open(
+        storage: &Storage,
+        path: &object_store::path::Path,
+        file_size: i64,
+        file_schema: &TableSchema,
+        layout: &KvLayout,
+        batch_size: usize,
+    ) -> Result<KeptReader> {
+        let reading = Reading {
+            system_columns: false,
+            batch_size,
+            deleted: None,
+        };
+        let shown = storage.display(path);
+        let source = match storage.local_path(path) {
+            Some(local) => {
+                let (reader, decode) =
+                    open_local(local, shown.clone(), file_schema, layout, reading).await?;
+                KeptSource::Local {
+                    reader,
+                    decode,
+                    position: 0,
                 }
-            };
-            let batch = next?;
-            let pending = batch
-                .is_ok()
-                .then(|| (decode.clone().next(reader, position), decode));
-            Some((batch, pending))
-        })
-        .boxed(),
-    )
+            }
+            None => KeptSource::Stream(
+                read_file(storage, path, file_size, file_schema, layout, reading).await?,
+            ),
+        };
+        Ok(KeptReader { source, shown })
+    }
+
+    /// Skips `skip` batches, then decodes the next one and keeps its rows in `ranges`
+    /// (ascending, within the batch). The file ending first is an error.
+    pub(crate) fn next_kept(self, skip: usize, ranges: Vec<Range<usize>>) -> KeptJob {
+        let shown = self.shown;
+        match self.source {
+            KeptSource::Local {
+                mut reader,
+                decode,
+                mut position,
+            } => tokio::task::spawn_blocking(move || {
+                let mut next = || {
+                    let start = position;
+                    let batch = match reader.next() {
+                        None => return Ok(None),
+                        Some(b) => b.map_err(|e| {
+                            Error::data_invalid(format!(
+                                "cannot read data file {}: {e}",
+                                decode.shown
+                            ))
+                        })?,
+                    };
+                    position += batch.num_rows() as u64;
+                    decode.shape.apply(batch, start, &decode.shown).map(Some)
+                };
+                let result = kept_after(skip, &ranges, &mut next, &shown);
+                let source = KeptSource::Local {
+                    reader,
+                    decode,
+                    position,
+                };
+                (KeptReader { source, shown }, result)
+            }),
+            KeptSource::Stream(mut stream) => tokio::spawn(async move {
+                let mut batches = Vec::with_capacity(skip + 1);
+                for _ in 0..=skip {
+                    match stream.next().await.transpose() {
+                        Ok(Some(b)) => batches.push(b),
+                        Ok(None) => break,
+                        Err(e) => {
+                            let source = KeptSource::Stream(stream);
+                            return (KeptReader { source, shown }, Err(e));
+                        }
+                    }
+                }
+                let mut batches = batches.into_iter();
+                let result = kept_after(skip, &ranges, &mut || Ok(batches.next()), &shown);
+                let source = KeptSource::Stream(stream);
+                (KeptReader { source, shown }, result)
+            }),
+        }
+    }
+}
+
+/// The batch after `skip` of `next`'s, with only its rows in `ranges`.
+fn kept_after(
+    skip: usize,
+    ranges: &[Range<usize>],
+    next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+    shown: &str,
+) -> Result<RecordBatch> {
+    let ended = || {
+        Error::data_invalid(format!(
+            "data file {shown} ended while reading its columns a second time"
+        ))
+    };
+    for _ in 0..skip {
+        next()?.ok_or_else(ended)?;
+    }
+    let batch = next()?.ok_or_else(ended)?;
+    if ranges.iter().any(|r| r.end > batch.num_rows()) {
+        return Err(Error::data_invalid(format!(
+            "data file {shown}: a batch of {} rows where its keys had more",
+            batch.num_rows()
+        )));
+    }
+    keep_ranges(batch, ranges)
 }
 
 /// What decoding a local file's batches needs besides its reader.
@@ -412,6 +559,71 @@ mod tests {
         .await?;
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
         Ok(batches.iter().map(RecordBatch::num_rows).sum())
+    }
+
+    /// A file's second read passes over skipped batches and keeps the given rows of the
+    /// next, decoding locally and through a stream alike; the file ending first, or rows
+    /// past a batch, are errors naming the file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_read_keeps_the_rows_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = table(dir.path(), &[]).await;
+        let meta = write_file(&table, 0, &rows(0..3000, 0, "v")).await;
+        let path = table.paths().data_file(
+            &crate::paths::PartitionPath::unpartitioned(),
+            0,
+            &meta.file_name,
+        );
+        let store =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+        let streamed = Storage::from_store(store, "custom://warehouse");
+        assert!(streamed.local_path(&path).is_none());
+        let layout = KvLayout::new(table.schema().fields.clone());
+        for storage in [table.storage(), &streamed] {
+            let open = || {
+                KeptReader::open(
+                    storage,
+                    &path,
+                    meta.file_size,
+                    table.schema(),
+                    &layout,
+                    1024,
+                )
+            };
+            let keys = |b: &RecordBatch| -> Vec<i64> {
+                let k = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>();
+                k.unwrap().values().to_vec()
+            };
+            let reader = open().await.unwrap();
+            let (reader, kept) = reader.next_kept(1, vec![3..10, 500..1024]).await.unwrap();
+            let want: Vec<i64> = (1027..1034).chain(1524..2048).collect();
+            assert_eq!(keys(&kept.unwrap()), want);
+            let (reader, kept) = reader
+                .next_kept(0, std::iter::once(0..952).collect())
+                .await
+                .unwrap();
+            let kept = kept.unwrap();
+            assert_eq!(keys(&kept), (2048..3000).collect::<Vec<_>>());
+            assert_eq!(kept.num_columns(), 2);
+            let (_, ended) = reader
+                .next_kept(0, std::iter::once(0..1).collect())
+                .await
+                .unwrap();
+            let e = ended.unwrap_err().to_string();
+            assert!(e.contains(&meta.file_name) && e.contains("ended"), "{e}");
+
+            let (_, past) = open()
+                .await
+                .unwrap()
+                .next_kept(2, std::iter::once(0..953).collect())
+                .await
+                .unwrap();
+            let e = past.unwrap_err().to_string();
+            assert!(e.contains(&meta.file_name) && e.contains("952 rows"), "{e}");
+        }
     }
 
     /// A missing, truncated or garbled local data file is an error naming the file, never

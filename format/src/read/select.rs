@@ -24,7 +24,7 @@ use futures::StreamExt;
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::{KeyVersion, MergeFunction, RowKind};
-use crate::read::file::{read_kv_file, KvLayout};
+use crate::read::file::{read_kv_file, KeptJob, KeptReader, KvLayout};
 use crate::read::gather::{keep_ranges, ranges_of};
 use crate::read::key_prefix::{fixed_key_len, Prefixes};
 use crate::read::loser_tree::LoserTree;
@@ -74,6 +74,8 @@ pub async fn select_split_with_kinds(
 struct Cursor {
     files: VecDeque<DataFileMeta>,
     stream: Option<BoxStream<'static, Result<RecordBatch>>>,
+    /// The open file's second read, for the other output columns.
+    file: Option<usize>,
     current: Option<Current>,
 }
 
@@ -138,7 +140,49 @@ fn slot_of(key: u128, bits: u32) -> usize {
 struct Slot {
     batch: RecordBatch,
     mask: BooleanBufferBuilder,
+    /// The file's second read (in `Select::files`).
+    file: Option<usize>,
 }
+
+/// Where an output column comes from.
+#[derive(Clone, Copy)]
+enum OutColumn {
+    /// A column of the kept rows of the compared columns (`Select::key_outputs`).
+    Key(usize),
+    /// A column of the file's second read.
+    Value(usize),
+}
+
+/// A data file's second read: the output columns the merge does not compare.
+struct ValueFile {
+    /// `None` while a batch is being decoded (by the job of output `out_at`).
+    reader: Option<KeptReader>,
+    out_at: Option<u64>,
+    /// Batches to pass over before the next one read: no row of theirs was kept.
+    skip: usize,
+    /// Slots of the file not finished yet.
+    slots: usize,
+    /// The compared columns are read to the end: no more slots will come.
+    keys_done: bool,
+}
+
+/// A finished batch on its way out.
+struct Out {
+    /// The kept rows of the compared columns that are output.
+    keys: RecordBatch,
+    values: OutValues,
+}
+
+enum OutValues {
+    /// Every output column is compared.
+    None,
+    /// Being decoded from the file's second read (the `usize`).
+    Pending(KeptJob, usize),
+    Done(Result<RecordBatch>),
+}
+
+/// Outputs waiting for their values beyond which the merge stops to take the first.
+const MAX_WAITING: usize = 4;
 
 struct Select {
     table: Table,
@@ -148,7 +192,13 @@ struct Select {
     batch_size: usize,
     key_columns: Vec<usize>,
     seq_columns: Vec<usize>,
-    output_columns: Vec<usize>,
+    /// The compared columns that are output, and where each output column comes from.
+    key_outputs: Vec<usize>,
+    plan: Vec<OutColumn>,
+    /// The output columns read by each file's second read; `None` if all are compared.
+    value_layout: Option<KvLayout>,
+    files: Vec<Option<ValueFile>>,
+    free_files: Vec<usize>,
     output_schema: SchemaRef,
     key_converter: RowConverter,
     seq_converter: Option<RowConverter>,
@@ -160,7 +210,9 @@ struct Select {
     free_slots: Vec<usize>,
     /// Slots whose cursor moved past them, to emit in this order.
     finished: VecDeque<usize>,
-    ready: VecDeque<RecordBatch>,
+    ready: VecDeque<Out>,
+    /// The number of outputs taken from `ready` so far (`ValueFile::out_at` counts them).
+    taken: u64,
     versions: Vec<KeyVersion>,
     refs: Vec<(usize, usize)>,
     /// Keep surviving retractions and output their kinds.
@@ -185,13 +237,20 @@ impl Select {
         let key_fields = schema.trimmed_primary_key_fields();
         let merge = MergeFunction::from_table(&table)?;
         let seq_fields = merge.sequence_fields().to_vec();
-        let mut fields = output.clone();
+        // The merge reads only the columns it compares; each file is read a second time for
+        // the other output columns, cut to the kept rows as each batch is decoded.
+        let mut fields: Vec<DataField> = Vec::new();
         for f in key_fields.iter().chain(seq_fields.iter()) {
             if !fields.iter().any(|x| x.id == f.id) {
                 fields.push(f.clone());
             }
         }
         let layout = KvLayout::new(fields);
+        let value_fields: Vec<DataField> = output
+            .iter()
+            .filter(|o| layout.column_of(o.id).is_none())
+            .cloned()
+            .collect();
         let col = |f: &DataField| {
             layout
                 .column_of(f.id)
@@ -199,10 +258,30 @@ impl Select {
         };
         let key_columns = key_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
         let seq_columns = seq_fields.iter().map(col).collect::<Result<Vec<_>>>()?;
-        let mut output_columns = output.iter().map(col).collect::<Result<Vec<_>>>()?;
+        let mut key_outputs: Vec<usize> = Vec::new();
+        let mut plan: Vec<OutColumn> = Vec::new();
         if row_kinds {
-            output_columns.insert(0, 1);
+            key_outputs.push(1);
+            plan.push(OutColumn::Key(0));
         }
+        for o in &output {
+            match layout.column_of(o.id) {
+                Some(c) => {
+                    plan.push(OutColumn::Key(key_outputs.len()));
+                    key_outputs.push(c);
+                }
+                None => {
+                    let at = value_fields
+                        .iter()
+                        .position(|f| f.id == o.id)
+                        .ok_or_else(|| {
+                            Error::internal(format!("column '{}' missing from layout", o.name))
+                        })?;
+                    plan.push(OutColumn::Value(at));
+                }
+            }
+        }
+        let value_layout = (!value_fields.is_empty()).then(|| KvLayout::new(value_fields));
         let sort_field = |c: &usize, options: Option<SortOptions>| {
             let t = layout.schema.field(*c).data_type().clone();
             match options {
@@ -239,6 +318,7 @@ impl Select {
             .map(|run| Cursor {
                 files: run.into(),
                 stream: None,
+                file: None,
                 current: None,
             })
             .collect();
@@ -250,7 +330,11 @@ impl Select {
             batch_size,
             key_columns,
             seq_columns,
-            output_columns,
+            key_outputs,
+            plan,
+            value_layout,
+            files: Vec::new(),
+            free_files: Vec::new(),
             output_schema,
             key_converter,
             seq_converter,
@@ -261,6 +345,7 @@ impl Select {
             free_slots: Vec::new(),
             finished: VecDeque::new(),
             ready: VecDeque::new(),
+            taken: 0,
             versions: Vec::new(),
             refs: Vec::new(),
             row_kinds,
@@ -277,12 +362,17 @@ impl Select {
 
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         loop {
-            if let Some(b) = self.ready.pop_front() {
-                return Ok(Some(b));
-            }
             if self.tree.winner().is_none() {
-                self.emit_finished()?;
-                return Ok(self.ready.pop_front());
+                self.emit_finished().await?;
+                return self.take_ready().await;
+            }
+            // The merge goes on while the first output's values are decoded, up to a few.
+            let first_ready = self.ready.front().is_some_and(|out| match &out.values {
+                OutValues::Pending(job, _) => job.is_finished(),
+                _ => true,
+            });
+            if first_ready || self.ready.len() >= MAX_WAITING {
+                return self.take_ready().await;
             }
             let mut budget = KEYS_PER_STEP;
             while budget > 0 {
@@ -306,7 +396,7 @@ impl Select {
                 }
                 budget -= 1;
             }
-            self.emit_finished()?;
+            self.emit_finished().await?;
         }
     }
 
@@ -321,38 +411,52 @@ impl Select {
                 let Some(file) = self.cursors[i].files.pop_front() else {
                     return Ok(());
                 };
-                let stream = self.open_file(&file).await?;
+                let (stream, values) = self.open_file(&file).await?;
                 self.cursors[i].stream = Some(stream);
+                self.cursors[i].file = values;
             }
             let next = match self.cursors[i].stream.as_mut() {
                 Some(s) => s.next().await,
                 None => None,
             };
+            let file = self.cursors[i].file;
             match next {
-                None => self.cursors[i].stream = None,
+                None => {
+                    self.cursors[i].stream = None;
+                    if let Some(f) = self.cursors[i].file.take() {
+                        self.value_file(f)?.keys_done = true;
+                        self.close_if_done(f);
+                    }
+                }
                 Some(batch) => {
                     let batch = batch?;
                     if batch.num_rows() > 0 {
-                        let current = self.decode(batch)?;
+                        let current = self.decode(batch, file)?;
                         self.cursors[i].current = Some(current);
                         return Ok(());
                     }
+                    // Finished at once, in order, so that the second read passes over it.
+                    let slot = self.new_slot(batch, file)?;
+                    self.finished.push_back(slot);
                 }
             }
         }
     }
 
+    /// Opens a data file's read of the compared columns, and its second read if other
+    /// columns are output.
     async fn open_file(
         &mut self,
         file: &DataFileMeta,
-    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    ) -> Result<(BoxStream<'static, Result<RecordBatch>>, Option<usize>)> {
         let file_schema = self.table.schema_manager().schema(file.schema_id).await?;
         let path = self
             .table
             .paths()
             .data_file(&self.partition_path, self.bucket, &file.file_name);
-        read_kv_file(
-            self.table.storage(),
+        let storage = self.table.storage();
+        let keys = read_kv_file(
+            storage,
             &path,
             file.file_size,
             &file_schema,
@@ -360,10 +464,78 @@ impl Select {
             self.batch_size,
             None,
         )
-        .await
+        .await?;
+        let Some(layout) = &self.value_layout else {
+            return Ok((keys, None));
+        };
+        let reader = KeptReader::open(
+            storage,
+            &path,
+            file.file_size,
+            &file_schema,
+            layout,
+            self.batch_size,
+        )
+        .await?;
+        let values = ValueFile {
+            reader: Some(reader),
+            out_at: None,
+            skip: 0,
+            slots: 0,
+            keys_done: false,
+        };
+        let f = match self.free_files.pop() {
+            Some(f) => {
+                self.files[f] = Some(values);
+                f
+            }
+            None => {
+                self.files.push(Some(values));
+                self.files.len() - 1
+            }
+        };
+        Ok((keys, Some(f)))
     }
 
-    fn decode(&mut self, batch: RecordBatch) -> Result<Current> {
+    fn value_file(&mut self, f: usize) -> Result<&mut ValueFile> {
+        self.files
+            .get_mut(f)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| Error::internal("select: a data file's second read is gone"))
+    }
+
+    /// Drops a file's second read once nothing more will be read from it.
+    fn close_if_done(&mut self, f: usize) {
+        if let Some(Some(v)) = self.files.get(f) {
+            if v.keys_done && v.slots == 0 && v.out_at.is_none() {
+                self.files[f] = None;
+                self.free_files.push(f);
+            }
+        }
+    }
+
+    /// A slot for a batch of the compared columns of file `f`.
+    fn new_slot(&mut self, batch: RecordBatch, file: Option<usize>) -> Result<usize> {
+        if let Some(f) = file {
+            self.value_file(f)?.slots += 1;
+        }
+        let len = batch.num_rows();
+        let mut mask = BooleanBufferBuilder::new(len);
+        mask.append_n(len, false);
+        let slot = Slot { batch, mask, file };
+        Ok(match self.free_slots.pop() {
+            Some(i) => {
+                self.slots[i] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        })
+    }
+
+    fn decode(&mut self, batch: RecordBatch, file: Option<usize>) -> Result<Current> {
         let column = |c: usize| -> ArrayRef { batch.column(c).clone() };
         let int64_key = self
             .fixed_key_len
@@ -403,19 +575,7 @@ impl Select {
             .cloned()
             .ok_or_else(|| Error::data_invalid("_VALUE_KIND is not TINYINT"))?;
         let len = batch.num_rows();
-        let mut mask = BooleanBufferBuilder::new(len);
-        mask.append_n(len, false);
-        let slot = Slot { batch, mask };
-        let index = match self.free_slots.pop() {
-            Some(i) => {
-                self.slots[i] = Some(slot);
-                i
-            }
-            None => {
-                self.slots.push(Some(slot));
-                self.slots.len() - 1
-            }
-        };
+        let index = self.new_slot(batch, file)?;
         Ok(Current {
             slot: index,
             keys,
@@ -719,9 +879,9 @@ impl Select {
         ))
     }
 
-    /// Moves the top cursor's finished batch (if its last row was decided) and every
-    /// finished slot to `ready`, filtered and projected.
-    fn emit_finished(&mut self) -> Result<()> {
+    /// Moves every finished slot to `ready`: its kept rows of the compared columns that are
+    /// output, and a job reading the same rows of the other columns from its file.
+    async fn emit_finished(&mut self) -> Result<()> {
         // A cursor that decided its last row loads its next batch lazily, here.
         if self
             .cursors
@@ -731,7 +891,11 @@ impl Select {
             return Err(Error::internal("select: a cursor ran past its batch"));
         }
         while let Some(slot) = self.finished.pop_front() {
-            let Some(Slot { batch, mut mask }) = self.slots.get_mut(slot).and_then(Option::take)
+            let Some(Slot {
+                batch,
+                mut mask,
+                file,
+            }) = self.slots.get_mut(slot).and_then(Option::take)
             else {
                 continue;
             };
@@ -739,37 +903,133 @@ impl Select {
             let mask = BooleanArray::new(mask.finish(), None);
             let kept = mask.true_count();
             if kept == 0 {
+                if let Some(f) = file {
+                    let v = self.value_file(f)?;
+                    v.skip += 1;
+                    v.slots -= 1;
+                    self.close_if_done(f);
+                }
                 continue;
             }
-            let projected = batch.project(&self.output_columns)?;
-            // Only `projected` holds the columns now, so they can be compacted in place.
-            drop(batch);
-            let out = if kept == mask.len() {
-                projected
+            let ranges = if kept == mask.len() {
+                std::iter::once(0..kept).collect()
             } else {
-                keep_ranges(projected, &ranges_of(&mask))?
+                ranges_of(&mask)
             };
-            self.ready.push_back(self.conform(out)?);
+            let keys = batch.project(&self.key_outputs)?;
+            // Only `keys` holds the columns now, so they can be compacted in place.
+            drop(batch);
+            let keys = keep_ranges(keys, &ranges)?;
+            let values = match file {
+                None => OutValues::None,
+                Some(f) => {
+                    // The slot still counts, so that the file stays open meanwhile.
+                    let reader = self.take_reader(f).await?;
+                    let at = self.taken + self.ready.len() as u64;
+                    let v = self.value_file(f)?;
+                    let skip = std::mem::take(&mut v.skip);
+                    v.out_at = Some(at);
+                    v.slots -= 1;
+                    OutValues::Pending(reader.next_kept(skip, ranges), f)
+                }
+            };
+            self.ready.push_back(Out { keys, values });
         }
         Ok(())
     }
 
+    /// File `f`'s second read, after the job that has it (an earlier output's) is done.
+    async fn take_reader(&mut self, f: usize) -> Result<KeptReader> {
+        if let Some(reader) = self.value_file(f)?.reader.take() {
+            return Ok(reader);
+        }
+        let at = self
+            .value_file(f)?
+            .out_at
+            .and_then(|at| at.checked_sub(self.taken))
+            .ok_or_else(|| Error::internal("select: a second read is neither idle nor busy"))?;
+        self.settle(at as usize).await?;
+        self.value_file(f)?
+            .reader
+            .take()
+            .ok_or_else(|| Error::internal("select: a second read did not come back"))
+    }
+
+    /// Waits for the values of output `at` in `ready`, if they are being read.
+    async fn settle(&mut self, at: usize) -> Result<()> {
+        let Some(OutValues::Pending(job, f)) = self.ready.get_mut(at).map(|o| &mut o.values) else {
+            return Ok(());
+        };
+        let f = *f;
+        let (reader, values) = job
+            .await
+            .map_err(|e| Error::internal(format!("select: reading values: {e}")))?;
+        if let Some(out) = self.ready.get_mut(at) {
+            out.values = OutValues::Done(values);
+        }
+        let v = self.value_file(f)?;
+        v.reader = Some(reader);
+        v.out_at = None;
+        self.close_if_done(f);
+        Ok(())
+    }
+
+    /// The first output of `ready`, its columns put together in output order.
+    async fn take_ready(&mut self) -> Result<Option<RecordBatch>> {
+        self.settle(0).await?;
+        let Some(Out { keys, values }) = self.ready.pop_front() else {
+            return Ok(None);
+        };
+        self.taken += 1;
+        let values = match values {
+            OutValues::None => None,
+            OutValues::Done(values) => Some(values?),
+            OutValues::Pending(..) => {
+                return Err(Error::internal("select: an output taken before its values"))
+            }
+        };
+        let rows = keys.num_rows();
+        if let Some(v) = &values {
+            if v.num_rows() != rows {
+                return Err(Error::internal(format!(
+                    "select: {} rows of values for {rows} rows of keys",
+                    v.num_rows()
+                )));
+            }
+        }
+        let columns = self
+            .plan
+            .iter()
+            .map(|c| match c {
+                OutColumn::Key(i) => keys.columns().get(*i).cloned(),
+                OutColumn::Value(i) => values.as_ref().and_then(|v| v.columns().get(*i).cloned()),
+            })
+            .collect::<Option<Vec<ArrayRef>>>()
+            .ok_or_else(|| Error::internal("select: an output column is missing"))?;
+        self.conform(columns, rows).map(Some)
+    }
+
     /// The batch with the output schema (old files may hold nulls in now NOT NULL columns;
     /// those keep a nullable field, as the key-ordered merge does).
-    fn conform(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        let has_unexpected_nulls = batch
-            .columns()
+    fn conform(&self, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+        let has_unexpected_nulls = columns
             .iter()
             .zip(self.output_schema.fields())
             .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
-        if has_unexpected_nulls {
-            return Ok(batch);
-        }
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let schema = if has_unexpected_nulls {
+            Arc::new(Schema::new(
+                self.output_schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            ))
+        } else {
+            self.output_schema.clone()
+        };
         Ok(RecordBatch::try_new_with_options(
-            self.output_schema.clone(),
-            batch.columns().to_vec(),
-            &options,
+            schema, columns, &options,
         )?)
     }
 }
