@@ -1,14 +1,19 @@
 //! Merge-on-read by selection, for engines whose result is always a stored row
 //! (deduplicate, first-row): the k-way merge only decides which version of each key
-//! survives, marking it in a bitmap of its batch; a batch leaves as soon as its run has
-//! moved past it, with only its marked rows (moved down in place, see [`super::gather`]).
-//! Nothing is gathered row by row, so the cost over a plain read is the key comparisons and
-//! one compaction per batch that lost rows.
+//! survives, marking it in a bitmap of its batch. The merge reads only the columns it
+//! compares (key, sequence fields, `_SEQUENCE_NUMBER`, `_VALUE_KIND`). Once its run has
+//! moved past a batch, the batch leaves with only its marked rows, and the same rows of the
+//! other output columns are read from a second read of the file
+//! (`KeptReader` in `read/file.rs`), cut in place right after decoding, on the decoding
+//! thread, while the buffers are still in that core's cache ([`super::gather`]). Cut later
+//! on the merge's thread, the buffers had left the cache: most of the merge's own cost.
 //!
 //! Rows come out in key order within each sorted run, not across runs (use
 //! [`super::merge`] for a key-ordered merge). Runs are merged with a loser tree of cursors;
 //! a key that is the smallest in the tree and not repeated in its run or by the tree's next
-//! winner (the common case) is decided without gathering versions.
+//! winner (the common case) is decided without gathering versions. Keys whose 16-byte
+//! prefixes are the whole keys (fixed-width key columns) are decided a window at a time
+//! instead (`Select::decide_window`).
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
