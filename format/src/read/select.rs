@@ -6,7 +6,7 @@
 //! other output columns are read from a second read of the file
 //! (`KeptReader` in `read/file.rs`), cut in place right after decoding, on the decoding
 //! thread, while the buffers are still in that core's cache ([`super::gather`]). Cut later
-//! on the merge's thread, the buffers had left the cache: most of the merge's own cost.
+//! on the merge's thread, the buffers had left the cache: a third of the merge's own cost.
 //!
 //! Rows come out in key order within each sorted run, not across runs (use
 //! [`super::merge`] for a key-ordered merge). Runs are merged with a loser tree of cursors;
