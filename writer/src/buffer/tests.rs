@@ -303,11 +303,26 @@ fn prefix_sort_orders_by_prefix_then_index() {
         state ^= state << 17;
         state
     };
-    for shift in [0u32, 32, 56] {
+    // Few distinct values (many prefixes tie), or BIGINT-like keys: random 64 bits under a
+    // marker byte, sorted by buckets of their leading bits.
+    let cases: [(u32, u64, usize); 5] = [
+        (0, 40, 3000),
+        (32, 40, 3000),
+        (56, 40, 3000),
+        (56, u64::MAX, 3000),
+        (56, u64::MAX, 200_000),
+    ];
+    for (shift, distinct, len) in cases {
         for runs in [false, true] {
-            // Few distinct values, so many prefixes tie.
-            let mut prefixes: Vec<u128> = (0..3000)
-                .map(|_| u128::from(next() % 40) << shift | u128::from(next() % 2) << 100)
+            let mut prefixes: Vec<u128> = (0..len)
+                .map(|_| {
+                    let v = u128::from(next() % distinct) << shift;
+                    if distinct == u64::MAX {
+                        1 << 120 | v
+                    } else {
+                        v | u128::from(next() % 2) << 100
+                    }
+                })
                 .collect();
             if runs {
                 for chunk in prefixes.chunks_mut(250) {
