@@ -569,9 +569,9 @@ const RADIX_MIN: usize = 256;
 
 /// Sorts distinct values by their leading bits first: a count and a scatter into buckets
 /// by the 8 to 16 bits just below those all values share (about eight values a bucket),
-/// then each bucket alone. Random keys sorted so took about half the time of a comparison
-/// sort, or of merging a buffer's sorted runs. `false`, the values untouched, when they
-/// are few or crowd into some buckets (keys sharing long prefixes).
+/// then each bucket alone: one pass to place each value where a comparison sort, or the
+/// merge of a buffer's sorted runs, makes about log2(n) or log2(runs). `false`, the values
+/// untouched, when they are few or crowd into some buckets (keys sharing long prefixes).
 fn radix_sort(values: &mut Vec<u128>) -> bool {
     let n = values.len();
     if n < RADIX_MIN {
