@@ -727,24 +727,7 @@ impl MergeState {
             kv.extend(columns);
             columns = kv;
         }
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
-        // Old files may hold nulls in columns now declared NOT NULL; keep those rows.
-        let has_unexpected_nulls = columns
-            .iter()
-            .zip(self.output_schema.fields())
-            .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
-        let schema = if has_unexpected_nulls {
-            std::sync::Arc::new(Schema::new(
-                self.output_schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.as_ref().clone().with_nullable(true))
-                    .collect::<Vec<_>>(),
-            ))
-        } else {
-            self.output_schema.clone()
-        };
-        let batch = RecordBatch::try_new_with_options(schema, columns, &options)?;
+        let batch = crate::read::conformed(&self.output_schema, columns, rows)?;
         self.compact_arena();
         Ok(Some(batch))
     }

@@ -27,6 +27,34 @@ use crate::types::DataField;
 /// Rows per output batch.
 pub const DEFAULT_BATCH_SIZE: usize = 8192;
 
+/// A batch of `columns` under the output `schema`. Old files may hold nulls in columns now
+/// declared NOT NULL: those rows are kept, under fields made nullable.
+pub(crate) fn conformed(
+    schema: &SchemaRef,
+    columns: Vec<arrow_array::ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch> {
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    let has_unexpected_nulls = columns
+        .iter()
+        .zip(schema.fields())
+        .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
+    let schema = if has_unexpected_nulls {
+        Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        schema.clone()
+    };
+    Ok(RecordBatch::try_new_with_options(
+        schema, columns, &options,
+    )?)
+}
+
 /// Reads a table's merged rows, optionally projected and at a chosen snapshot.
 #[derive(Clone)]
 pub struct TableRead {

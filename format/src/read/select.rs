@@ -29,6 +29,7 @@ use futures::StreamExt;
 use crate::error::{Error, Result};
 use crate::manifest::DataFileMeta;
 use crate::merge::{KeyVersion, MergeFunction, RowKind};
+use crate::read::conformed;
 use crate::read::file::{read_kv_file, KeptJob, KeptReader, KvLayout};
 use crate::read::gather::{keep_ranges, ranges_of};
 use crate::read::key_prefix::{fixed_key_len, Prefixes};
@@ -1011,31 +1012,7 @@ impl Select {
             })
             .collect::<Option<Vec<ArrayRef>>>()
             .ok_or_else(|| Error::internal("select: an output column is missing"))?;
-        self.conform(columns, rows).map(Some)
-    }
-
-    /// The batch with the output schema (old files may hold nulls in now NOT NULL columns;
-    /// those keep a nullable field, as the key-ordered merge does).
-    fn conform(&self, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
-        let has_unexpected_nulls = columns
-            .iter()
-            .zip(self.output_schema.fields())
-            .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
-        let schema = if has_unexpected_nulls {
-            Arc::new(Schema::new(
-                self.output_schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.as_ref().clone().with_nullable(true))
-                    .collect::<Vec<_>>(),
-            ))
-        } else {
-            self.output_schema.clone()
-        };
-        Ok(RecordBatch::try_new_with_options(
-            schema, columns, &options,
-        )?)
+        conformed(&self.output_schema, columns, rows).map(Some)
     }
 }
 
