@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -129,27 +129,7 @@ pub(crate) fn drop_deleted(
 
 /// A file batch with the output schema's nullability (relaxed where old files hold nulls).
 fn with_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns: Vec<_> = batch.columns().to_vec();
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    // Old files may hold nulls in columns now declared NOT NULL; keep those rows.
-    let nulls_where_not_allowed = columns
-        .iter()
-        .zip(schema.fields())
-        .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
-    let schema = if nulls_where_not_allowed {
-        Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ))
-    } else {
-        schema.clone()
-    };
-    Ok(RecordBatch::try_new_with_options(
-        schema, columns, &options,
-    )?)
+    crate::read::conformed(schema, batch.columns().to_vec(), batch.num_rows())
 }
 
 /// Loads the vectors of a split's files (for the merge read's fallback path).

@@ -612,7 +612,7 @@ impl MergeState {
                 columns.push(std::sync::Arc::new(Int64Array::from(vec![sequence])));
                 columns.push(std::sync::Arc::new(Int8Array::from(vec![kind.as_byte()])));
                 columns.extend(values);
-                let batch = relaxed_batch(&self.layout.schema, columns)?;
+                let batch = crate::read::conformed(&self.layout.schema, columns, 1)?;
                 let user_sequence = match &self.seq_converter {
                     Some(conv) => {
                         let cols: Vec<ArrayRef> = self
@@ -765,25 +765,4 @@ impl MergeState {
         self.arena = kept;
         self.compact_at = self.arena.len() + 2 * self.cursors.len() + 8;
     }
-}
-
-/// A batch of `schema`, with nullable fields where the columns hold nulls the schema does
-/// not allow (old files may, after a column became NOT NULL).
-fn relaxed_batch(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
-    let nulls_where_not_allowed = columns
-        .iter()
-        .zip(schema.fields())
-        .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
-    let schema = if nulls_where_not_allowed {
-        std::sync::Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ))
-    } else {
-        schema.clone()
-    };
-    Ok(RecordBatch::try_new(schema, columns)?)
 }
