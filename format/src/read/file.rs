@@ -521,7 +521,8 @@ fn reshape(
     RecordBatch::try_new_with_options(relaxed(schema), columns, &options).map_err(Error::from)
 }
 
-fn relaxed(schema: &SchemaRef) -> SchemaRef {
+/// `schema` with every field nullable.
+pub(crate) fn relaxed(schema: &SchemaRef) -> SchemaRef {
     if schema.fields().iter().all(|f| f.is_nullable()) {
         return schema.clone();
     }

@@ -40,13 +40,7 @@ pub(crate) fn conformed(
         .zip(schema.fields())
         .any(|(c, f)| !f.is_nullable() && c.null_count() > 0);
     let schema = if has_unexpected_nulls {
-        Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ))
+        file::relaxed(schema)
     } else {
         schema.clone()
     };
