@@ -286,21 +286,13 @@ impl KeptReader {
                 decode,
                 mut position,
             } => tokio::task::spawn_blocking(move || {
-                let mut next = || {
-                    let start = position;
-                    let batch = match reader.next() {
-                        None => return Ok(None),
-                        Some(b) => b.map_err(|e| {
-                            Error::data_invalid(format!(
-                                "cannot read data file {}: {e}",
-                                decode.shown
-                            ))
-                        })?,
-                    };
-                    position += batch.num_rows() as u64;
-                    decode.shape.apply(batch, start, &decode.shown).map(Some)
-                };
-                let result = kept_after(skip, &ranges, &mut next, &shown);
+                let mut next = || decode.decode(&mut reader, &mut position).transpose();
+                let result = (|| {
+                    for _ in 0..skip {
+                        next()?.ok_or_else(|| ended(&shown))?;
+                    }
+                    cut(next()?, &ranges, &shown)
+                })();
                 let source = KeptSource::Local {
                     reader,
                     decode,
@@ -309,19 +301,18 @@ impl KeptReader {
                 (KeptReader { source, shown }, result)
             }),
             KeptSource::Stream(mut stream) => tokio::spawn(async move {
-                let mut batches = Vec::with_capacity(skip + 1);
-                for _ in 0..=skip {
-                    match stream.next().await.transpose() {
-                        Ok(Some(b)) => batches.push(b),
-                        Ok(None) => break,
-                        Err(e) => {
-                            let source = KeptSource::Stream(stream);
-                            return (KeptReader { source, shown }, Err(e));
-                        }
+                // Skipped batches are dropped as they come.
+                let result = async {
+                    for _ in 0..skip {
+                        stream
+                            .next()
+                            .await
+                            .transpose()?
+                            .ok_or_else(|| ended(&shown))?;
                     }
+                    cut(stream.next().await.transpose()?, &ranges, &shown)
                 }
-                let mut batches = batches.into_iter();
-                let result = kept_after(skip, &ranges, &mut || Ok(batches.next()), &shown);
+                .await;
                 let source = KeptSource::Stream(stream);
                 (KeptReader { source, shown }, result)
             }),
@@ -329,22 +320,16 @@ impl KeptReader {
     }
 }
 
-/// The batch after `skip` of `next`'s, with only its rows in `ranges`.
-fn kept_after(
-    skip: usize,
-    ranges: &[Range<usize>],
-    next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-    shown: &str,
-) -> Result<RecordBatch> {
-    let ended = || {
-        Error::data_invalid(format!(
-            "data file {shown} ended while reading its columns a second time"
-        ))
-    };
-    for _ in 0..skip {
-        next()?.ok_or_else(ended)?;
-    }
-    let batch = next()?.ok_or_else(ended)?;
+/// The error of a file that ended before the batch its second read was asked for.
+fn ended(shown: &str) -> Error {
+    Error::data_invalid(format!(
+        "data file {shown} ended while reading its columns a second time"
+    ))
+}
+
+/// The batch a second read was asked for, with only its rows in `ranges`.
+fn cut(batch: Option<RecordBatch>, ranges: &[Range<usize>], shown: &str) -> Result<RecordBatch> {
+    let batch = batch.ok_or_else(|| ended(shown))?;
     if ranges.iter().any(|r| r.end > batch.num_rows()) {
         return Err(Error::data_invalid(format!(
             "data file {shown}: a batch of {} rows where its keys had more",
@@ -373,18 +358,28 @@ impl LocalDecode {
     ) -> tokio::task::JoinHandle<Decoded> {
         tokio::task::spawn_blocking(move || {
             let mut after = position;
-            let next = reader.next().map(|batch| {
-                batch
-                    .map_err(|e| {
-                        Error::data_invalid(format!("cannot read data file {}: {e}", self.shown))
-                    })
-                    .and_then(|b| {
-                        after += b.num_rows() as u64;
-                        self.shape.apply(b, position, &self.shown)
-                    })
-            });
+            let next = self.decode(&mut reader, &mut after);
             (reader, after, next)
         })
+    }
+
+    /// Decodes the reader's next batch in the layout's shape; `position` is the file's row
+    /// of its first row, and moves past it.
+    fn decode(
+        &self,
+        reader: &mut ParquetRecordBatchReader,
+        position: &mut u64,
+    ) -> Option<Result<RecordBatch>> {
+        let batch = match reader.next()? {
+            Ok(b) => b,
+            Err(e) => {
+                let e = Error::data_invalid(format!("cannot read data file {}: {e}", self.shown));
+                return Some(Err(e));
+            }
+        };
+        let start = *position;
+        *position += batch.num_rows() as u64;
+        Some(self.shape.apply(batch, start, &self.shown))
     }
 }
 

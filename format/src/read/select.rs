@@ -831,13 +831,7 @@ impl Select {
                 match RowKind::from_byte(byte) {
                     Some(kind) if kind.is_add() || self.row_kinds => s.mask.set_bit(row, true),
                     Some(_) => {}
-                    None => {
-                        return Err(Error::data_invalid(format!(
-                            "unknown _VALUE_KIND {byte} in {} bucket {}",
-                            self.table.identifier(),
-                            self.bucket
-                        )))
-                    }
+                    None => return Err(unknown_kind(&self.table, self.bucket, byte)),
                 }
             }
         }
@@ -878,11 +872,7 @@ impl Select {
     }
 
     fn bad_kind(&self, byte: i8) -> Error {
-        Error::data_invalid(format!(
-            "unknown _VALUE_KIND {byte} in {} bucket {}",
-            self.table.identifier(),
-            self.bucket
-        ))
+        unknown_kind(&self.table, self.bucket, byte)
     }
 
     /// Moves every finished slot to `ready`: its kept rows of the compared columns that are
@@ -1014,6 +1004,13 @@ impl Select {
             .ok_or_else(|| Error::internal("select: an output column is missing"))?;
         conformed(&self.output_schema, columns, rows).map(Some)
     }
+}
+
+fn unknown_kind(table: &Table, bucket: i32, byte: i8) -> Error {
+    Error::data_invalid(format!(
+        "unknown _VALUE_KIND {byte} in {} bucket {bucket}",
+        table.identifier()
+    ))
 }
 
 /// Order of the current keys of two cursors whose key prefixes are equal.
