@@ -22,8 +22,12 @@ use strata_format::table::Table;
 use strata_format::types::arrow::to_arrow_schema;
 use strata_format::{Error, Result};
 
-use crate::buffer::CHUNK_ROWS;
 use crate::gather::{gather, RowRef};
+
+/// Rows per merged chunk: a fan-in of runs at most is open, so even small chunks read each
+/// run's batch in long stretches (unlike a flush's gather from hundreds of runs), and a
+/// small chunk and the batches it reads can stay in cache from gather to encoding.
+const CHUNK_ROWS: usize = 8192;
 
 /// A run's batches, in the run layout.
 pub(crate) type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
