@@ -490,28 +490,32 @@ fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> 
         }};
     }
     // Floats by IEEE total order (`total_cmp`), the order Arrow's sort uses: -0.0 below
-    // 0.0, NaN above everything.
+    // 0.0, NaN above everything. Each value becomes the integer `total_cmp` compares (a map
+    // that is its own inverse), so the pass is a branch-free integer min/max.
     macro_rules! float {
-        ($t:ty) => {{
+        ($t:ty, $bits:ty, $unsigned:ty) => {{
             let a = array.as_primitive::<$t>();
-            let mut values = a.iter().flatten();
-            let found = values.next().map(|first| {
-                values.fold((first, first), |(lo, hi), v| {
-                    (
-                        if v.total_cmp(&lo).is_lt() { v } else { lo },
-                        if v.total_cmp(&hi).is_gt() { v } else { hi },
-                    )
-                })
-            });
-            let one = |v: <$t as ArrowPrimitiveType>::Native| {
+            let flip = |b: $bits| b ^ ((((b >> (<$bits>::BITS - 1)) as $unsigned) >> 1) as $bits);
+            let order = |v: <$t as ArrowPrimitiveType>::Native| flip(v.to_bits() as $bits);
+            let fold = |(lo, hi): ($bits, $bits), k: $bits| (lo.min(k), hi.max(k));
+            let none = (<$bits>::MAX, <$bits>::MIN);
+            let found = match a.null_count() {
+                0 => (!a.is_empty()).then(|| a.values().iter().map(|v| order(*v)).fold(none, fold)),
+                _ => {
+                    let mut keys = a.iter().flatten().map(order).peekable();
+                    keys.peek().is_some().then(|| keys.fold(none, fold))
+                }
+            };
+            let one = |k: $bits| {
+                let v = <<$t as ArrowPrimitiveType>::Native>::from_bits(flip(k) as $unsigned);
                 Arc::new(arrow::array::PrimitiveArray::<$t>::from(vec![v])) as ArrayRef
             };
             found.map(|(lo, hi)| (one(lo), one(hi)))
         }};
     }
     Some(match array.data_type() {
-        ArrowType::Float32 => float!(Float32Type),
-        ArrowType::Float64 => float!(Float64Type),
+        ArrowType::Float32 => float!(Float32Type, i32, u32),
+        ArrowType::Float64 => float!(Float64Type, i64, u64),
         ArrowType::Int8 => primitive!(Int8Type),
         ArrowType::Int16 => primitive!(Int16Type),
         ArrowType::Int32 => primitive!(Int32Type),

@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use crate::data::binary_row::BinaryRow;
 use crate::data::Datum;
-use arrow::array::{Float64Array, Int32Array, StringArray};
+use arrow::array::{AsArray, Float32Array, Float64Array, Int32Array, StringArray};
+use arrow::datatypes::Float32Type;
 
 use super::*;
 
@@ -194,6 +195,14 @@ fn float_extremes_in_one_pass_equal_the_sorted_ones() {
         let (lo, hi) = got.unwrap();
         assert_eq!(bits(&lo), bits(&first(false)), "min of {values:?}");
         assert_eq!(bits(&hi), bits(&first(true)), "max of {values:?}");
+
+        let narrow: Vec<Option<f32>> = values.iter().map(|v| v.map(|v| v as f32)).collect();
+        let array: ArrayRef = Arc::new(Float32Array::from(narrow.clone()));
+        let (lo, hi) = super::extremes(&array).unwrap().unwrap();
+        let bits = |a: &ArrayRef| a.as_primitive::<Float32Type>().value(0).to_bits();
+        let first = |descending| first_sorted(&array, descending);
+        assert_eq!(bits(&lo), bits(&first(false)), "min of {narrow:?}");
+        assert_eq!(bits(&hi), bits(&first(true)), "max of {narrow:?}");
     }
 }
 
