@@ -84,24 +84,62 @@ pub async fn file_rows_and_runs(table: &Table) -> Result<(i64, usize)> {
 
 /// CPU seconds of a merge-on-read of the latest snapshot, and the rows it produced. Batches
 /// are counted and dropped as they come, as the plain read does.
-pub async fn merge_read(table: &Table) -> Result<(f64, usize)> {
+pub async fn merge_read(table: &Table) -> Result<(Timed, usize)> {
     // Planned outside the timer, as the plain read is.
     let plan = TableScan::new(table.clone()).plan().await?;
-    let timer = CpuTimer::start();
+    let timer = Timed::start();
     let mut stream = TableRead::new(table.clone()).read_plan(plan)?;
     let mut rows = 0;
     while let Some(batch) = stream.try_next().await? {
         rows += batch.num_rows();
     }
-    Ok((timer.seconds(), rows))
+    Ok((timer.stop(), rows))
+}
+
+/// CPU and wall seconds of a read (the wall time for information: targets are CPU ratios).
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    pub cpu: f64,
+    pub wall: f64,
+}
+
+/// A running [`Timed`].
+pub struct TimedStart(CpuTimer, std::time::Instant);
+
+impl Timed {
+    pub const NONE: Timed = Timed {
+        cpu: f64::MAX,
+        wall: f64::MAX,
+    };
+
+    pub fn start() -> TimedStart {
+        TimedStart(CpuTimer::start(), std::time::Instant::now())
+    }
+
+    /// The lesser of each.
+    pub fn best(self, other: Timed) -> Timed {
+        Timed {
+            cpu: self.cpu.min(other.cpu),
+            wall: self.wall.min(other.wall),
+        }
+    }
+}
+
+impl TimedStart {
+    pub fn stop(self) -> Timed {
+        Timed {
+            cpu: self.0.seconds(),
+            wall: self.1.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 /// CPU seconds of reading the same live files one after another, every column, no merge.
-pub async fn plain_read(table: &Table) -> Result<(f64, usize)> {
+pub async fn plain_read(table: &Table) -> Result<(Timed, usize)> {
     let plan = TableScan::new(table.clone()).plan().await?;
     let schema = table.schema();
     let layout = KvLayout::new(schema.fields.clone());
-    let timer = CpuTimer::start();
+    let timer = Timed::start();
     let mut rows = 0;
     for split in &plan.splits {
         for file in &split.files {
@@ -123,5 +161,5 @@ pub async fn plain_read(table: &Table) -> Result<(f64, usize)> {
             rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
         }
     }
-    Ok((timer.seconds(), rows))
+    Ok((timer.stop(), rows))
 }
