@@ -415,6 +415,19 @@ mod tests {
                 true,
             ),
             (
+                // Bounds where the first 8 bytes tie: shared prefixes, zero bytes.
+                "heads",
+                Arc::new(BinaryArray::from_iter_values((0..rows).map(|i| {
+                    match n(i) % 4 {
+                        0 => vec![0x61; 1 + i % 9],
+                        1 => [&b"prefix__"[..], &[0, (n(i) % 7) as u8]].concat(),
+                        2 => [&[0x61][..], &vec![0; i % 5]].concat(),
+                        _ => vec![0xFF; 8 + i % 3],
+                    }
+                }))),
+                false,
+            ),
+            (
                 "nulls",
                 Arc::new(StringArray::from_iter((0..rows).map(|_| None::<String>))),
                 true,
@@ -597,6 +610,7 @@ mod tests {
             "large_str",
             "bin",
             "large_bin",
+            "heads",
             "nulls",
             "tiny",
         ];

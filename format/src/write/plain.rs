@@ -33,6 +33,8 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::schema::types::ColumnDescPtr;
 
+use super::stats::head;
+
 /// A column chunk being encoded: values in, the chunk's bytes and metadata out.
 pub(crate) trait PlainChunk: Send {
     /// Appends the rows of `array` (of the type the chunk was made for).
@@ -388,8 +390,10 @@ impl<T: ByteArrayType> Values for BytePages<T> {
         let nulls: Option<&NullBuffer> = array.nulls().filter(|n| n.null_count() > 0);
         let offsets = array.value_offsets();
         let data = array.value_data();
-        // Bounds of this slice as ranges of `data`, turned into owned bytes once.
+        // Bounds of this slice as ranges of `data`, turned into owned bytes once. Most
+        // comparisons end in the first 8 bytes, compared as one integer ([`head`]).
         let (mut lo, mut hi): (Option<&[u8]>, Option<&[u8]>) = (None, None);
+        let (mut lo_head, mut hi_head) = (u64::MAX, 0);
         for i in range {
             if nulls.is_some_and(|n| n.is_null(i)) {
                 continue;
@@ -399,12 +403,24 @@ impl<T: ByteArrayType> Values for BytePages<T> {
             let len = u32::try_from(value.len())
                 .map_err(|_| ParquetError::General("a byte array value over 4 GiB".into()))?;
             page.extend_from_slice(&len.to_le_bytes());
-            page.extend_from_slice(value);
-            if lo.is_none_or(|l| value < l) {
-                lo = Some(value);
+            match data.get(start..start + SHORT) {
+                // A short value as one fixed-size copy (no call to `memcpy`), the bytes past
+                // it cut off again.
+                Some(block) if value.len() <= SHORT => {
+                    let at = page.len();
+                    page.extend_from_slice(block);
+                    page.truncate(at + value.len());
+                }
+                _ => page.extend_from_slice(value),
             }
-            if hi.is_none_or(|h| value > h) {
-                hi = Some(value);
+            let h = head(value);
+            match lo {
+                Some(l) if h > lo_head || (h == lo_head && value >= l) => {}
+                _ => (lo, lo_head) = (Some(value), h),
+            }
+            match hi {
+                Some(m) if h < hi_head || (h == hi_head && value <= m) => {}
+                _ => (hi, hi_head) = (Some(value), h),
             }
         }
         if let (Some(lo), Some(hi)) = (lo, hi) {
@@ -519,6 +535,9 @@ fn increment_utf8(text: &str) -> Option<Vec<u8>> {
 /// length and one run (the levels of a page without nulls) fit, so the page is compressed
 /// in place.
 const LEVELS_ROOM: usize = 16;
+
+/// Byte values up to this long are copied into a page as one block of this size.
+const SHORT: usize = 64;
 
 /// A column chunk of plain pages; see the module docs.
 struct Chunk<V: Values> {

@@ -578,7 +578,7 @@ fn byte_extremes<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<(&'a 
 
 /// The first 8 bytes big-endian, zero-padded: where two heads differ, the byte strings
 /// differ the same way (a string that ends is below every longer one it starts).
-fn head(v: &[u8]) -> u64 {
+pub(crate) fn head(v: &[u8]) -> u64 {
     let mut buf = [0u8; 8];
     let n = v.len().min(8);
     buf[..n].copy_from_slice(&v[..n]);
