@@ -29,7 +29,7 @@ use crate::strata::{self, Result};
 
 pub const USAGE: &str =
     "strata-bench [--rows N] [--seed S] [--pypaimon-rows N] [--no-peers] [--compaction-only] [--ingest-only] \
-[--updates-only] [--merge-read-only] [--dv-read-only] [--user-cpu]: \
+[--updates-only] [--merge-read-only] [--dv-read-only] [--strata-ingest-only TIMES] [--user-cpu]: \
 writer benchmarks as JSON ratios against baselines measured in the same run";
 
 const BUCKETS: &str = "4";
@@ -183,6 +183,23 @@ pub async fn ingest_only(cfg: &Config) -> Result<Value> {
             "ratio_to_floor": ratio(ingest.floor.seconds, ingest.whole_buffer.seconds),
         },
     }))
+}
+
+/// The default-options ingest alone, `times` times, each into a fresh table: every run's
+/// CPU seconds. For comparing two builds run alternately, without the floors and peers
+/// around it (a change of a few hundredths of a second is lost in one run's spread).
+pub async fn strata_ingest_only(cfg: &Config, times: usize) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let catalog = Catalog::open(&dir.path().join("warehouse").to_string_lossy())?;
+    let data = crate::generate(cfg.rows, BATCH, cfg.seed);
+    let mut seconds = Vec::with_capacity(times);
+    for i in 0..times.max(1) {
+        let options = [("bucket", BUCKETS)];
+        let table = strata::create_table(&catalog, &format!("ingest{i}"), &options).await?;
+        seconds.push(strata::write_commits(&table, &[&data]).await?);
+    }
+    let best = seconds.iter().copied().fold(f64::MAX, f64::min);
+    Ok(json!({ "rows": cfg.rows, "cpu_seconds": seconds, "best": rate(cfg.rows, best) }))
 }
 
 /// The merge-on-read benchmark alone (for profiling).

@@ -30,7 +30,8 @@ use std::sync::Arc;
 
 use cpu::CpuTimer;
 use writer_bench::{
-    ingest_only as ingest_alone, merge_read_only, rss_child, run, updates_only, Config, USAGE,
+    ingest_only as ingest_alone, merge_read_only, rss_child, run, strata_ingest_only, updates_only,
+    Config, USAGE,
 };
 
 use arrow_array::{
@@ -213,6 +214,7 @@ fn main() {
     let mut updates_alone = false;
     let mut merge_read_alone = false;
     let mut dv_read_alone = false;
+    let mut strata_ingest_times = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut number = |what: &str| -> usize {
@@ -235,6 +237,7 @@ fn main() {
             "--updates-only" => updates_alone = true,
             "--merge-read-only" => merge_read_alone = true,
             "--dv-read-only" => dv_read_alone = true,
+            "--strata-ingest-only" => strata_ingest_times = Some(number("--strata-ingest-only")),
             "--rss-child" => cfg.rss_child = Some(number("--rss-child")),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -257,6 +260,9 @@ fn main() {
         None if updates_alone => runtime.block_on(updates_only(&cfg)),
         None if merge_read_alone => runtime.block_on(merge_read_only(&cfg)),
         None if dv_read_alone => runtime.block_on(dv_read::bench(cfg.rows, cfg.seed)),
+        None if strata_ingest_times.is_some() => {
+            runtime.block_on(strata_ingest_only(&cfg, strata_ingest_times.unwrap_or(1)))
+        }
         None if compaction_only => Ok(compaction::run(
             &generate(cfg.rows, 8192, cfg.seed),
             cfg.seed,
