@@ -33,7 +33,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::schema::types::ColumnDescPtr;
 
-use super::stats::head;
+use super::stats::byte_extremes;
 
 /// A column chunk being encoded: values in, the chunk's bytes and metadata out.
 pub(crate) trait PlainChunk: Send {
@@ -390,40 +390,26 @@ impl<T: ByteArrayType> Values for BytePages<T> {
         let nulls: Option<&NullBuffer> = array.nulls().filter(|n| n.null_count() > 0);
         let offsets = array.value_offsets();
         let data = array.value_data();
-        // Bounds of this slice as ranges of `data`, turned into owned bytes once. Most
-        // comparisons end in the first 8 bytes, compared as one integer ([`head`]).
-        let (mut lo, mut hi): (Option<&[u8]>, Option<&[u8]>) = (None, None);
-        let (mut lo_head, mut hi_head) = (u64::MAX, 0);
-        for i in range {
-            if nulls.is_some_and(|n| n.is_null(i)) {
-                continue;
-            }
+        let valid = |i: &usize| !nulls.is_some_and(|n| n.is_null(*i));
+        let value = |i: usize| &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        for i in range.clone().filter(valid) {
             let (start, end) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
-            let value = &data[start..end];
-            let len = u32::try_from(value.len())
+            let len = u32::try_from(end - start)
                 .map_err(|_| ParquetError::General("a byte array value over 4 GiB".into()))?;
             page.extend_from_slice(&len.to_le_bytes());
             match data.get(start..start + SHORT) {
                 // A short value as one fixed-size copy (no call to `memcpy`), the bytes past
                 // it cut off again.
-                Some(block) if value.len() <= SHORT => {
+                Some(block) if end - start <= SHORT => {
                     let at = page.len();
                     page.extend_from_slice(block);
-                    page.truncate(at + value.len());
+                    page.truncate(at + end - start);
                 }
-                _ => page.extend_from_slice(value),
-            }
-            let h = head(value);
-            match lo {
-                Some(l) if h > lo_head || (h == lo_head && value >= l) => {}
-                _ => (lo, lo_head) = (Some(value), h),
-            }
-            match hi {
-                Some(m) if h < hi_head || (h == hi_head && value <= m) => {}
-                _ => (hi, hi_head) = (Some(value), h),
+                _ => page.extend_from_slice(&data[start..end]),
             }
         }
-        if let (Some(lo), Some(hi)) = (lo, hi) {
+        // Bounds of this slice as ranges of `data`, turned into owned bytes once.
+        if let Some((lo, hi)) = byte_extremes(range.filter(valid).map(value)) {
             Bounds::widen(bounds, lo.to_vec(), hi.to_vec(), |a, b| a < b);
         }
         Ok(())

@@ -561,7 +561,9 @@ fn extremes_by_kernel(array: &ArrayRef) -> Option<Option<(ArrayRef, ArrayRef)>> 
 
 /// The smallest and largest byte strings in one pass (strings compare as their UTF-8 bytes).
 /// Most comparisons end in the first 8 bytes, compared as one integer.
-fn byte_extremes<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<(&'a [u8], &'a [u8])> {
+pub(crate) fn byte_extremes<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Option<(&'a [u8], &'a [u8])> {
     let first = values.next()?;
     let (mut lo, mut hi) = (first, first);
     let (mut lo_head, mut hi_head) = (head(first), head(first));
@@ -578,7 +580,7 @@ fn byte_extremes<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<(&'a 
 
 /// The first 8 bytes big-endian, zero-padded: where two heads differ, the byte strings
 /// differ the same way (a string that ends is below every longer one it starts).
-pub(crate) fn head(v: &[u8]) -> u64 {
+fn head(v: &[u8]) -> u64 {
     let mut buf = [0u8; 8];
     let n = v.len().min(8);
     buf[..n].copy_from_slice(&v[..n]);
