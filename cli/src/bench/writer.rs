@@ -36,7 +36,7 @@ const BUCKETS: &str = "4";
 const UPDATE_COMMITS: usize = 10;
 const RUNS: usize = 11;
 const BATCH: usize = 8192;
-const READ_REPEATS: usize = 3;
+const READ_REPEATS: usize = 5;
 const INGEST_REPEATS: usize = 3;
 
 pub struct Config {
