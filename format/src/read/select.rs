@@ -1067,3 +1067,30 @@ fn full_key_order(cursors: &[Cursor], a: usize, b: usize) -> Ordering {
         _ => x.key(x.row).cmp(&y.key(y.row)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{DataType, Field, FieldRef};
+
+    fn fields(strings: usize, longs: usize) -> Vec<FieldRef> {
+        let f = |i: usize, t: DataType| Arc::new(Field::new(format!("c{i}"), t, true));
+        (0..strings)
+            .map(|i| f(i, DataType::Utf8))
+            .chain((0..longs).map(|i| f(strings + i, DataType::Int64)))
+            .collect()
+    }
+
+    /// Narrow rows are read four output batches at a time; wide rows in fewer, so that a
+    /// batch of a file read stays near 8 MB; never fewer rows than an output batch.
+    #[test]
+    fn file_reads_take_a_few_output_batches_within_a_byte_bound() {
+        assert_eq!(read_rows(8192, &fields(3, 7)), 4 * 8192);
+        assert_eq!(read_rows(1, &fields(3, 7)), 4);
+        // 20 strings and 10 BIGINTs: 800 bytes a row, one 8192-row batch is 6.5 MB.
+        assert_eq!(read_rows(8192, &fields(20, 10)), 8192);
+        assert_eq!(read_rows(4096, &fields(20, 10)), 2 * 4096);
+        assert_eq!(read_rows(8192, &fields(500, 0)), 8192);
+        assert_eq!(read_rows(8192, &[]), 4 * 8192);
+    }
+}
