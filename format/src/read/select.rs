@@ -22,7 +22,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, Int8Array, RecordBatch};
 use arrow_buffer::BooleanBufferBuilder;
 use arrow_row::{OwnedRow, RowConverter, Rows, SortField};
-use arrow_schema::{Schema, SchemaRef, SortOptions};
+use arrow_schema::{DataType, FieldRef, Schema, SchemaRef, SortOptions};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
@@ -201,13 +201,13 @@ const READ_BYTES: usize = 8 << 20;
 
 /// Rows per batch of the files' reads, for output batches of `batch_size` rows of
 /// `fields` (a string counted as 32 bytes).
-fn read_rows(batch_size: usize, fields: &[arrow_schema::FieldRef]) -> usize {
+fn read_rows(batch_size: usize, fields: &[FieldRef]) -> usize {
     let width: usize = fields
         .iter()
         .map(|f| match f.data_type() {
             t if t.is_primitive() => t.primitive_width().unwrap_or(8),
-            arrow_schema::DataType::Boolean => 1,
-            arrow_schema::DataType::Utf8 | arrow_schema::DataType::Binary => 4 + 32,
+            DataType::Boolean => 1,
+            DataType::Utf8 | DataType::Binary => 4 + 32,
             _ => 64,
         })
         .sum();
@@ -1071,7 +1071,7 @@ fn full_key_order(cursors: &[Cursor], a: usize, b: usize) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_schema::{DataType, Field, FieldRef};
+    use arrow_schema::Field;
 
     fn fields(strings: usize, longs: usize) -> Vec<FieldRef> {
         let f = |i: usize, t: DataType| Arc::new(Field::new(format!("c{i}"), t, true));
